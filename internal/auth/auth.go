@@ -1,0 +1,227 @@
+// Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
+// password hashing with argon2id, verification against the Directory,
+// slowing down failed logins per client IP, the "no plaintext password
+// without TLS" rule, and the record of recent logins that
+// POP/IMAP-before-SMTP relies on.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+
+	"pochta/internal/store"
+)
+
+// ErrInvalid is returned for a wrong user name or password; callers must not
+// tell the two apart to the client.
+var ErrInvalid = errors.New("auth: invalid credentials")
+
+// argon2id parameters: OWASP's recommended minimum (19 MiB, t=2, p=1), which
+// keeps a burst of concurrent logins from exhausting memory.
+const (
+	argonTime    = 2
+	argonMemory  = 19 * 1024
+	argonThreads = 1
+	argonKeyLen  = 32
+	saltLen      = 16
+)
+
+// Hash returns a PHC-format argon2id hash of password.
+func Hash(password string) (string, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// Verify reports whether password matches a hash made by Hash.
+func Verify(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || m > 1<<21 || t == 0 || t > 16 || p == 0 {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return false
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil || len(want) == 0 || len(want) > 128 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// GeneratePassword returns a random password of 20 URL-safe characters.
+func GeneratePassword() string {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Options configure an Authenticator.
+type Options struct {
+	// PlaintextOnLoopback lets loopback clients send passwords without TLS.
+	PlaintextOnLoopback bool
+	// FailureDelay is the delay after the first failure from an IP; it
+	// doubles per further failure up to MaxFailureDelay.
+	FailureDelay    time.Duration
+	MaxFailureDelay time.Duration
+	// BeforeSMTPWindow is how long a POP3/IMAP login lets its IP relay.
+	BeforeSMTPWindow time.Duration
+}
+
+// Authenticator verifies logins against a Directory.
+type Authenticator struct {
+	dir  store.Directory
+	opts Options
+	now  func() time.Time
+
+	mu       sync.Mutex
+	failures map[netip.Addr]*failure
+	logins   map[netip.Addr]time.Time
+	dummy    string // hash verified for unknown users, to equalise timing
+}
+
+type failure struct {
+	count int
+	last  time.Time
+}
+
+// New returns an Authenticator over dir.
+func New(dir store.Directory, opts Options) *Authenticator {
+	if opts.MaxFailureDelay < opts.FailureDelay {
+		opts.MaxFailureDelay = opts.FailureDelay
+	}
+	dummy, _ := Hash("pochta-dummy-password")
+	return &Authenticator{
+		dir: dir, opts: opts, now: time.Now,
+		failures: map[netip.Addr]*failure{},
+		logins:   map[netip.Addr]time.Time{},
+		dummy:    dummy,
+	}
+}
+
+// Login checks username (an address) and password for a client at remote.
+// On failure it waits (growing with repeated failures from the same IP)
+// before returning ErrInvalid, unless ctx ends first.
+func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
+	remote = remote.Unmap()
+	username = strings.ToLower(strings.TrimSpace(username))
+	acct, err := a.dir.GetAccount(ctx, username)
+	switch {
+	case err == nil && Verify(acct.PasswordHash, password):
+		a.mu.Lock()
+		delete(a.failures, remote)
+		a.logins[remote] = a.now()
+		a.mu.Unlock()
+		return acct, nil
+	case err == nil, errors.Is(err, store.ErrNotFound):
+		if err != nil {
+			Verify(a.dummy, password) // same cost as a real check
+		}
+	default:
+		return store.Account{}, err
+	}
+	delay := a.fail(remote)
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return store.Account{}, ErrInvalid
+}
+
+// fail records a failure and returns how long to delay the answer.
+func (a *Authenticator) fail(remote netip.Addr) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	f := a.failures[remote]
+	if f == nil || now.Sub(f.last) > time.Hour {
+		f = &failure{}
+		a.failures[remote] = f
+	}
+	f.count++
+	f.last = now
+	if len(a.failures) > 100000 { // bound memory under a distributed attack
+		for ip, g := range a.failures {
+			if now.Sub(g.last) > time.Minute {
+				delete(a.failures, ip)
+			}
+		}
+	}
+	d := a.opts.FailureDelay
+	for i := 1; i < f.count && d < a.opts.MaxFailureDelay; i++ {
+		d *= 2
+	}
+	return min(d, a.opts.MaxFailureDelay)
+}
+
+// PlaintextAllowed reports whether a password may be sent on a connection
+// from remote that is (or is not) protected by TLS.
+func (a *Authenticator) PlaintextAllowed(remote net.Addr, tlsActive bool) bool {
+	if tlsActive {
+		return true
+	}
+	return a.opts.PlaintextOnLoopback && IsLoopback(remote)
+}
+
+// RecentLogin reports whether a POP3/IMAP login from ip succeeded within
+// the POP/IMAP-before-SMTP window.
+func (a *Authenticator) RecentLogin(ip netip.Addr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.logins[ip.Unmap()]
+	return ok && a.now().Sub(t) <= a.opts.BeforeSMTPWindow
+}
+
+// IsLoopback reports whether addr is a loopback TCP address.
+func IsLoopback(addr net.Addr) bool {
+	ip := AddrIP(addr)
+	return ip.IsValid() && ip.IsLoopback()
+}
+
+// AddrIP extracts the IP of a net.Addr (zero Addr if there is none).
+func AddrIP(addr net.Addr) netip.Addr {
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	case nil:
+		return netip.Addr{}
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}

@@ -1,0 +1,385 @@
+// Package config holds pochta's configuration: typed structs that mirror the
+// TOML file, their defaults, and validation whose errors name the offending
+// key, so that `pochta config check` can tell an admin exactly what to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// Hostname is this server's name: used in the SMTP greeting, EHLO,
+	// Received headers, Message-IDs and bounces.
+	Hostname string `toml:"hostname"`
+	// DataDir holds the store, the queue and generated keys.
+	DataDir string `toml:"data_dir"`
+
+	Listen     Listen     `toml:"listen"`
+	TLS        TLS        `toml:"tls"`
+	DNS        DNS        `toml:"dns"`
+	Delivery   Delivery   `toml:"delivery"`
+	Auth       Auth       `toml:"auth"`
+	Limits     Limits     `toml:"limits"`
+	Submission Submission `toml:"submission"`
+	Queue      Queue      `toml:"queue"`
+	Relay      Relay      `toml:"relay"`
+	Log        Log        `toml:"log"`
+}
+
+// Listen lists the addresses ("ip:port") of each service. An empty list
+// disables the service.
+type Listen struct {
+	SMTP        []string `toml:"smtp"`
+	Submission  []string `toml:"submission"`
+	Submissions []string `toml:"submissions"`
+	IMAP        []string `toml:"imap"`
+	IMAPS       []string `toml:"imaps"`
+	POP3        []string `toml:"pop3"`
+	POP3S       []string `toml:"pop3s"`
+	HTTP        []string `toml:"http"`
+}
+
+// TLS names the certificate; when both files are empty a self-signed
+// certificate for Hostname is generated in DataDir.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+}
+
+// DNS configures the resolver every package uses.
+type DNS struct {
+	// Servers are "ip:port" addresses; empty means the system resolver.
+	Servers []string `toml:"servers"`
+	// Timeout bounds one DNS query.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Delivery configures outbound connections to other mail servers.
+type Delivery struct {
+	// RemotePort is the TCP port used to reach other mail servers (25).
+	RemotePort int `toml:"remote_port"`
+	// ConnectTimeout bounds one TCP connect to a remote server.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// RequireTLS refuses to deliver without STARTTLS (default: opportunistic).
+	RequireTLS bool `toml:"require_tls"`
+	// VerifyTLS requires valid certificates from remote servers; the
+	// default is opportunistic TLS that does not verify, as most MTAs do.
+	VerifyTLS bool `toml:"verify_tls"`
+	// LocalAddr is the source IP for outbound connections ("" = any).
+	LocalAddr string `toml:"local_addr"`
+}
+
+// Auth configures logins for every protocol.
+type Auth struct {
+	// PlaintextOnLoopback lets loopback connections log in without TLS.
+	PlaintextOnLoopback bool `toml:"plaintext_on_loopback"`
+	// FailureDelay is the base delay after a failed login; it doubles with
+	// each further failure from the same IP, up to MaxFailureDelay.
+	FailureDelay    Duration `toml:"failure_delay"`
+	MaxFailureDelay Duration `toml:"max_failure_delay"`
+}
+
+// Limits bound every resource a client can consume.
+type Limits struct {
+	MaxMessageSize     int64    `toml:"max_message_size"`     // bytes
+	MaxRecipients      int      `toml:"max_recipients"`       // per transaction
+	MaxLineLength      int      `toml:"max_line_length"`      // bytes, in DATA/BDAT
+	MaxConnections     int      `toml:"max_connections"`      // per service, total
+	MaxConnectionsPerIP int     `toml:"max_connections_per_ip"`
+	CommandTimeout     Duration `toml:"command_timeout"`      // wait for one command
+	DataTimeout        Duration `toml:"data_timeout"`         // whole DATA/BDAT transfer
+	MaxErrors          int      `toml:"max_errors"`           // bad commands before disconnect
+	IMAPIdleTimeout    Duration `toml:"imap_idle_timeout"`    // authenticated idle connection
+	IMAPLiteralSize    int64    `toml:"imap_max_literal"`     // bytes, largest APPEND
+}
+
+// Submission configures the MSA on submission and submissions.
+type Submission struct {
+	// TrustedNetworks (CIDR) may relay through the smtp service without AUTH.
+	TrustedNetworks []string `toml:"trusted_networks"`
+	// EnforceSender allows an authenticated user to send only from its own
+	// addresses and aliases (envelope and From header).
+	EnforceSender bool `toml:"enforce_sender"`
+	// BeforeSMTP allows relaying for IPs that logged in over POP3/IMAP
+	// within BeforeSMTPWindow.
+	BeforeSMTP       bool     `toml:"pop_imap_before_smtp"`
+	BeforeSMTPWindow Duration `toml:"pop_imap_before_smtp_window"`
+}
+
+// Queue configures the outbound spool.
+type Queue struct {
+	// Expire is how long a message is retried before it bounces.
+	Expire Duration `toml:"expire"`
+	// FirstRetry is the first retry interval; later intervals grow.
+	FirstRetry Duration `toml:"first_retry"`
+	// MaxRetry caps the retry interval.
+	MaxRetry Duration `toml:"max_retry"`
+	// DelayWarning sends a delay DSN once after this long (0 = never).
+	DelayWarning Duration `toml:"delay_warning"`
+	// Workers is the total number of concurrent deliveries.
+	Workers int `toml:"workers"`
+	// PerDomain is the number of concurrent deliveries to one domain.
+	PerDomain int `toml:"per_domain"`
+}
+
+// Relay configures smarthosts and transport rules.
+type Relay struct {
+	// Smarthost, when set, receives all remote mail.
+	Smarthost *Smarthost `toml:"smarthost"`
+	// Transports map a destination domain to a smarthost.
+	Transports map[string]Smarthost `toml:"transports"`
+}
+
+// Smarthost is a relay: host:port with optional AUTH and TLS.
+type Smarthost struct {
+	Address  string `toml:"address"` // host:port
+	Username string `toml:"username"`
+	Password string `toml:"password"`
+	// TLS is "starttls" (default: opportunistic), "tls" (implicit) or "none".
+	TLS string `toml:"tls"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Duration is a time.Duration written as "10s", "5m", "120h" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// D wraps a time.Duration.
+func D(v time.Duration) Duration { return Duration{v} }
+
+// Default returns a configuration with every default filled in and
+// production listeners on the well-known ports.
+func Default() *Config {
+	return &Config{
+		Hostname: hostnameOr("localhost"),
+		DataDir:  "/var/lib/pochta",
+		Listen: Listen{
+			SMTP:        []string{"0.0.0.0:25"},
+			Submission:  []string{"0.0.0.0:587"},
+			Submissions: []string{"0.0.0.0:465"},
+			IMAP:        []string{"0.0.0.0:143"},
+			IMAPS:       []string{"0.0.0.0:993"},
+			POP3:        []string{"0.0.0.0:110"},
+			POP3S:       []string{"0.0.0.0:995"},
+			HTTP:        []string{"127.0.0.1:8080"},
+		},
+		DNS:      DNS{Timeout: D(5 * time.Second)},
+		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second)},
+		Auth: Auth{
+			PlaintextOnLoopback: true,
+			FailureDelay:        D(500 * time.Millisecond),
+			MaxFailureDelay:     D(8 * time.Second),
+		},
+		Limits: Limits{
+			MaxMessageSize:      50 << 20,
+			MaxRecipients:       100,
+			MaxLineLength:       10000,
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 50,
+			CommandTimeout:      D(5 * time.Minute),
+			DataTimeout:         D(10 * time.Minute),
+			MaxErrors:           10,
+			IMAPIdleTimeout:     D(30 * time.Minute),
+			IMAPLiteralSize:     50 << 20,
+		},
+		Submission: Submission{
+			EnforceSender:    true,
+			BeforeSMTPWindow: D(10 * time.Minute),
+		},
+		Queue: Queue{
+			Expire:       D(5 * 24 * time.Hour),
+			FirstRetry:   D(5 * time.Minute),
+			MaxRetry:     D(4 * time.Hour),
+			DelayWarning: D(4 * time.Hour),
+			Workers:      20,
+			PerDomain:    4,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+func hostnameOr(def string) string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return def
+	}
+	return h
+}
+
+// Load reads a TOML file over the defaults and validates the result.
+// Unknown keys are errors, so a typo is never silently ignored.
+func Load(path string) (*Config, error) {
+	c := Default()
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("config %s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	}
+	if c.DataDir != "" && !filepath.IsAbs(c.DataDir) {
+		c.DataDir = filepath.Join(filepath.Dir(path), c.DataDir)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// KeyError is a validation error for one key.
+type KeyError struct {
+	Key string
+	Msg string
+}
+
+func (e *KeyError) Error() string { return e.Key + ": " + e.Msg }
+
+// Validate checks every key and returns all problems joined.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)})
+	}
+	if c.Hostname == "" {
+		bad("hostname", "must not be empty")
+	} else if strings.ContainsAny(c.Hostname, " \t\r\n/@") {
+		bad("hostname", "%q is not a host name", c.Hostname)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	for key, list := range map[string][]string{
+		"listen.smtp": c.Listen.SMTP, "listen.submission": c.Listen.Submission,
+		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP,
+		"listen.imaps": c.Listen.IMAPS, "listen.pop3": c.Listen.POP3,
+		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
+		"dns.servers": c.DNS.Servers,
+	} {
+		for i, a := range list {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not ip:port", a)
+			}
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file", "cert_file and key_file must be given together")
+	}
+	for _, f := range []struct{ key, path string }{{"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "cannot read %s: %v", f.path, errors.Unwrap(err))
+			}
+		}
+	}
+	if c.Delivery.RemotePort < 1 || c.Delivery.RemotePort > 65535 {
+		bad("delivery.remote_port", "%d is not a TCP port", c.Delivery.RemotePort)
+	}
+	if c.Delivery.LocalAddr != "" {
+		if _, err := netip.ParseAddr(c.Delivery.LocalAddr); err != nil {
+			bad("delivery.local_addr", "%q is not an IP address", c.Delivery.LocalAddr)
+		}
+	}
+	positive := []struct {
+		key string
+		v   int64
+	}{
+		{"limits.max_message_size", c.Limits.MaxMessageSize},
+		{"limits.max_recipients", int64(c.Limits.MaxRecipients)},
+		{"limits.max_connections", int64(c.Limits.MaxConnections)},
+		{"limits.max_connections_per_ip", int64(c.Limits.MaxConnectionsPerIP)},
+		{"limits.max_errors", int64(c.Limits.MaxErrors)},
+		{"limits.imap_max_literal", c.Limits.IMAPLiteralSize},
+		{"limits.command_timeout", int64(c.Limits.CommandTimeout.Duration)},
+		{"limits.data_timeout", int64(c.Limits.DataTimeout.Duration)},
+		{"limits.imap_idle_timeout", int64(c.Limits.IMAPIdleTimeout.Duration)},
+		{"queue.expire", int64(c.Queue.Expire.Duration)},
+		{"queue.first_retry", int64(c.Queue.FirstRetry.Duration)},
+		{"queue.max_retry", int64(c.Queue.MaxRetry.Duration)},
+		{"queue.workers", int64(c.Queue.Workers)},
+		{"queue.per_domain", int64(c.Queue.PerDomain)},
+		{"dns.timeout", int64(c.DNS.Timeout.Duration)},
+		{"delivery.connect_timeout", int64(c.Delivery.ConnectTimeout.Duration)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad(p.key, "must be greater than zero")
+		}
+	}
+	if c.Limits.MaxLineLength < 1000 {
+		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
+	}
+	for i, n := range c.Submission.TrustedNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			bad(fmt.Sprintf("submission.trusted_networks[%d]", i), "%q is not a CIDR prefix", n)
+		}
+	}
+	checkHost := func(key string, s Smarthost) {
+		if _, _, err := net.SplitHostPort(s.Address); err != nil {
+			bad(key+".address", "%q is not host:port", s.Address)
+		}
+		switch s.TLS {
+		case "", "starttls", "tls", "none":
+		default:
+			bad(key+".tls", "%q is not one of starttls, tls, none", s.TLS)
+		}
+	}
+	if c.Relay.Smarthost != nil {
+		checkHost("relay.smarthost", *c.Relay.Smarthost)
+	}
+	for d, s := range c.Relay.Transports {
+		checkHost("relay.transports."+d, s)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// TrustedPrefixes returns the parsed submission.trusted_networks.
+func (c *Config) TrustedPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, n := range c.Submission.TrustedNetworks {
+		if p, err := netip.ParsePrefix(n); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+// Package envelope defines the SMTP envelope of a message (RFC 5321 §2.3.1):
+// who it is from, whom it is for, and the DSN parameters (RFC 3461) that
+// travel with it from the SMTP server through local delivery and the queue.
+package envelope
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Envelope is everything about a message except its content.
+type Envelope struct {
+	// From is the reverse-path; "" is the null sender (bounces).
+	From       string
+	Recipients []Recipient
+	// EnvID and Ret are the RFC 3461 MAIL parameters ENVID and RET
+	// ("FULL" or "HDRS"; "" = not given).
+	EnvID string
+	Ret   string
+	// SMTPUTF8 and EightBit record the MAIL parameters the message came with.
+	SMTPUTF8 bool
+	EightBit bool
+	// Authenticated is the account address that submitted it ("" = none).
+	Authenticated string
+	// RemoteIP and Helo identify the client that handed it to us.
+	RemoteIP netip.Addr
+	Helo     string
+	Received time.Time
+	// ID is the id logged for the transaction and used in Received.
+	ID string
+}
+
+// Recipient is one forward-path with its RFC 3461 parameters.
+type Recipient struct {
+	Address string
+	// Notify holds NOTIFY values ("NEVER" or any of "SUCCESS", "FAILURE",
+	// "DELAY"); nil means the default (FAILURE and DELAY).
+	Notify []string
+	// ORcpt is the ORCPT parameter as given ("rfc822;user@example.com").
+	ORcpt string
+}
+
+// WantsNotify reports whether the recipient's NOTIFY asks for kind
+// ("SUCCESS", "FAILURE" or "DELAY"), applying the RFC 3461 §4.1 default.
+func (r Recipient) WantsNotify(kind string) bool {
+	if len(r.Notify) == 0 {
+		return kind == "FAILURE" || kind == "DELAY"
+	}
+	for _, n := range r.Notify {
+		if strings.EqualFold(n, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// Addresses returns the recipients' addresses.
+func (e *Envelope) Addresses() []string {
+	out := make([]string, len(e.Recipients))
+	for i, r := range e.Recipients {
+		out[i] = r.Address
+	}
+	return out
+}
+
+// Domain returns the part of addr after the last '@', lower-cased.
+func Domain(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+// LocalPart returns the part of addr before the last '@'.
+func LocalPart(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return addr
+	}
+	return addr[:i]
+}

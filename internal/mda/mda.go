@@ -1,0 +1,337 @@
+// Package mda is local delivery, the Mail Delivery Agent: it decides which
+// local accounts an address means (accounts, aliases, subaddresses
+// "user+tag@", the domain's catch-all), checks quota, adds Return-Path
+// (RFC 5321 §4.4) and stores the message in every mailbox durably through
+// the store. Aliases that point to other domains are handed to a Forwarder
+// (the queue). Errors are *reply.Error values, so a refusal becomes an SMTP
+// reply or a bounce — never silent loss.
+package mda
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"pochta/internal/envelope"
+	"pochta/internal/reply"
+	"pochta/internal/store"
+)
+
+// Forwarder accepts mail for remote addresses (alias targets elsewhere).
+type Forwarder interface {
+	Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error)
+}
+
+// maxAliasDepth bounds alias chains (and breaks loops).
+const maxAliasDepth = 10
+
+// Deliverer delivers to local mailboxes.
+type Deliverer struct {
+	dir     store.Directory
+	mail    store.Mailstore
+	forward Forwarder
+	log     *slog.Logger
+}
+
+// New returns a Deliverer. forward may be nil, in which case aliases to
+// remote addresses are refused.
+func New(dir store.Directory, mail store.Mailstore, forward Forwarder, log *slog.Logger) *Deliverer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Deliverer{dir: dir, mail: mail, forward: forward, log: log}
+}
+
+// SetForwarder sets the Forwarder after construction (the queue needs the
+// Deliverer too, so the composition root wires them in two steps).
+func (d *Deliverer) SetForwarder(f Forwarder) { d.forward = f }
+
+// IsLocalDomain reports whether domain is served here.
+func (d *Deliverer) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
+	_, err := d.dir.GetDomain(ctx, strings.ToLower(domain))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Expansion is what a local address resolves to.
+type Expansion struct {
+	Accounts []store.Account
+	Remote   []string
+}
+
+// Expand resolves an address in a local domain. An unknown user is
+// reply.ErrNoMailbox; an address in a domain not served here is
+// reply.ErrNoRelay.
+func (d *Deliverer) Expand(ctx context.Context, addr string) (Expansion, error) {
+	var x Expansion
+	seen := map[string]bool{}
+	err := d.expand(ctx, strings.ToLower(addr), 0, seen, &x)
+	return x, err
+}
+
+func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) error {
+	if depth > maxAliasDepth {
+		return reply.New(554, "5.4.6", "Alias loop or chain too long")
+	}
+	if seen[addr] {
+		return nil
+	}
+	seen[addr] = true
+	domain := envelope.Domain(addr)
+	local, err := d.IsLocalDomain(ctx, domain)
+	if err != nil {
+		return err
+	}
+	if !local {
+		if depth == 0 {
+			return reply.ErrNoRelay
+		}
+		x.Remote = append(x.Remote, addr)
+		return nil
+	}
+	candidates := []string{addr}
+	if lp := envelope.LocalPart(addr); strings.Contains(lp, "+") { // subaddress
+		candidates = append(candidates, lp[:strings.IndexByte(lp, '+')]+"@"+domain)
+	}
+	for _, c := range candidates {
+		found, err := d.lookup(ctx, c, depth, seen, x)
+		if err != nil || found {
+			return err
+		}
+	}
+	dom, err := d.dir.GetDomain(ctx, domain)
+	if err != nil {
+		return err
+	}
+	if dom.CatchAll != "" && !seen[dom.CatchAll] {
+		found, err := d.lookup(ctx, strings.ToLower(dom.CatchAll), depth, seen, x)
+		if err != nil || found {
+			return err
+		}
+	}
+	return reply.ErrNoMailbox
+}
+
+// lookup resolves addr as an account or an alias.
+func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) (bool, error) {
+	acct, err := d.dir.GetAccount(ctx, addr)
+	if err == nil {
+		for _, a := range x.Accounts {
+			if a.ID == acct.ID {
+				return true, nil
+			}
+		}
+		x.Accounts = append(x.Accounts, acct)
+		return true, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return false, err
+	}
+	alias, err := d.dir.GetAlias(ctx, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	seen[addr] = true
+	for _, t := range alias.Targets {
+		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) {
+			return true, err
+		}
+	}
+	if len(x.Accounts) == 0 && len(x.Remote) == 0 {
+		return true, reply.ErrNoMailbox
+	}
+	return true, nil
+}
+
+// CheckRecipient is the RCPT-time check for a local address: it exists,
+// and its mailboxes have room. size is the announced message size (SIZE
+// parameter, RFC 1870) or 0 when unknown.
+func (d *Deliverer) CheckRecipient(ctx context.Context, addr string, size int64) error {
+	x, err := d.Expand(ctx, addr)
+	if err != nil {
+		return err
+	}
+	if len(x.Remote) > 0 && d.forward == nil {
+		return reply.New(550, "5.7.1", "Forwarding is not available")
+	}
+	for _, a := range x.Accounts {
+		if err := d.checkQuota(ctx, a, size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Deliverer) checkQuota(ctx context.Context, a store.Account, size int64) error {
+	used, limit, err := d.mail.QuotaUsage(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case limit <= 0:
+		return nil
+	case used >= limit:
+		return reply.ErrQuotaTemp // RFC 3463 4.2.2: may clear up
+	case size > 0 && used+size > limit:
+		return reply.ErrQuota // this message can never fit now
+	}
+	return nil
+}
+
+// Deliver stores content for every recipient of env (all must be local)
+// and returns one error per recipient, nil where the message is durably
+// stored. A Return-Path header is prepended.
+func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content []byte) []error {
+	errs := make([]error, len(env.Recipients))
+	var targets []store.Target
+	owners := map[int64][]int{} // account ID -> recipient indexes
+	var remote []envelope.Recipient
+	for i, r := range env.Recipients {
+		x, err := d.Expand(ctx, r.Address)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		for _, a := range x.Accounts {
+			if _, dup := owners[a.ID]; !dup {
+				targets = append(targets, store.Target{AccountID: a.ID, Mailbox: "INBOX"})
+			}
+			owners[a.ID] = append(owners[a.ID], i)
+		}
+		for _, ra := range x.Remote {
+			remote = append(remote, envelope.Recipient{Address: ra, Notify: r.Notify, ORcpt: r.ORcpt})
+		}
+	}
+	if len(remote) > 0 {
+		if err := d.forwardTo(ctx, env, remote, content); err != nil {
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+			return errs
+		}
+	}
+	if len(targets) == 0 {
+		return errs
+	}
+	full := withReturnPath(env.From, content)
+	_, err := d.mail.Deliver(ctx, bytes.NewReader(full), targets)
+	if err == nil {
+		return errs
+	}
+	if !errors.Is(err, store.ErrOverQuota) || len(targets) == 1 {
+		d.fail(errs, owners, targets, err)
+		return errs
+	}
+	// One account is over quota: deliver to the others one by one.
+	for _, t := range targets {
+		_, err := d.mail.Deliver(ctx, bytes.NewReader(full), []store.Target{t})
+		if err != nil {
+			d.fail(errs, owners, []store.Target{t}, err)
+		}
+	}
+	return errs
+}
+
+func (d *Deliverer) fail(errs []error, owners map[int64][]int, targets []store.Target, err error) {
+	r := reply.ErrLocal
+	if errors.Is(err, store.ErrOverQuota) {
+		r = reply.ErrQuota
+	} else {
+		d.log.Error("local delivery failed", "err", err)
+	}
+	for _, t := range targets {
+		for _, i := range owners[t.AccountID] {
+			if errs[i] == nil {
+				errs[i] = r
+			}
+		}
+	}
+}
+
+func (d *Deliverer) forwardTo(ctx context.Context, env envelope.Envelope, rcpts []envelope.Recipient, content []byte) error {
+	if d.forward == nil {
+		return reply.New(550, "5.7.1", "Forwarding is not available")
+	}
+	fwd := env
+	fwd.Recipients = rcpts
+	id, err := d.forward.Enqueue(ctx, fwd, content)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	d.log.Info("forwarded", "id", env.ID, "queue_id", id, "rcpts", len(rcpts))
+	return nil
+}
+
+// withReturnPath prepends the Return-Path header (RFC 5321 §4.4), after
+// removing any the message already carried at its top.
+func withReturnPath(from string, content []byte) []byte {
+	for bytes.HasPrefix(bytes.ToLower(content), []byte("return-path:")) {
+		i := bytes.Index(content, []byte("\n"))
+		if i < 0 {
+			break
+		}
+		content = content[i+1:]
+		for len(content) > 0 && (content[0] == ' ' || content[0] == '\t') { // folded
+			j := bytes.Index(content, []byte("\n"))
+			if j < 0 {
+				content = nil
+				break
+			}
+			content = content[j+1:]
+		}
+	}
+	out := make([]byte, 0, len(content)+len(from)+20)
+	out = append(out, "Return-Path: <"...)
+	out = append(out, from...)
+	out = append(out, ">\r\n"...)
+	return append(out, content...)
+}
+
+// OwnsAddress reports whether account may use addr as its sender: addr is
+// the account's own address or an alias (or subaddress) that delivers to it.
+func (d *Deliverer) OwnsAddress(ctx context.Context, account store.Account, addr string) (bool, error) {
+	addr = strings.ToLower(addr)
+	if addr == account.Address {
+		return true, nil
+	}
+	x, err := d.Expand(ctx, addr)
+	if err != nil {
+		if _, ok := reply.As(err); ok {
+			return false, nil
+		}
+		return false, err
+	}
+	dom, err := d.dir.GetDomain(ctx, envelope.Domain(addr))
+	if err != nil {
+		return false, err
+	}
+	if dom.CatchAll != "" { // a catch-all must not let its owner send as anyone
+		if _, err := d.dir.GetAccount(ctx, addr); errors.Is(err, store.ErrNotFound) {
+			if _, err := d.dir.GetAlias(ctx, addr); errors.Is(err, store.ErrNotFound) {
+				base := addr
+				if lp := envelope.LocalPart(addr); strings.Contains(lp, "+") {
+					base = lp[:strings.IndexByte(lp, '+')] + "@" + envelope.Domain(addr)
+				}
+				if base != account.Address {
+					return false, nil
+				}
+			}
+		}
+	}
+	for _, a := range x.Accounts {
+		if a.ID == account.ID {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,299 @@
+// Package store defines where mail lives: domains, accounts, aliases
+// (Directory) and each account's mailboxes and messages (Mailstore). The
+// interfaces are shaped for IMAP from day one — every message has, per
+// mailbox, a UID, the mailbox's UIDVALIDITY and UIDNEXT, flags and keywords,
+// an internal date, a size and a modification sequence (RFC 7162) — so the
+// protocol servers never need a migration. Backends live in sub-packages
+// (store/sqlite is the embedded default); protocol code imports only this
+// package.
+//
+// Every method takes a context first. Methods that add mail (Deliver,
+// Append, Copy, Move) return only after the data is durable on disk.
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors returned by every backend; wrap them, compare with errors.Is.
+var (
+	ErrNotFound     = errors.New("store: not found")
+	ErrExists       = errors.New("store: already exists")
+	ErrOverQuota    = errors.New("store: over quota")
+	ErrInvalidName  = errors.New("store: invalid name")
+	ErrInUse        = errors.New("store: still in use")
+	ErrModifiedSince = errors.New("store: modified since")
+)
+
+// Standard mailbox names and their special-use attributes (RFC 6154),
+// created with every account.
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{"INBOX", ""},
+	{"Drafts", `\Drafts`},
+	{"Sent", `\Sent`},
+	{"Junk", `\Junk`},
+	{"Trash", `\Trash`},
+	{"Archive", `\Archive`},
+}
+
+// Delimiter separates levels of the mailbox hierarchy ("Work/2026").
+const Delimiter = "/"
+
+// Domain is a mail domain served here.
+type Domain struct {
+	Name string // lower case, ASCII (A-labels)
+	// CatchAll is the address of the account that receives mail for unknown
+	// local parts; empty means unknown recipients are rejected.
+	CatchAll string
+	Created  time.Time
+}
+
+// Account is a mailbox owner; it logs in with its address.
+type Account struct {
+	ID           int64
+	Address      string // lower case "user@domain"
+	PasswordHash string // PHC string (argon2id), never the password
+	QuotaBytes   int64  // 0 = no quota
+	Created      time.Time
+}
+
+// Alias maps one address to one or more target addresses (local or remote).
+type Alias struct {
+	Address string
+	Targets []string
+}
+
+// Directory manages domains, accounts and aliases. Addresses are compared
+// case-insensitively; backends store them lower-cased.
+type Directory interface {
+	AddDomain(ctx context.Context, name string) error
+	GetDomain(ctx context.Context, name string) (Domain, error)
+	ListDomains(ctx context.Context) ([]Domain, error)
+	// RemoveDomain fails with ErrInUse while accounts or aliases remain.
+	RemoveDomain(ctx context.Context, name string) error
+	// SetCatchAll sets (or with "" clears) the domain's catch-all account.
+	SetCatchAll(ctx context.Context, domain, address string) error
+
+	// AddAccount creates the account and its DefaultMailboxes. The domain
+	// must exist (ErrNotFound otherwise).
+	AddAccount(ctx context.Context, address, passwordHash string) (Account, error)
+	GetAccount(ctx context.Context, address string) (Account, error)
+	GetAccountByID(ctx context.Context, id int64) (Account, error)
+	// ListAccounts lists accounts of one domain, or all when domain is "".
+	ListAccounts(ctx context.Context, domain string) ([]Account, error)
+	// RemoveAccount deletes the account with all its mailboxes and messages.
+	RemoveAccount(ctx context.Context, address string) error
+	SetPasswordHash(ctx context.Context, address, hash string) error
+	SetQuota(ctx context.Context, address string, bytes int64) error
+
+	AddAlias(ctx context.Context, address string, targets []string) error
+	GetAlias(ctx context.Context, address string) (Alias, error)
+	ListAliases(ctx context.Context, domain string) ([]Alias, error)
+	RemoveAlias(ctx context.Context, address string) error
+}
+
+// Mailbox is one folder of one account.
+type Mailbox struct {
+	ID            int64
+	AccountID     int64
+	Name          string // full path with Delimiter; "INBOX" is always upper case
+	SpecialUse    string // `\Sent`, `\Junk`, ... or ""
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	Subscribed    bool
+}
+
+// MailboxStatus is a mailbox with its counters (IMAP STATUS).
+type MailboxStatus struct {
+	Mailbox
+	Messages uint32
+	Unseen   uint32
+	Deleted  uint32
+	Size     int64 // sum of message sizes (RFC 8438 STATUS SIZE)
+}
+
+// Message is one message in one mailbox.
+type Message struct {
+	MailboxID    int64
+	UID          uint32
+	ModSeq       uint64
+	Flags        []string // system flags (`\Seen`) and keywords (`$Junk`), sorted
+	InternalDate time.Time
+	Size         int64
+}
+
+// HasFlag reports whether m carries flag (case-insensitive).
+func (m *Message) HasFlag(flag string) bool {
+	for _, f := range m.Flags {
+		if equalFold(f, flag) {
+			return true
+		}
+	}
+	return false
+}
+
+// UIDRange is an inclusive range of UIDs; Stop 0 means "up to the largest".
+type UIDRange struct{ Start, Stop uint32 }
+
+// UIDSet is a union of ranges. A nil set means every message.
+type UIDSet []UIDRange
+
+// Contains reports whether uid is in s (a nil set contains everything).
+func (s UIDSet) Contains(uid uint32) bool {
+	if s == nil {
+		return true
+	}
+	for _, r := range s {
+		if uid >= r.Start && (r.Stop == 0 || uid <= r.Stop) {
+			return true
+		}
+	}
+	return false
+}
+
+// FlagOp says how SetFlags combines the given flags with existing ones.
+type FlagOp int
+
+const (
+	FlagsReplace FlagOp = iota // FLAGS
+	FlagsAdd                   // +FLAGS
+	FlagsRemove                // -FLAGS
+)
+
+// Target is one destination of a delivery: an account's mailbox.
+type Target struct {
+	AccountID int64
+	Mailbox   string   // mailbox name; "" = INBOX. A missing mailbox is created.
+	Flags     []string // initial flags, e.g. `$Junk`
+}
+
+// Delivered tells where one Target's copy landed.
+type Delivered struct {
+	MailboxID int64
+	UID       uint32
+}
+
+// UIDPair maps a source UID to the UID its copy got (RFC 4315 COPYUID).
+type UIDPair struct{ Src, Dst uint32 }
+
+// SearchField names an indexed text field for Search.
+type SearchField string
+
+const (
+	SearchSubject SearchField = "subject"
+	SearchFrom    SearchField = "from"
+	SearchTo      SearchField = "to"
+	SearchCc      SearchField = "cc"
+	SearchBcc     SearchField = "bcc"
+	SearchBody    SearchField = "body" // decoded text of text/* parts
+	SearchText    SearchField = "text" // all headers and body
+	// SearchHeader is "header:" followed by a lower-case header name;
+	// an empty value matches messages that have the header at all.
+	SearchHeader SearchField = "header:"
+)
+
+// Change is what happened to a mailbox, sent to watchers after a commit.
+type Change struct {
+	AccountID int64
+	MailboxID int64
+}
+
+// Mailstore holds mailboxes and messages. Names are full paths using
+// Delimiter; backends refuse names that are empty, contain control
+// characters, have empty levels, or are longer than 1,000 bytes
+// (ErrInvalidName). All mailbox IDs are checked to belong to the account the
+// caller resolved them through; callers get IDs only from GetMailbox or
+// ListMailboxes of their own account.
+type Mailstore interface {
+	ListMailboxes(ctx context.Context, accountID int64) ([]Mailbox, error)
+	// GetMailbox resolves a name; "inbox" in any case means INBOX.
+	GetMailbox(ctx context.Context, accountID int64, name string) (Mailbox, error)
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error)
+	// DeleteMailbox removes a mailbox and its messages; INBOX cannot be
+	// deleted (ErrInvalidName). Children stay.
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	// RenameMailbox renames a mailbox and all its children. Renaming INBOX
+	// moves its messages into a new mailbox and leaves INBOX empty
+	// (RFC 9051 §6.3.6).
+	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
+	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	Status(ctx context.Context, mailboxID int64) (MailboxStatus, error)
+
+	// Deliver stores one message into every target atomically (one copy
+	// of the content, shared). It returns after content and metadata are
+	// fsynced; concurrent calls share fsyncs (group commit). If any target
+	// account would exceed its quota, nothing is stored and the error
+	// wraps ErrOverQuota.
+	Deliver(ctx context.Context, content io.Reader, targets []Target) ([]Delivered, error)
+	// Append stores one message into one mailbox (IMAP APPEND); durable on
+	// return. A zero date means now.
+	Append(ctx context.Context, mailboxID int64, flags []string, date time.Time, content io.Reader) (Message, error)
+
+	// UIDs lists the UIDs of a mailbox in ascending order.
+	UIDs(ctx context.Context, mailboxID int64) ([]uint32, error)
+	// Messages calls fn for each message in set, in ascending UID order,
+	// streaming rows (never loading the whole mailbox). fn must not call
+	// back into the store.
+	Messages(ctx context.Context, mailboxID int64, set UIDSet, fn func(Message) error) error
+	// Open returns the raw RFC 5322 content of one message.
+	Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadSeekCloser, error)
+
+	// SetFlags changes flags of the messages in set. With unchangedSince
+	// > 0 (RFC 7162 UNCHANGEDSINCE) messages whose ModSeq is greater are
+	// left alone and returned in failed. Changed messages are returned with
+	// their new state and ModSeq.
+	SetFlags(ctx context.Context, mailboxID int64, set UIDSet, op FlagOp, flags []string, unchangedSince uint64) (changed []Message, failed []uint32, err error)
+	// Copy copies messages into dst (same account), durably.
+	Copy(ctx context.Context, src int64, set UIDSet, dst int64) ([]UIDPair, error)
+	// Move moves messages into dst atomically (RFC 6851).
+	Move(ctx context.Context, src int64, set UIDSet, dst int64) ([]UIDPair, error)
+	// Expunge removes messages flagged \Deleted; with a non-nil set only
+	// those in set (UID EXPUNGE). It returns the expunged UIDs.
+	Expunge(ctx context.Context, mailboxID int64, set UIDSet) ([]uint32, error)
+	// Changes returns messages whose ModSeq > since, and UIDs expunged
+	// with a ModSeq > since (RFC 7162 QRESYNC VANISHED).
+	Changes(ctx context.Context, mailboxID int64, since uint64) (changed []Message, vanished []uint32, err error)
+
+	// Search returns, ascending, the UIDs of messages whose field contains
+	// value (case-insensitive substring), answered from an index rather
+	// than by reading message files.
+	Search(ctx context.Context, mailboxID int64, field SearchField, value string) ([]uint32, error)
+
+	// QuotaUsage returns the bytes an account uses and its limit (0 = none).
+	QuotaUsage(ctx context.Context, accountID int64) (used, limit int64, err error)
+
+	// Watch delivers a Change after every commit touching the account,
+	// until cancel is called. Slow receivers may miss duplicate changes
+	// (the channel is buffered and coalesced), never the last one.
+	Watch(accountID int64) (changes <-chan Change, cancel func())
+}
+
+// Store is a complete backend.
+type Store interface {
+	Directory
+	Mailstore
+	Close() error
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
