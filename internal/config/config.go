@@ -91,16 +91,16 @@ type Auth struct {
 
 // Limits bound every resource a client can consume.
 type Limits struct {
-	MaxMessageSize     int64    `toml:"max_message_size"`     // bytes
-	MaxRecipients      int      `toml:"max_recipients"`       // per transaction
-	MaxLineLength      int      `toml:"max_line_length"`      // bytes, in DATA/BDAT
-	MaxConnections     int      `toml:"max_connections"`      // per service, total
-	MaxConnectionsPerIP int     `toml:"max_connections_per_ip"`
-	CommandTimeout     Duration `toml:"command_timeout"`      // wait for one command
-	DataTimeout        Duration `toml:"data_timeout"`         // whole DATA/BDAT transfer
-	MaxErrors          int      `toml:"max_errors"`           // bad commands before disconnect
-	IMAPIdleTimeout    Duration `toml:"imap_idle_timeout"`    // authenticated idle connection
-	IMAPLiteralSize    int64    `toml:"imap_max_literal"`     // bytes, largest APPEND
+	MaxMessageSize      int64    `toml:"max_message_size"` // bytes
+	MaxRecipients       int      `toml:"max_recipients"`   // per transaction
+	MaxLineLength       int      `toml:"max_line_length"`  // bytes, in DATA/BDAT
+	MaxConnections      int      `toml:"max_connections"`  // per service, total
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	CommandTimeout      Duration `toml:"command_timeout"`   // wait for one command
+	DataTimeout         Duration `toml:"data_timeout"`      // whole DATA/BDAT transfer
+	MaxErrors           int      `toml:"max_errors"`        // bad commands before disconnect
+	IMAPIdleTimeout     Duration `toml:"imap_idle_timeout"` // authenticated idle connection
+	IMAPLiteralSize     int64    `toml:"imap_max_literal"`  // bytes, largest APPEND
 }
 
 // Submission configures the MSA on submission and submissions.

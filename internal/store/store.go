@@ -20,11 +20,11 @@ import (
 
 // Errors returned by every backend; wrap them, compare with errors.Is.
 var (
-	ErrNotFound     = errors.New("store: not found")
-	ErrExists       = errors.New("store: already exists")
-	ErrOverQuota    = errors.New("store: over quota")
-	ErrInvalidName  = errors.New("store: invalid name")
-	ErrInUse        = errors.New("store: still in use")
+	ErrNotFound      = errors.New("store: not found")
+	ErrExists        = errors.New("store: already exists")
+	ErrOverQuota     = errors.New("store: over quota")
+	ErrInvalidName   = errors.New("store: invalid name")
+	ErrInUse         = errors.New("store: still in use")
 	ErrModifiedSince = errors.New("store: modified since")
 )
 
