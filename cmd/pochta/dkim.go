@@ -1,0 +1,64 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"pochta/internal/dkim"
+)
+
+func (c *cli) dkimKeygen(args []string) error {
+	fs := flag.NewFlagSet("dkim keygen", flag.ContinueOnError)
+	selector := fs.String("selector", "pochta", "DKIM selector")
+	algo := fs.String("algo", "ed25519", "ed25519 or rsa")
+	load := configFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := want("dkim keygen", pos, 1, "DOMAIN"); err != nil {
+		return err
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return err
+	}
+	d, err := normDomain(pos[0])
+	if err != nil {
+		return err
+	}
+	record, err := dkim.Keygen(filepath.Join(cfg.DataDir, "dkim"), d, *selector, *algo)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, record)
+	fmt.Fprintln(c.stdout, "(restart pochta to start signing)")
+	return nil
+}
+
+func (c *cli) dnsRecords(args []string) error {
+	fs := flag.NewFlagSet("dns records", flag.ContinueOnError)
+	load := configFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := want("dns records", pos, 1, "DOMAIN"); err != nil {
+		return err
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return err
+	}
+	d, err := normDomain(pos[0])
+	if err != nil {
+		return err
+	}
+	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, signer.Records(d)))
+	return nil
+}

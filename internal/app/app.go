@@ -1,0 +1,303 @@
+// Package app is pochta's composition root: it builds every component from
+// the configuration, wires them together explicitly, opens the listeners
+// and runs the servers. Nothing else in pochta constructs components, so
+// this file is the map of who talks to whom:
+//
+//	smtpserver (25, 587, 465) ─► mda ─► store          (local recipients)
+//	                          └► queue ─► mda           (local recipients)
+//	                                   └► smtpclient ─► dns   (remote, by MX)
+//	pop3server, imapserver ─► store;  every login ─► auth ─► store
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"pochta/internal/auth"
+	"pochta/internal/config"
+	"pochta/internal/dkim"
+	"pochta/internal/dns"
+	"pochta/internal/envelope"
+	"pochta/internal/imapserver"
+	"pochta/internal/mda"
+	"pochta/internal/pop3server"
+	"pochta/internal/queue"
+	"pochta/internal/smtpclient"
+	"pochta/internal/smtpserver"
+	"pochta/internal/store/sqlite"
+	"pochta/internal/tlscert"
+)
+
+// server is what every protocol server looks like to the app.
+type server interface {
+	Serve(l net.Listener) error
+	Shutdown(ctx context.Context) error
+}
+
+// App is a running pochta.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	Store *sqlite.Store
+	Queue *queue.Queue
+	Auth  *auth.Authenticator
+	MDA   *mda.Deliverer
+
+	services []service
+	wg       sync.WaitGroup
+}
+
+type service struct {
+	name      string
+	srv       server
+	addrs     []string
+	listeners []net.Listener
+}
+
+// New builds every component. It opens the store and the queue but does
+// not listen yet.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, Store: st}
+	fail := func(err error) (*App, error) {
+		st.Close()
+		return nil, err
+	}
+
+	tlsConfig, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.DataDir)
+	if err != nil {
+		return fail(err)
+	}
+	a.Auth = auth.New(st, auth.Options{
+		PlaintextOnLoopback: cfg.Auth.PlaintextOnLoopback,
+		FailureDelay:        cfg.Auth.FailureDelay.Duration,
+		MaxFailureDelay:     cfg.Auth.MaxFailureDelay.Duration,
+		BeforeSMTPWindow:    cfg.Submission.BeforeSMTPWindow.Duration,
+	})
+	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
+	client := smtpclient.New(smtpclient.Options{
+		Hostname:       cfg.Hostname,
+		Resolver:       resolver,
+		Port:           cfg.Delivery.RemotePort,
+		ConnectTimeout: cfg.Delivery.ConnectTimeout.Duration,
+		CommandTimeout: cfg.Limits.CommandTimeout.Duration,
+		RequireTLS:     cfg.Delivery.RequireTLS,
+		VerifyTLS:      cfg.Delivery.VerifyTLS,
+		LocalAddr:      parseAddr(cfg.Delivery.LocalAddr),
+		Smarthost:      cfg.Relay.Smarthost,
+		Transports:     cfg.Relay.Transports,
+		Logger:         log.With("component", "smtpclient"),
+	})
+	a.MDA = mda.New(st, st, nil, log.With("component", "mda"))
+	q, err := queue.Open(queue.Options{
+		Dir:          filepath.Join(cfg.DataDir, "queue"),
+		Hostname:     cfg.Hostname,
+		Local:        a.MDA,
+		Remote:       client,
+		Expire:       cfg.Queue.Expire.Duration,
+		FirstRetry:   cfg.Queue.FirstRetry.Duration,
+		MaxRetry:     cfg.Queue.MaxRetry.Duration,
+		DelayWarning: cfg.Queue.DelayWarning.Duration,
+		Workers:      cfg.Queue.Workers,
+		PerDomain:    cfg.Queue.PerDomain,
+		Logger:       log.With("component", "queue"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	a.Queue = q
+	a.MDA.SetForwarder(q)
+
+	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	if err != nil {
+		return fail(err)
+	}
+	outbound := &signingQueue{q: q, signer: signer}
+
+	smtpOpts := func(mode smtpserver.Mode, implicit bool, name string) smtpserver.Options {
+		return smtpserver.Options{
+			Hostname:        cfg.Hostname,
+			Mode:            mode,
+			TLSConfig:       tlsConfig,
+			ImplicitTLS:     implicit,
+			Local:           a.MDA,
+			Queue:           outbound,
+			Auth:            a.Auth,
+			TrustedNetworks: cfg.TrustedPrefixes(),
+			BeforeSMTP:      cfg.Submission.BeforeSMTP,
+			EnforceSender:   cfg.Submission.EnforceSender,
+			Limits:          cfg.Limits,
+			Logger:          log.With("service", name),
+		}
+	}
+	a.add("smtp", smtpserver.New(smtpOpts(smtpserver.ModeInbound, false, "smtp")), cfg.Listen.SMTP)
+	a.add("submission", smtpserver.New(smtpOpts(smtpserver.ModeSubmission, false, "submission")), cfg.Listen.Submission)
+	a.add("submissions", smtpserver.New(smtpOpts(smtpserver.ModeSubmission, true, "submissions")), cfg.Listen.Submissions)
+
+	pop3Opts := func(implicit bool, name string) pop3server.Options {
+		return pop3server.Options{
+			Hostname:            cfg.Hostname,
+			TLSConfig:           tlsConfig,
+			ImplicitTLS:         implicit,
+			Store:               st,
+			Auth:                a.Auth,
+			IdleTimeout:         cfg.Limits.CommandTimeout.Duration,
+			MaxConnections:      cfg.Limits.MaxConnections,
+			MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
+			MaxErrors:           cfg.Limits.MaxErrors,
+			Logger:              log.With("service", name),
+		}
+	}
+	a.add("pop3", pop3server.New(pop3Opts(false, "pop3")), cfg.Listen.POP3)
+	a.add("pop3s", pop3server.New(pop3Opts(true, "pop3s")), cfg.Listen.POP3S)
+
+	imapOpts := func(implicit bool, name string) imapserver.Options {
+		return imapserver.Options{
+			Hostname:    cfg.Hostname,
+			TLSConfig:   tlsConfig,
+			ImplicitTLS: implicit,
+			Store:       st,
+			Auth:        a.Auth,
+			Limits:      cfg.Limits,
+			Logger:      log.With("service", name),
+		}
+	}
+	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
+	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
+	a.add("http", newHTTPServer(a, cfg), cfg.Listen.HTTP)
+	return a, nil
+}
+
+// OpenStore opens the configured store (the CLI uses it too).
+func OpenStore(ctx context.Context, cfg *config.Config) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "store"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+func (a *App) add(name string, srv server, addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	a.services = append(a.services, service{name: name, srv: srv, addrs: addrs})
+}
+
+// Start listens on every configured address and serves. It fails (and
+// closes what it opened) if any address cannot be bound.
+func (a *App) Start() error {
+	for i := range a.services {
+		s := &a.services[i]
+		for _, addr := range s.addrs {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				a.closeListeners()
+				return fmt.Errorf("listen.%s: %w", s.name, err)
+			}
+			s.listeners = append(s.listeners, l)
+		}
+	}
+	a.Queue.Start()
+	for _, s := range a.services {
+		for _, l := range s.listeners {
+			a.wg.Add(1)
+			go func(s service, l net.Listener) {
+				defer a.wg.Done()
+				if err := s.srv.Serve(l); err != nil && !isClosed(err) {
+					a.log.Error("serve failed", "service", s.name, "addr", l.Addr().String(), "err", err)
+				}
+			}(s, l)
+			a.log.Info("listening", "service", s.name, "addr", l.Addr().String())
+		}
+	}
+	return nil
+}
+
+// Addrs returns the bound address of every listener by service name.
+func (a *App) Addrs() map[string][]string {
+	out := map[string][]string{}
+	for _, s := range a.services {
+		for _, l := range s.listeners {
+			out[s.name] = append(out[s.name], l.Addr().String())
+		}
+	}
+	return out
+}
+
+func (a *App) closeListeners() {
+	for _, s := range a.services {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+	}
+}
+
+// Shutdown stops accepting, lets in-flight sessions and deliveries finish
+// until ctx ends, then closes the queue and the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, s := range a.services {
+		wg.Add(1)
+		go func(s service) {
+			defer wg.Done()
+			if err := s.srv.Shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+				mu.Unlock()
+			}
+		}(s)
+	}
+	wg.Wait()
+	a.wg.Wait()
+	if err := a.Queue.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("queue: %w", err))
+	}
+	if err := a.Store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("store: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// signingQueue DKIM-signs mail submitted by authenticated users before it
+// enters the queue, so it is signed exactly once whatever the retries.
+type signingQueue struct {
+	q      *queue.Queue
+	signer *dkim.Signer
+}
+
+func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
+	if env.Authenticated != "" && env.From != "" {
+		signed, err := s.signer.Sign(envelope.Domain(env.From), content)
+		if err != nil {
+			return "", fmt.Errorf("dkim: %w", err)
+		}
+		content = signed
+	}
+	return s.q.Enqueue(ctx, env, content)
+}
+
+func isClosed(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed)
+}
+
+func parseAddr(s string) netip.Addr {
+	a, _ := netip.ParseAddr(s) // validated by config
+	return a
+}

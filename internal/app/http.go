@@ -1,0 +1,89 @@
+package app
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"pochta/internal/config"
+)
+
+// newHTTPServer serves the small HTTP side of pochta: a health check and
+// the Thunderbird-style autoconfig document (so mail clients find the
+// servers from an address alone).
+func newHTTPServer(a *App, cfg *config.Config) *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := a.Store.ListDomains(r.Context()); err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	autoconfig := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.Write([]byte(xml.Header))
+		writeAutoconfig(w, cfg, r.URL.Query().Get("emailaddress"))
+	}
+	mux.HandleFunc("GET /mail/config-v1.1.xml", autoconfig)
+	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", autoconfig)
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
+func writeAutoconfig(w http.ResponseWriter, cfg *config.Config, email string) {
+	domain := cfg.Hostname
+	if i := strings.LastIndexByte(email, '@'); i >= 0 {
+		domain = email[i+1:]
+	}
+	type server struct {
+		Type       string `xml:"type,attr"`
+		Hostname   string `xml:"hostname"`
+		Port       string `xml:"port"`
+		SocketType string `xml:"socketType"`
+		Username   string `xml:"username"`
+		Auth       string `xml:"authentication"`
+	}
+	var in, out []server
+	add := func(list *[]server, typ string, addrs []string, socket string) {
+		for _, a := range addrs {
+			if _, port, err := net.SplitHostPort(a); err == nil {
+				*list = append(*list, server{typ, cfg.Hostname, port, socket, "%EMAILADDRESS%", "password-cleartext"})
+				return
+			}
+		}
+	}
+	add(&in, "imap", cfg.Listen.IMAPS, "SSL")
+	add(&in, "imap", cfg.Listen.IMAP, "STARTTLS")
+	add(&in, "pop3", cfg.Listen.POP3S, "SSL")
+	add(&in, "pop3", cfg.Listen.POP3, "STARTTLS")
+	add(&out, "smtp", cfg.Listen.Submissions, "SSL")
+	add(&out, "smtp", cfg.Listen.Submission, "STARTTLS")
+	doc := struct {
+		XMLName  xml.Name `xml:"clientConfig"`
+		Version  string   `xml:"version,attr"`
+		Provider struct {
+			ID       string   `xml:"id,attr"`
+			Domain   string   `xml:"domain"`
+			Display  string   `xml:"displayName"`
+			Incoming []server `xml:"incomingServer"`
+			Outgoing []server `xml:"outgoingServer"`
+		} `xml:"emailProvider"`
+	}{Version: "1.1"}
+	doc.Provider.ID = domain
+	doc.Provider.Domain = domain
+	doc.Provider.Display = domain + " (pochta)"
+	doc.Provider.Incoming = in
+	doc.Provider.Outgoing = out
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	enc.Encode(doc)
+}
