@@ -59,6 +59,12 @@ func (c *cli) dnsRecords(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, signer.Records(d)))
+	var records []string
+	for _, k := range signer.Keys() {
+		if k.Domain == d {
+			records = append(records, k.Record())
+		}
+	}
+	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, records))
 	return nil
 }

@@ -31,7 +31,7 @@ func (c *cli) queue(sub string, args []string) error {
 		for _, it := range items {
 			var rcpts []string
 			for _, r := range it.Recipients {
-				rcpts = append(rcpts, r.Address+" ("+r.Status+")")
+				rcpts = append(rcpts, fmt.Sprintf("%s (%s)", r.Address, r.Status))
 			}
 			fmt.Fprintf(c.stdout, "%s  %6d  %s  next %s\n  from <%s>\n  to %s\n", it.ID, it.Size,
 				it.Created.Format(time.RFC3339), it.NextAttempt.Format(time.RFC3339), it.From, strings.Join(rcpts, ", "))

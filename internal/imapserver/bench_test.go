@@ -1,0 +1,185 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pochta/internal/auth"
+	"pochta/internal/config"
+	"pochta/internal/store"
+	"pochta/internal/store/sqlite"
+)
+
+const benchMessages = 100000
+
+// benchEnv opens (building once, then reusing across runs) a store whose
+// INBOX holds 100,000 messages: 1,000 distinct deliveries copied 100 times
+// (copies share content blobs, so the fixture builds in seconds).
+func benchEnv(b *testing.B) (*testEnv, func()) {
+	b.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(os.TempDir(), "pochta-imapserver-bench-100k-v1")
+	marker := filepath.Join(dir, "complete")
+	if _, err := os.Stat(marker); err != nil {
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		st, err := sqlite.Open(ctx, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.AddDomain(ctx, "example.org")
+		hash, _ := auth.Hash(testPassword)
+		acct, err := st.AddAccount(ctx, "alice@example.org", hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 1000)
+		for w := 0; w < 32; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < 1000; i += 32 {
+					_, err := st.Deliver(ctx, strings.NewReader(testMessage(i, fmt.Sprintf("bench subject %04d", i))),
+						[]store.Target{{AccountID: acct.ID, Mailbox: "Seed"}})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}(w)
+		}
+		wg.Wait()
+		close(errs)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+		seed, _ := st.GetMailbox(ctx, acct.ID, "Seed")
+		inbox, _ := st.GetMailbox(ctx, acct.ID, "INBOX")
+		for i := 0; i < benchMessages/1000; i++ {
+			if _, err := st.Copy(ctx, seed.ID, nil, inbox.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		st.Close()
+		os.WriteFile(marker, nil, 0o600)
+	}
+	st, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	acct, err := st.GetAccount(ctx, "alice@example.org")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := config.Default().Limits
+	lim.MaxConnections, lim.MaxConnectionsPerIP = 5000, 5000
+	srv := New(Options{Store: st, Auth: auth.New(st, auth.Options{PlaintextOnLoopback: true}), Limits: lim})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(l)
+	e := &testEnv{t: b, st: st, srv: srv, addr: l.Addr().String(), acct: acct}
+	return e, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		st.Close()
+	}
+}
+
+func BenchmarkSelect100k(b *testing.B) {
+	e, done := benchEnv(b)
+	defer done()
+	c := e.login()
+	lines := c.ok("SELECT INBOX")
+	mustHave(b, lines, fmt.Sprintf("* %d EXISTS", benchMessages))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.ok("SELECT INBOX")
+	}
+}
+
+func BenchmarkFetchFlags100k(b *testing.B) {
+	e, done := benchEnv(b)
+	defer done()
+	c := e.login()
+	c.ok("SELECT INBOX")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lines := c.ok("UID FETCH 1:* (UID FLAGS)")
+		if len(lines) != benchMessages {
+			b.Fatalf("%d lines", len(lines))
+		}
+	}
+}
+
+func BenchmarkSearchSubject100k(b *testing.B) {
+	e, done := benchEnv(b)
+	defer done()
+	c := e.login()
+	c.ok("SELECT INBOX")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lines := c.ok(`UID SEARCH SUBJECT "bench subject 0042"`)
+		if len(lines) != 1 || len(strings.Fields(lines[0])) != 2+benchMessages/1000 {
+			b.Fatalf("%.200q", lines)
+		}
+	}
+}
+
+// BenchmarkIdleMemory holds 1,000 connections in IDLE over loopback and
+// reports the heap and goroutine-stack bytes each one costs.
+func BenchmarkIdleMemory(b *testing.B) {
+	const conns = 1000
+	for i := 0; i < b.N; i++ {
+		e := newEnv(b, envOptions{})
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		var clients []net.Conn
+		for j := 0; j < conns; j++ {
+			c, err := net.Dial("tcp", e.addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			clients = append(clients, c)
+			r := bufio.NewReader(c)
+			r.ReadString('\n')
+			fmt.Fprintf(c, "a LOGIN alice@example.org \"%s\"\r\nb SELECT INBOX\r\nc IDLE\r\n", testPassword)
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					b.Fatal(err)
+				}
+				if strings.HasPrefix(l, "+ ") {
+					break
+				}
+			}
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
+		perConn := float64(used) / conns
+		b.ReportMetric(perConn, "bytes/conn")
+		if perConn > 256<<10 {
+			b.Fatalf("%.0f bytes per idle connection", perConn)
+		}
+		for _, c := range clients {
+			c.Close()
+		}
+	}
+}

@@ -1,0 +1,382 @@
+package imapserver
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sort"
+	"strconv"
+
+	"pochta/internal/message"
+	"pochta/internal/store"
+)
+
+const (
+	internalDateLayout = "02-Jan-2006 15:04:05 -0700"
+	fetchChunk         = 64 // messages loaded per round when content is needed
+)
+
+// cmdFetch: FETCH and UID FETCH (RFC 9051 §6.4.5, §6.4.9) with
+// CHANGEDSINCE and VANISHED (RFC 7162 §3.1.4, §3.2.6) and BINARY
+// (RFC 3516).
+func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
+	if err := p.sp(); err != nil {
+		return "", err
+	}
+	set, err := p.seqSet()
+	if err != nil {
+		return "", err
+	}
+	if err := p.sp(); err != nil {
+		return "", err
+	}
+	items, err := p.fetchAtts()
+	if err != nil {
+		return "", err
+	}
+	var changedSince uint64
+	vanished := false
+	if p.accept(' ') {
+		if err := p.expect('('); err != nil {
+			return "", err
+		}
+		for first := true; !p.accept(')'); first = false {
+			if !first {
+				if err := p.sp(); err != nil {
+					return "", err
+				}
+			}
+			mod, err := p.keyword()
+			if err != nil {
+				return "", err
+			}
+			switch mod {
+			case "CHANGEDSINCE":
+				if err := p.sp(); err != nil {
+					return "", err
+				}
+				if changedSince, err = p.number64(); err != nil {
+					return "", err
+				}
+			case "VANISHED":
+				vanished = true
+			default:
+				return "", bad("", "Unknown FETCH modifier")
+			}
+		}
+	}
+	if err := p.end(); err != nil {
+		return "", err
+	}
+	if vanished && (!uid || !s.qresync || changedSince == 0) {
+		return "", bad("", "VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE")
+	}
+	// Normalise the item list: UID first for UID FETCH, MODSEQ when asked
+	// for or implied by CHANGEDSINCE (which also enables CONDSTORE).
+	wantModSeq := changedSince > 0
+	hasUID := uid
+	needContent, setSeen := false, false
+	var rest []fetchItem
+	for _, it := range items {
+		switch it.kind {
+		case fUID:
+			hasUID = true
+			continue
+		case fModSeq:
+			wantModSeq = true
+			continue
+		}
+		if it.needsContent() {
+			needContent = true
+		}
+		if (it.kind == fSection || it.kind == fBinary) && !it.peek && !s.sel.readOnly {
+			setSeen = true
+		}
+		rest = append(rest, it)
+	}
+	if wantModSeq {
+		s.condstore = true
+	}
+	f := &fetcher{s: s, items: rest, uid: hasUID, modseq: wantModSeq, since: changedSince}
+	uset, ok := s.sel.uidSet(set, uid)
+	if !ok {
+		return "FETCH completed", nil
+	}
+	if vanished {
+		_, gone, err := s.srv.opts.Store.Changes(s.ctx, s.sel.mbox.ID, changedSince)
+		if err != nil {
+			return "", err
+		}
+		var in []uint32
+		for _, u := range gone {
+			if uset.Contains(u) {
+				in = append(in, u)
+			}
+		}
+		if len(in) > 0 {
+			s.w.untagged("VANISHED (EARLIER) " + formatUIDs(sortedUnique(in)))
+		}
+	}
+	if !needContent && !setSeen {
+		err = s.srv.opts.Store.Messages(s.ctx, s.sel.mbox.ID, uset, func(m store.Message) error {
+			f.write(m, nil, false)
+			return s.w.err
+		})
+	} else {
+		err = f.withContent(s.sel.uidList(set, uid), setSeen)
+	}
+	if err != nil {
+		return "", err
+	}
+	if f.unknownCTE {
+		return "", no("UNKNOWN-CTE", "Cannot decode a part's content-transfer-encoding")
+	}
+	return "FETCH completed", nil
+}
+
+// fetcher writes FETCH responses.
+type fetcher struct {
+	s          *session
+	items      []fetchItem
+	uid        bool
+	modseq     bool
+	since      uint64
+	unknownCTE bool
+	line       []byte
+}
+
+// withContent loads messages in small rounds: metadata via Messages, then
+// content via Open, never calling the store from inside Messages.
+func (f *fetcher) withContent(uids []uint32, setSeen bool) error {
+	s := f.s
+	var batch []store.Message
+	for start := 0; start < len(uids); start += fetchChunk {
+		chunk := uids[start:min(start+fetchChunk, len(uids))]
+		batch = batch[:0]
+		err := s.srv.opts.Store.Messages(s.ctx, s.sel.mbox.ID, uidSetOf(chunk), func(m store.Message) error {
+			batch = append(batch, m)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		seenNow := map[uint32]bool{}
+		if setSeen {
+			var unseen []uint32
+			for _, m := range batch {
+				if f.since == 0 || m.ModSeq > f.since {
+					if !m.HasFlag(`\Seen`) {
+						unseen = append(unseen, m.UID)
+					}
+				}
+			}
+			if len(unseen) > 0 {
+				changed, _, err := s.srv.opts.Store.SetFlags(s.ctx, s.sel.mbox.ID, uidSetOf(unseen), store.FlagsAdd, []string{`\Seen`}, 0)
+				if err != nil {
+					return err
+				}
+				byUID := map[uint32]store.Message{}
+				for _, c := range changed {
+					byUID[c.UID] = c
+				}
+				for i, m := range batch {
+					if c, ok := byUID[m.UID]; ok {
+						batch[i] = c
+						seenNow[m.UID] = true
+					}
+				}
+			}
+		}
+		for _, m := range batch {
+			if f.since > 0 && m.ModSeq <= f.since {
+				continue
+			}
+			msg, err := f.load(m)
+			if err != nil {
+				return err
+			}
+			f.write(m, msg, seenNow[m.UID])
+			if s.w.err != nil {
+				return s.w.err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fetcher) load(m store.Message) (*message.Message, error) {
+	rc, err := f.s.srv.opts.Store.Open(f.s.ctx, f.s.sel.mbox.ID, m.UID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return message.Parse(nil), nil
+		}
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if m.Size > 0 && m.Size < 1<<30 {
+		buf.Grow(int(m.Size))
+	}
+	if _, err := io.Copy(&buf, io.LimitReader(rc, 1<<30)); err != nil {
+		return nil, err
+	}
+	return message.Parse(buf.Bytes()), nil
+}
+
+// write sends one "* n FETCH (...)" response. msg is nil when no item
+// needs the content.
+func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool) {
+	s := f.s
+	if f.since > 0 && m.ModSeq <= f.since {
+		return
+	}
+	seq, ok := s.sel.seqOf(m.UID)
+	if !ok {
+		return
+	}
+	w := s.w
+	b := f.line[:0]
+	b = append(b, "* "...)
+	b = strconv.AppendUint(b, uint64(seq), 10)
+	b = append(b, " FETCH ("...)
+	sep := false
+	add := func() {
+		if sep {
+			b = append(b, ' ')
+		}
+		sep = true
+	}
+	if f.uid {
+		add()
+		b = append(b, "UID "...)
+		b = strconv.AppendUint(b, uint64(m.UID), 10)
+	}
+	flagsDone := false
+	utf8 := s.utf8Names()
+	for _, it := range f.items {
+		switch it.kind {
+		case fFlags:
+			add()
+			b = append(b, "FLAGS "...)
+			b = append(b, flagList(m.Flags)...)
+			flagsDone = true
+		case fInternalDate:
+			add()
+			b = append(b, `INTERNALDATE "`...)
+			b = m.InternalDate.AppendFormat(b, internalDateLayout)
+			b = append(b, '"')
+		case fSize:
+			add()
+			b = append(b, "RFC822.SIZE "...)
+			b = strconv.AppendInt(b, m.Size, 10)
+		case fEnvelope:
+			add()
+			b = append(b, "ENVELOPE "...)
+			b = append(b, msg.Envelope().Format(utf8)...)
+		case fBody:
+			add()
+			b = append(b, "BODY "...)
+			b = append(b, msg.BodyStructureFormat(false, utf8)...)
+		case fBodyStructure:
+			add()
+			b = append(b, "BODYSTRUCTURE "...)
+			b = append(b, msg.BodyStructureFormat(true, utf8)...)
+		case fSection, fBinary:
+			var data []byte
+			var exists bool
+			binary := false
+			if it.kind == fBinary {
+				var err error
+				data, exists, err = msg.Binary(it.section.Part)
+				if err != nil {
+					f.unknownCTE = true
+					continue
+				}
+				binary = bytes.IndexByte(data, 0) >= 0
+			} else if it.name == "RFC822" {
+				data, exists = msg.Raw(), true
+			} else {
+				data, exists = msg.Section(it.section)
+			}
+			add()
+			switch {
+			case it.name != "":
+				b = append(b, it.name...)
+			case it.kind == fBinary:
+				b = append(b, "BINARY["...)
+				b = append(b, it.label...)
+				b = append(b, ']')
+			default:
+				b = append(b, "BODY["...)
+				b = append(b, it.label...)
+				b = append(b, ']')
+			}
+			if it.partial {
+				b = append(b, '<')
+				b = strconv.AppendInt(b, it.offset, 10)
+				b = append(b, '>')
+				if it.offset >= int64(len(data)) {
+					data = nil
+				} else {
+					data = data[it.offset:]
+					if int64(len(data)) > it.count {
+						data = data[:it.count]
+					}
+				}
+			}
+			if !exists && it.kind == fBinary {
+				b = append(b, " NIL"...)
+				continue
+			}
+			b = append(b, ' ')
+			if binary {
+				b = append(b, '~')
+			}
+			b = append(b, '{')
+			b = strconv.AppendInt(b, int64(len(data)), 10)
+			b = append(b, "}\r\n"...)
+			w.bytes(b)
+			w.bytes(data)
+			b = b[:0]
+		case fBinarySize:
+			n, exists, err := msg.BinarySize(it.section.Part)
+			if err != nil {
+				f.unknownCTE = true
+				continue
+			}
+			add()
+			b = append(b, "BINARY.SIZE["...)
+			b = append(b, it.label...)
+			b = append(b, "] "...)
+			if exists {
+				b = strconv.AppendInt(b, int64(n), 10)
+			} else {
+				b = append(b, "NIL"...)
+			}
+		}
+	}
+	if flagsChanged && !flagsDone {
+		add()
+		b = append(b, "FLAGS "...)
+		b = append(b, flagList(m.Flags)...)
+		flagsDone = true
+	}
+	if f.modseq || (s.condstore && flagsChanged) {
+		add()
+		b = append(b, "MODSEQ ("...)
+		b = strconv.AppendUint(b, m.ModSeq, 10)
+		b = append(b, ')')
+	}
+	b = append(b, ")\r\n"...)
+	w.bytes(b)
+	f.line = b[:0]
+	if flagsDone && m.ModSeq > s.sel.modseq {
+		s.sel.reported[m.UID] = m.ModSeq
+	}
+}
+
+// sortUIDs sorts in place and returns u.
+func sortUIDs(u []uint32) []uint32 {
+	sort.Slice(u, func(i, j int) bool { return u[i] < u[j] })
+	return u
+}

@@ -1,0 +1,12 @@
+package imapserver
+
+// cmdLogout: LOGOUT (RFC 9051 §6.1.3).
+func (s *session) cmdLogout(tag string, p *parser, uid bool) (string, error) {
+	if err := p.end(); err != nil {
+		return "", err
+	}
+	s.w.untagged("BYE Logging out")
+	s.state = stateLogout
+	s.sel = nil
+	return "LOGOUT completed", nil
+}

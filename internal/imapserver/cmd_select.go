@@ -1,0 +1,194 @@
+package imapserver
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+
+	"pochta/internal/store"
+)
+
+// qresyncParams are SELECT's QRESYNC parameters (RFC 7162 §3.2.5).
+type qresyncParams struct {
+	uidValidity uint32
+	modseq      uint64
+	knownUIDs   *seqSet
+}
+
+// cmdSelect: SELECT (RFC 9051 §6.3.2).
+func (s *session) cmdSelect(tag string, p *parser, uid bool) (string, error) {
+	return s.selectCmd(p, false)
+}
+
+// cmdExamine: EXAMINE (RFC 9051 §6.3.3), a read-only SELECT.
+func (s *session) cmdExamine(tag string, p *parser, uid bool) (string, error) {
+	return s.selectCmd(p, true)
+}
+
+func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
+	if err := p.sp(); err != nil {
+		return "", err
+	}
+	raw, err := p.astring()
+	if err != nil {
+		return "", err
+	}
+	var qr *qresyncParams
+	if p.accept(' ') {
+		if err := p.expect('('); err != nil {
+			return "", err
+		}
+		for first := true; !p.accept(')'); first = false {
+			if !first {
+				if err := p.sp(); err != nil {
+					return "", err
+				}
+			}
+			param, err := p.keyword()
+			if err != nil {
+				return "", err
+			}
+			switch param {
+			case "CONDSTORE":
+				s.condstore = true
+			case "QRESYNC":
+				if !s.qresync {
+					return "", bad("", "QRESYNC is not enabled")
+				}
+				if qr, err = parseQresync(p); err != nil {
+					return "", err
+				}
+			default:
+				return "", bad("", "Unknown SELECT parameter")
+			}
+		}
+	}
+	if err := p.end(); err != nil {
+		return "", err
+	}
+	// A failed SELECT leaves no mailbox selected (RFC 9051 §6.3.2).
+	if s.sel != nil {
+		s.sel = nil
+		s.state = stateAuth
+		if s.qresync {
+			s.w.untagged("OK [CLOSED] Previous mailbox closed")
+		}
+	}
+	name, ok := s.decodeName(raw)
+	if !ok {
+		return "", no("CANNOT", "Invalid mailbox name")
+	}
+	mb, err := s.srv.opts.Store.GetMailbox(s.ctx, s.acct.ID, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "", no("NONEXISTENT", "No such mailbox")
+		}
+		return "", err
+	}
+	uids, err := s.srv.opts.Store.UIDs(s.ctx, mb.ID)
+	if err != nil {
+		return "", err
+	}
+	sel := &selected{mbox: mb, readOnly: readOnly, uids: uids, modseq: mb.HighestModSeq,
+		pending: map[uint32]bool{}, reported: map[uint32]uint64{}}
+	uidNext := mb.UIDNext
+	if n := len(uids); n > 0 && uids[n-1] >= uidNext {
+		uidNext = uids[n-1] + 1
+	}
+	s.w.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk)`)
+	if readOnly {
+		s.w.untagged(`OK [PERMANENTFLAGS ()] Read-only mailbox`)
+	} else {
+		s.w.untagged(`OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk \*)] Flags permitted`)
+	}
+	s.w.untagged(strconv.Itoa(len(uids)) + " EXISTS")
+	if !s.rev2 {
+		s.w.untagged("0 RECENT")
+	}
+	s.w.untagged("OK [UIDVALIDITY " + strconv.FormatUint(uint64(mb.UIDValidity), 10) + "] UIDs valid")
+	s.w.untagged("OK [UIDNEXT " + strconv.FormatUint(uint64(uidNext), 10) + "] Predicted next UID")
+	s.w.untagged("OK [HIGHESTMODSEQ " + strconv.FormatUint(mb.HighestModSeq, 10) + "] Highest")
+	if s.rev2 {
+		s.w.untagged("LIST (" + s.specialAttr(mb) + `) "/" ` + quote(s.encodeName(mb.Name), true))
+	}
+	s.sel = sel
+	s.state = stateSelected
+	if qr != nil && qr.uidValidity == mb.UIDValidity {
+		if err := s.qresyncSelect(qr); err != nil {
+			return "", err
+		}
+	}
+	if readOnly {
+		return "[READ-ONLY] EXAMINE completed", nil
+	}
+	return "[READ-WRITE] SELECT completed", nil
+}
+
+func (s *session) specialAttr(mb store.Mailbox) string {
+	return mb.SpecialUse
+}
+
+// parseQresync reads "(" uidvalidity SP modseq [SP known-uids]
+// [SP seq-match-data] ")".
+func parseQresync(p *parser) (*qresyncParams, error) {
+	if err := p.sp(); err != nil {
+		return nil, err
+	}
+	if err := p.expect('('); err != nil {
+		return nil, err
+	}
+	var q qresyncParams
+	var err error
+	if q.uidValidity, err = p.number(); err != nil {
+		return nil, err
+	}
+	if err := p.sp(); err != nil {
+		return nil, err
+	}
+	if q.modseq, err = p.number64(); err != nil {
+		return nil, err
+	}
+	if p.accept(' ') && p.peek() != '(' {
+		set, err := p.seqSet()
+		if err != nil {
+			return nil, err
+		}
+		q.knownUIDs = &set
+		p.accept(' ')
+	}
+	if p.peek() == '(' {
+		// seq-match-data: only an optimisation hint; read and ignore it.
+		if err := p.skipValue(0); err != nil {
+			return nil, err
+		}
+	}
+	return &q, p.expect(')')
+}
+
+// qresyncSelect sends what changed since the client's mod-sequence: one
+// VANISHED (EARLIER) and a FETCH per changed message (RFC 7162 §3.2.5.1).
+func (s *session) qresyncSelect(q *qresyncParams) error {
+	sel := s.sel
+	changed, vanished, err := s.srv.opts.Store.Changes(s.ctx, sel.mbox.ID, q.modseq)
+	if err != nil {
+		return err
+	}
+	var gone []uint32
+	for _, u := range vanished {
+		if q.knownUIDs == nil || q.knownUIDs.containsNum(u, sel.maxUID()) {
+			if _, known := sel.seqOf(u); !known {
+				gone = append(gone, u)
+			}
+		}
+	}
+	if len(gone) > 0 {
+		s.w.untagged("VANISHED (EARLIER) " + formatUIDs(sortedUnique(gone)))
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].UID < changed[j].UID })
+	for _, m := range changed {
+		if seq, ok := sel.seqOf(m.UID); ok {
+			s.flagsFetch(seq, m)
+		}
+	}
+	return nil
+}

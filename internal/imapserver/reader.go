@@ -1,0 +1,184 @@
+package imapserver
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"strconv"
+)
+
+// Framing limits. A command is its lines plus the literals between them;
+// only APPEND may carry a large literal (Limits.IMAPLiteralSize).
+const (
+	maxLineLength    = 64 << 10 // one line of a command
+	maxSmallLiteral  = 64 << 10 // a literal outside APPEND
+	maxCommandLength = 1 << 20  // a whole command, APPEND's message excluded
+	maxLiterals      = 64       // literals in one command
+)
+
+var (
+	errLineTooLong    = errors.New("command line too long")
+	errCommandTooLong = errors.New("command too long")
+)
+
+// literalError reports a literal that is too large. For a synchronising
+// literal the client is waiting for a continuation and will not send the
+// data, so the session can refuse the command and go on; a non-synchronising
+// literal is already on its way and the connection must be closed.
+type literalError struct {
+	tag    string
+	append bool
+	sync   bool
+}
+
+func (e *literalError) Error() string { return "literal too large" }
+
+// commandReader frames commands from the client.
+type commandReader struct {
+	r         *bufio.Reader
+	maxAppend int64
+	// cont is called before a synchronising literal is read; it sends a
+	// continuation request.
+	cont func() error
+}
+
+// readLine reads one line (without its CRLF) of at most maxLineLength
+// bytes. A longer line is consumed up to its end and errLineTooLong is
+// returned, so the session can answer and go on reading commands.
+func (cr *commandReader) readLine(dst []byte) ([]byte, error) {
+	start := len(dst)
+	tooLong := false
+	for {
+		chunk, err := cr.r.ReadSlice('\n')
+		if !tooLong {
+			if len(dst)-start+len(chunk) > maxLineLength+2 {
+				tooLong = true
+				dst = dst[:start]
+			} else {
+				dst = append(dst, chunk...)
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			return dst, err
+		}
+		break
+	}
+	if tooLong {
+		return dst, errLineTooLong
+	}
+	dst = dst[:len(dst)-1] // '\n'
+	if len(dst) > start && dst[len(dst)-1] == '\r' {
+		dst = dst[:len(dst)-1]
+	}
+	return dst, nil
+}
+
+// literalAt reports whether line ends with a literal announcement
+// ("{12}", "{12+}" or "~{12}") and returns its size and kind.
+func literalAt(line []byte) (n int64, nonSync bool, ok bool) {
+	if len(line) < 3 || line[len(line)-1] != '}' {
+		return 0, false, false
+	}
+	open := bytes.LastIndexByte(line, '{')
+	if open < 0 {
+		return 0, false, false
+	}
+	digits := line[open+1 : len(line)-1]
+	if len(digits) > 0 && digits[len(digits)-1] == '+' {
+		nonSync = true
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 || len(digits) > 19 {
+		return 0, false, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+	}
+	v, err := strconv.ParseInt(string(digits), 10, 64)
+	if err != nil {
+		return 0, false, false
+	}
+	return v, nonSync, true
+}
+
+// commandName returns the tag and the upper-cased command name of a first
+// line (for "UID FETCH" the name is "FETCH"), for limits and error replies.
+func commandName(line []byte) (tag, name string) {
+	f := bytes.Fields(line)
+	if len(f) == 0 {
+		return "", ""
+	}
+	tag = string(f[0])
+	if len(f) > 1 {
+		name = string(bytes.ToUpper(f[1]))
+		if name == "UID" && len(f) > 2 {
+			name = string(bytes.ToUpper(f[2]))
+		}
+	}
+	return tag, name
+}
+
+// read reads one whole command: its lines joined by CRLF with every literal
+// kept in place ("{n}\r\n" followed by the n bytes), without the final CRLF.
+func (cr *commandReader) read() ([]byte, error) {
+	buf, err := cr.readLine(nil)
+	if err != nil {
+		return buf, err
+	}
+	tag, name := commandName(buf)
+	isAppend := name == "APPEND"
+	lineStart := 0
+	for literals := 0; ; literals++ {
+		n, nonSync, ok := literalAt(buf[lineStart:])
+		if !ok {
+			return buf, nil
+		}
+		limit := int64(maxSmallLiteral)
+		if isAppend {
+			limit = cr.maxAppend
+		}
+		if n > limit || literals >= maxLiterals || (!isAppend && int64(len(buf))+n > maxCommandLength) {
+			return nil, &literalError{tag: tag, append: isAppend, sync: !nonSync}
+		}
+		if !nonSync {
+			if err := cr.cont(); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, '\r', '\n')
+		start := len(buf)
+		buf = append(buf, make([]byte, n)...)
+		if _, err := readFull(cr.r, buf[start:]); err != nil {
+			return nil, err
+		}
+		lineStart = len(buf)
+		more, err := cr.readLine(buf)
+		if err != nil {
+			if err == errLineTooLong {
+				return nil, errCommandTooLong
+			}
+			return nil, err
+		}
+		buf = more
+		if !isAppend && len(buf) > maxCommandLength {
+			return nil, errCommandTooLong
+		}
+	}
+}
+
+func readFull(r *bufio.Reader, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := r.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,226 @@
+package imapserver
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"pochta/internal/store"
+)
+
+// selected is the state of the selected mailbox: its UID list (message
+// sequence number n is uids[n-1]) and what the client has been told.
+type selected struct {
+	mbox     store.Mailbox
+	readOnly bool
+	uids     []uint32
+	// modseq is the mod-sequence up to which changes have been reported.
+	modseq uint64
+	dirty  bool // a change may be waiting in the store
+	// pending holds UIDs expunged by others that the client has not been
+	// told about yet (EXPUNGE is not allowed during FETCH/STORE/SEARCH).
+	pending map[uint32]bool
+	// reported remembers FETCH FLAGS already sent above modseq, so the
+	// next poll does not repeat them.
+	reported map[uint32]uint64
+	saved    []uint32 // SEARCH RETURN (SAVE) result, RFC 5182
+}
+
+func (sel *selected) maxUID() uint32 {
+	if len(sel.uids) == 0 {
+		return 0
+	}
+	return sel.uids[len(sel.uids)-1]
+}
+
+// seqOf returns the sequence number of uid.
+func (sel *selected) seqOf(uid uint32) (uint32, bool) {
+	i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= uid })
+	if i < len(sel.uids) && sel.uids[i] == uid {
+		return uint32(i + 1), true
+	}
+	return 0, false
+}
+
+// uidSet resolves a sequence set (of UIDs when uid, else of sequence
+// numbers) to a store.UIDSet limited to messages the client knows. ok is
+// false when the set selects nothing (a nil store.UIDSet would mean all).
+func (sel *selected) uidSet(set seqSet, uid bool) (store.UIDSet, bool) {
+	if set.saved {
+		if len(sel.saved) == 0 {
+			return nil, false
+		}
+		return uidSetOf(sel.saved), true
+	}
+	var out store.UIDSet
+	if uid {
+		max := sel.maxUID()
+		for _, r := range set.resolve(max, max) {
+			out = append(out, store.UIDRange{Start: r.start, Stop: r.stop})
+		}
+	} else {
+		n := uint32(len(sel.uids))
+		for _, r := range set.resolve(n, n) {
+			out = append(out, store.UIDRange{Start: sel.uids[r.start-1], Stop: sel.uids[r.stop-1]})
+		}
+	}
+	return out, len(out) > 0
+}
+
+// uidList lists, ascending, the known UIDs in set.
+func (sel *selected) uidList(set seqSet, uid bool) []uint32 {
+	us, ok := sel.uidSet(set, uid)
+	if !ok {
+		return nil
+	}
+	var out []uint32
+	for _, r := range us {
+		i := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= r.Start })
+		for ; i < len(sel.uids) && sel.uids[i] <= r.Stop; i++ {
+			out = append(out, sel.uids[i])
+		}
+	}
+	return out
+}
+
+// flagList renders flags as "(\Seen $Junk)".
+func flagList(flags []string) string {
+	return "(" + strings.Join(flags, " ") + ")"
+}
+
+// flagsFetch writes an untagged FETCH with a message's flags.
+func (s *session) flagsFetch(seq uint32, m store.Message) {
+	var sb strings.Builder
+	sb.WriteString(strconv.FormatUint(uint64(seq), 10))
+	sb.WriteString(" FETCH (UID ")
+	sb.WriteString(strconv.FormatUint(uint64(m.UID), 10))
+	sb.WriteString(" FLAGS ")
+	sb.WriteString(flagList(m.Flags))
+	if s.condstore {
+		sb.WriteString(" MODSEQ (")
+		sb.WriteString(strconv.FormatUint(m.ModSeq, 10))
+		sb.WriteString(")")
+	}
+	sb.WriteString(")")
+	s.w.untagged(sb.String())
+	if s.sel != nil && m.ModSeq > s.sel.modseq {
+		s.sel.reported[m.UID] = m.ModSeq
+	}
+}
+
+// sendUpdates tells the client what other sessions and deliveries changed
+// in the selected mailbox: FETCH for flag changes, EXPUNGE (or VANISHED
+// with QRESYNC) when allowExpunge, and EXISTS for new messages.
+func (s *session) sendUpdates(allowExpunge bool) {
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+drain:
+	for s.watch != nil {
+		select {
+		case ch := <-s.watch:
+			if ch.MailboxID == sel.mbox.ID {
+				sel.dirty = true
+			}
+		default:
+			break drain
+		}
+	}
+	var fresh []uint32
+	if sel.dirty {
+		sel.dirty = false
+		changed, vanished, err := s.srv.opts.Store.Changes(s.ctx, sel.mbox.ID, sel.modseq)
+		if err != nil {
+			s.srv.log.Warn("changes", append(s.logf(), "err", err)...)
+			return
+		}
+		max := sel.maxUID()
+		base := sel.modseq
+		for _, m := range changed {
+			if m.ModSeq > base {
+				base = m.ModSeq
+			}
+			if m.UID > max {
+				fresh = append(fresh, m.UID)
+				continue
+			}
+			if sel.reported[m.UID] >= m.ModSeq || sel.pending[m.UID] {
+				continue
+			}
+			if seq, ok := sel.seqOf(m.UID); ok {
+				s.flagsFetch(seq, m)
+			}
+		}
+		for _, u := range vanished {
+			if _, ok := sel.seqOf(u); ok {
+				sel.pending[u] = true
+			}
+		}
+		sel.modseq = base
+		for u, ms := range sel.reported {
+			if ms <= base {
+				delete(sel.reported, u)
+			}
+		}
+	}
+	if allowExpunge && len(sel.pending) > 0 {
+		gone := make([]uint32, 0, len(sel.pending))
+		for u := range sel.pending {
+			gone = append(gone, u)
+		}
+		s.expunged(sortedUnique(gone))
+	}
+	if len(fresh) > 0 {
+		sel.uids = append(sel.uids, sortedUnique(fresh)...)
+		s.w.untagged(strconv.Itoa(len(sel.uids)) + " EXISTS")
+	}
+}
+
+// expunged tells the client that the given (ascending) UIDs are gone and
+// removes them from the sequence map: one VANISHED with QRESYNC (RFC 7162
+// §3.2.10), else EXPUNGE per message in descending order so that every
+// sequence number stays valid while the client applies them.
+func (s *session) expunged(uids []uint32) {
+	sel := s.sel
+	var seqs []uint32
+	var known []uint32
+	for _, u := range uids {
+		delete(sel.pending, u)
+		delete(sel.reported, u)
+		if seq, ok := sel.seqOf(u); ok {
+			seqs = append(seqs, seq)
+			known = append(known, u)
+		}
+	}
+	if len(known) == 0 {
+		return
+	}
+	if s.qresync {
+		s.w.untagged("VANISHED " + formatUIDs(known))
+	} else {
+		for i := len(seqs) - 1; i >= 0; i-- {
+			s.w.untagged(strconv.FormatUint(uint64(seqs[i]), 10) + " EXPUNGE")
+		}
+	}
+	gone := make(map[uint32]bool, len(known))
+	for _, u := range known {
+		gone[u] = true
+	}
+	kept := sel.uids[:0]
+	for _, u := range sel.uids {
+		if !gone[u] {
+			kept = append(kept, u)
+		}
+	}
+	sel.uids = kept
+	if len(sel.saved) > 0 {
+		keptSaved := sel.saved[:0]
+		for _, u := range sel.saved {
+			if !gone[u] {
+				keptSaved = append(keptSaved, u)
+			}
+		}
+		sel.saved = keptSaved
+	}
+}

@@ -1,0 +1,403 @@
+package imapserver
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"pochta/internal/store"
+)
+
+// state is the connection state (RFC 9051 §3).
+type state int
+
+const (
+	stateNotAuth state = iota
+	stateAuth
+	stateSelected
+	stateLogout
+)
+
+// session is one client connection.
+type session struct {
+	srv       *Server
+	conn      net.Conn
+	br        *bufio.Reader
+	cr        *commandReader
+	w         *writer
+	tlsActive bool
+	compress  bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	waiting   atomic.Bool // blocked reading the next command
+
+	state   state
+	acct    store.Account
+	watch   <-chan store.Change
+	unwatch func()
+	sel     *selected
+	errors  int
+
+	// Extensions the client turned on with ENABLE (RFC 5161) or implied.
+	rev2, utf8, condstore, qresync bool
+}
+
+func newSession(srv *Server, c net.Conn, tlsActive bool) *session {
+	s := &session{srv: srv, conn: c, tlsActive: tlsActive}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.br = bufio.NewReaderSize(c, 4096)
+	s.w = newWriter(c)
+	s.cr = &commandReader{r: s.br, maxAppend: srv.opts.Limits.IMAPLiteralSize, cont: s.continuation}
+	return s
+}
+
+func (s *session) continuation() error {
+	s.w.str("+ Ready for literal data\r\n")
+	return s.flush()
+}
+
+func (s *session) flush() error {
+	s.conn.SetWriteDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
+	return s.w.flush()
+}
+
+func (s *session) utf8Names() bool { return s.rev2 || s.utf8 }
+
+func (s *session) interruptIfIdle() {
+	if s.waiting.Load() {
+		s.conn.SetReadDeadline(time.Now())
+	}
+}
+
+func (s *session) logf() []any {
+	args := []any{"remote", s.conn.RemoteAddr().String()}
+	if s.acct.ID != 0 {
+		args = append(args, "user", s.acct.Address)
+	}
+	return args
+}
+
+// serve runs the command loop until LOGOUT, an error or shutdown.
+func (s *session) serve() {
+	defer s.close()
+	s.w.untagged("OK [CAPABILITY " + s.capabilities() + "] " + s.srv.opts.Hostname + " IMAP4rev2 server ready")
+	if s.flush() != nil {
+		return
+	}
+	for s.state != stateLogout {
+		timeout := unauthTimeout
+		if s.state != stateNotAuth {
+			timeout = s.srv.opts.Limits.IMAPIdleTimeout.Duration
+		}
+		s.conn.SetReadDeadline(time.Now().Add(timeout))
+		s.waiting.Store(true)
+		if s.srv.closing.Load() {
+			s.w.untagged("BYE Server shutting down")
+			s.flush()
+			return
+		}
+		cmd, err := s.cr.read()
+		s.waiting.Store(false)
+		s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
+		if err != nil {
+			if !s.readFailed(err) {
+				s.flush()
+				return
+			}
+		} else {
+			s.execute(cmd)
+		}
+		if s.flush() != nil {
+			return
+		}
+		if s.errors >= s.srv.opts.Limits.MaxErrors {
+			s.w.untagged("BYE Too many errors")
+			s.flush()
+			return
+		}
+	}
+}
+
+// readFailed handles a framing error; it reports whether to go on.
+func (s *session) readFailed(err error) bool {
+	var le *literalError
+	switch {
+	case errors.Is(err, errLineTooLong):
+		s.errors++
+		s.w.untagged("BAD Command line too long")
+		return true
+	case errors.As(err, &le):
+		s.errors++
+		if !le.sync {
+			s.w.untagged("BYE Literal too large")
+			return false
+		}
+		if le.append {
+			s.w.tagged(le.tag, "NO", "[TOOBIG] Message too large")
+		} else {
+			s.w.tagged(le.tag, "BAD", "Literal too large")
+		}
+		return true
+	case errors.Is(err, errCommandTooLong):
+		s.w.untagged("BYE Command too long")
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		if s.srv.closing.Load() {
+			s.w.untagged("BYE Server shutting down")
+		} else {
+			s.w.untagged("BYE Autologout; idle for too long")
+		}
+	} else if err != io.EOF {
+		s.srv.log.Debug("read failed", append(s.logf(), "err", err)...)
+	}
+	return false
+}
+
+func (s *session) close() {
+	s.cancel()
+	if s.unwatch != nil {
+		s.unwatch()
+	}
+	s.conn.Close()
+}
+
+// imapError is a NO or BAD completion with an optional response code.
+type imapError struct {
+	status, code, text string
+}
+
+func (e *imapError) Error() string { return e.text }
+
+func no(code, text string) error  { return &imapError{"NO", code, text} }
+func bad(code, text string) error { return &imapError{"BAD", code, text} }
+
+// storeError maps a store error to a completion that leaks no internals.
+func (s *session) storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return no("NONEXISTENT", "No such mailbox")
+	case errors.Is(err, store.ErrExists):
+		return no("ALREADYEXISTS", "Mailbox already exists")
+	case errors.Is(err, store.ErrOverQuota):
+		return no("OVERQUOTA", "Quota exceeded")
+	case errors.Is(err, store.ErrInvalidName):
+		return no("CANNOT", "Invalid mailbox name")
+	case errors.Is(err, store.ErrInUse):
+		return no("INUSE", "Mailbox in use")
+	}
+	var ie *imapError
+	if errors.As(err, &ie) {
+		return ie
+	}
+	s.srv.log.Error("store error", append(s.logf(), "err", err)...)
+	return no("SERVERBUG", "Internal error")
+}
+
+// handler runs one command; it returns the text of the tagged OK
+// (optionally starting with a response code).
+type handler func(tag string, p *parser, uid bool) (string, error)
+
+// command describes how and when a command may run.
+type command struct {
+	fn     handler
+	states []state
+	// noExpunge: untagged EXPUNGE must not be sent while this command
+	// runs with sequence numbers (RFC 9051 §7.5.3).
+	noExpunge bool
+	uidOK     bool // may follow "UID"
+}
+
+func (s *session) lookup(name string) (command, bool) {
+	any := []state{stateNotAuth, stateAuth, stateSelected}
+	notAuth := []state{stateNotAuth}
+	authed := []state{stateAuth, stateSelected}
+	sel := []state{stateSelected}
+	switch name {
+	case "CAPABILITY":
+		return command{fn: s.cmdCapability, states: any}, true
+	case "NOOP":
+		return command{fn: s.cmdNoop, states: any}, true
+	case "LOGOUT":
+		return command{fn: s.cmdLogout, states: any}, true
+	case "ID":
+		return command{fn: s.cmdID, states: any}, true
+	case "STARTTLS":
+		return command{fn: s.cmdStartTLS, states: notAuth}, true
+	case "LOGIN":
+		return command{fn: s.cmdLogin, states: notAuth}, true
+	case "AUTHENTICATE":
+		return command{fn: s.cmdAuthenticate, states: notAuth}, true
+	case "COMPRESS":
+		return command{fn: s.cmdCompress, states: authed}, true
+	case "ENABLE":
+		return command{fn: s.cmdEnable, states: authed}, true
+	case "NAMESPACE":
+		return command{fn: s.cmdNamespace, states: authed}, true
+	case "SELECT":
+		return command{fn: s.cmdSelect, states: authed}, true
+	case "EXAMINE":
+		return command{fn: s.cmdExamine, states: authed}, true
+	case "CREATE":
+		return command{fn: s.cmdCreate, states: authed}, true
+	case "DELETE":
+		return command{fn: s.cmdDelete, states: authed}, true
+	case "RENAME":
+		return command{fn: s.cmdRename, states: authed}, true
+	case "SUBSCRIBE":
+		return command{fn: s.cmdSubscribe, states: authed}, true
+	case "UNSUBSCRIBE":
+		return command{fn: s.cmdUnsubscribe, states: authed}, true
+	case "LIST":
+		return command{fn: s.cmdList, states: authed}, true
+	case "LSUB":
+		return command{fn: s.cmdLsub, states: authed}, true
+	case "STATUS":
+		return command{fn: s.cmdStatus, states: authed}, true
+	case "APPEND":
+		return command{fn: s.cmdAppend, states: authed}, true
+	case "IDLE":
+		return command{fn: s.cmdIdle, states: authed}, true
+	case "GETQUOTA":
+		return command{fn: s.cmdGetQuota, states: authed}, true
+	case "GETQUOTAROOT":
+		return command{fn: s.cmdGetQuotaRoot, states: authed}, true
+	case "CHECK":
+		return command{fn: s.cmdCheck, states: sel}, true
+	case "CLOSE":
+		return command{fn: s.cmdClose, states: sel}, true
+	case "UNSELECT":
+		return command{fn: s.cmdUnselect, states: sel}, true
+	case "EXPUNGE":
+		return command{fn: s.cmdExpunge, states: sel, uidOK: true}, true
+	case "SEARCH":
+		return command{fn: s.cmdSearch, states: sel, noExpunge: true, uidOK: true}, true
+	case "FETCH":
+		return command{fn: s.cmdFetch, states: sel, noExpunge: true, uidOK: true}, true
+	case "STORE":
+		return command{fn: s.cmdStore, states: sel, noExpunge: true, uidOK: true}, true
+	case "COPY":
+		return command{fn: s.cmdCopy, states: sel, noExpunge: true, uidOK: true}, true
+	case "MOVE":
+		return command{fn: s.cmdMove, states: sel, uidOK: true}, true
+	case "SORT":
+		return command{fn: s.cmdSort, states: sel, noExpunge: true, uidOK: true}, true
+	case "THREAD":
+		return command{fn: s.cmdThread, states: sel, noExpunge: true, uidOK: true}, true
+	}
+	return command{}, false
+}
+
+// execute parses the tag and name of one framed command and runs it.
+func (s *session) execute(b []byte) {
+	p := newParser(b)
+	tag, err := p.tag()
+	if err != nil {
+		s.errors++
+		s.w.untagged("BAD Missing or invalid tag")
+		return
+	}
+	if err := p.sp(); err != nil {
+		s.errors++
+		s.w.tagged(tag, "BAD", "Missing command")
+		return
+	}
+	name, err := p.keyword()
+	if err != nil {
+		s.errors++
+		s.w.tagged(tag, "BAD", "Missing command")
+		return
+	}
+	uid := false
+	if name == "UID" {
+		uid = true
+		if p.sp() != nil {
+			s.errors++
+			s.w.tagged(tag, "BAD", "Missing command after UID")
+			return
+		}
+		if name, err = p.keyword(); err != nil {
+			s.errors++
+			s.w.tagged(tag, "BAD", "Missing command after UID")
+			return
+		}
+	}
+	cmd, ok := s.lookup(name)
+	if !ok || (uid && !cmd.uidOK) {
+		s.errors++
+		s.w.tagged(tag, "BAD", "Unknown command")
+		return
+	}
+	allowed := false
+	for _, st := range cmd.states {
+		allowed = allowed || st == s.state
+	}
+	if !allowed {
+		s.errors++
+		switch s.state {
+		case stateNotAuth:
+			s.w.tagged(tag, "NO", "Log in first")
+		default:
+			s.w.tagged(tag, "BAD", "Command not valid in this state")
+		}
+		return
+	}
+	text, err := cmd.fn(tag, p, uid)
+	if err == nil {
+		s.sendUpdates(!cmd.noExpunge || uid)
+		if text != "" {
+			s.w.tagged(tag, "OK", text)
+		}
+		return
+	}
+	var se *syntaxError
+	if errors.As(err, &se) {
+		s.errors++
+		s.w.tagged(tag, "BAD", se.msg)
+		return
+	}
+	var ie *imapError
+	if !errors.As(err, &ie) {
+		ie = s.storeError(err).(*imapError)
+	}
+	if ie.status == "BAD" {
+		s.errors++
+	}
+	text = ie.text
+	if ie.code != "" {
+		text = "[" + ie.code + "] " + text
+	}
+	s.w.tagged(tag, ie.status, text)
+}
+
+// capabilities lists what the server supports in the current state.
+func (s *session) capabilities() string {
+	caps := []string{"IMAP4rev1", "IMAP4rev2"}
+	if s.state == stateNotAuth {
+		plain := s.srv.opts.Auth != nil && s.srv.opts.Auth.PlaintextAllowed(s.conn.RemoteAddr(), s.tlsActive)
+		if s.srv.opts.TLSConfig != nil && !s.tlsActive {
+			caps = append(caps, "STARTTLS")
+		}
+		if plain {
+			caps = append(caps, "AUTH=PLAIN", "SASL-IR")
+		} else {
+			caps = append(caps, "LOGINDISABLED")
+		}
+	}
+	caps = append(caps, "LITERAL+", "ENABLE", "ID", "IDLE", "NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT",
+		"CHILDREN", "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "ESEARCH", "SEARCHRES",
+		"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY",
+		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "STATUS=SIZE", "UTF8=ACCEPT", "BINARY",
+		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.Limits.IMAPLiteralSize, 10))
+	if !s.compress && s.state != stateNotAuth {
+		caps = append(caps, "COMPRESS=DEFLATE")
+	}
+	return strings.Join(caps, " ")
+}

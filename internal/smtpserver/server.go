@@ -1,0 +1,304 @@
+// Package smtpserver is pochta's SMTP server: the receiving MTA on port 25
+// (RFC 5321) and the message submission agent on ports 587 (STARTTLS) and
+// 465 (implicit TLS, RFC 8314) (RFC 6409). One Server type serves both,
+// configured by a Mode. It implements EHLO with SIZE, 8BITMIME, PIPELINING,
+// ENHANCEDSTATUSCODES, STARTTLS, CHUNKING, SMTPUTF8, DSN and (submission)
+// AUTH PLAIN/LOGIN; it checks recipients at RCPT time, refuses relaying,
+// delivers local mail synchronously through LocalDelivery and hands remote
+// mail to the Queue before it answers the end of data.
+//
+// The protocol layer is written here rather than on top of
+// github.com/emersion/go-smtp (v0.25.1), whose server cannot meet pochta's
+// requirements without forking it:
+//   - it has one MaxLineLength for command lines and message lines alike, so
+//     commands cannot be held to ~512 octets while DATA lines may reach
+//     10,000, and an over-long DATA line aborts the connection instead of
+//     refusing the message after reading it to its end;
+//   - bare LF and bare CR in DATA and BDAT content are passed through to the
+//     backend silently, so SMTP smuggling (CVE-2023-51766) defence would need
+//     a second scan of every message;
+//   - the bad-command threshold is a hard-coded constant (3) answered with
+//     500, not a configurable MaxErrors answered with 421;
+//   - there is one read timeout for everything, no separate DataTimeout;
+//   - it has no limits on connections in total or per IP, and no hook to
+//     answer 421 4.7.0 at the greeting;
+//   - whether AUTH is offered is a server-wide flag (AllowInsecureAuth),
+//     not a per-connection decision such as "loopback without TLS".
+//
+// Transaction outcome with DATA (one reply for all recipients): local
+// recipients are delivered (durably) and remote ones queued before the
+// reply. If every recipient failed, the reply is the first failure. If only
+// some failed at delivery time, the reply is 250 and the failed recipients
+// are handed to the Queue, which retries them and bounces them if they keep
+// failing, so nothing is lost silently. If that hand-off is impossible, the
+// reply is 451 4.3.0 and the client's retry may duplicate the message for
+// the recipients that already had it — a duplicate rather than a loss.
+package smtpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"pochta/internal/auth"
+	"pochta/internal/config"
+	"pochta/internal/envelope"
+	"pochta/internal/store"
+)
+
+// Mode selects the role of a Server.
+type Mode int
+
+const (
+	// ModeInbound is the MTA on port 25: mail for local domains, relaying
+	// only for trusted networks and POP/IMAP-before-SMTP clients.
+	ModeInbound Mode = iota
+	// ModeSubmission is the MSA on ports 587/465: AUTH is required.
+	ModeSubmission
+)
+
+func (m Mode) String() string {
+	if m == ModeSubmission {
+		return "submission"
+	}
+	return "inbound"
+}
+
+// LocalDelivery is local mail delivery (*mda.Deliverer).
+type LocalDelivery interface {
+	IsLocalDomain(ctx context.Context, domain string) (bool, error)
+	CheckRecipient(ctx context.Context, addr string, size int64) error
+	Deliver(ctx context.Context, env envelope.Envelope, content []byte) []error
+	OwnsAddress(ctx context.Context, acct store.Account, addr string) (bool, error)
+}
+
+// Queue accepts mail for later delivery; Enqueue is durable on return.
+type Queue interface {
+	Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error)
+}
+
+// Authenticator checks logins (*auth.Authenticator).
+type Authenticator interface {
+	Login(ctx context.Context, user, pass string, remote netip.Addr) (store.Account, error)
+	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
+	RecentLogin(ip netip.Addr) bool
+}
+
+// Options configure a Server.
+type Options struct {
+	Hostname string
+	Mode     Mode
+	// TLSConfig enables STARTTLS (or, with ImplicitTLS, TLS from the start).
+	TLSConfig   *tls.Config
+	ImplicitTLS bool
+	Local       LocalDelivery
+	// Queue receives mail for remote recipients; nil refuses relaying.
+	Queue Queue
+	Auth  Authenticator
+	// TrustedNetworks may relay without AUTH (inbound mode).
+	TrustedNetworks []netip.Prefix
+	// BeforeSMTP lets clients with a recent POP3/IMAP login relay.
+	BeforeSMTP    bool
+	EnforceSender bool
+	Limits        config.Limits
+	Logger        *slog.Logger
+}
+
+// Server is an SMTP server.
+type Server struct {
+	opts   Options
+	limits config.Limits
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	sessions  map[*session]struct{}
+	perIP     map[netip.Addr]int
+	total     int
+	closing   bool
+	wg        sync.WaitGroup
+	ctx       context.Context // cancelled when Shutdown gives up
+	cancel    context.CancelFunc
+}
+
+// maxCommandLine bounds a command line including CRLF. RFC 5321
+// §4.5.3.1.4 sets 512 octets and lets extensions raise it; DSN's ORCPT
+// alone may carry 500 (RFC 3461), and an AUTH PLAIN initial response
+// needs room too (RFC 4954 §4).
+const maxCommandLine = 4096
+
+// New returns a Server. Zero limits take pochta's defaults.
+func New(opts Options) *Server {
+	l := opts.Limits
+	def := config.Default().Limits
+	if l.MaxMessageSize <= 0 {
+		l.MaxMessageSize = def.MaxMessageSize
+	}
+	if l.MaxRecipients <= 0 {
+		l.MaxRecipients = def.MaxRecipients
+	}
+	if l.MaxLineLength <= 0 {
+		l.MaxLineLength = def.MaxLineLength
+	}
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = def.MaxConnections
+	}
+	if l.MaxConnectionsPerIP <= 0 {
+		l.MaxConnectionsPerIP = def.MaxConnectionsPerIP
+	}
+	if l.CommandTimeout.Duration <= 0 {
+		l.CommandTimeout = def.CommandTimeout
+	}
+	if l.DataTimeout.Duration <= 0 {
+		l.DataTimeout = def.DataTimeout
+	}
+	if l.MaxErrors <= 0 {
+		l.MaxErrors = def.MaxErrors
+	}
+	if opts.Hostname == "" {
+		opts.Hostname = "localhost"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		opts: opts, limits: l, log: log.With("service", "smtp-"+opts.Mode.String()),
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[*session]struct{}{},
+		perIP:     map[netip.Addr]int{},
+		ctx:       ctx, cancel: cancel,
+	}
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("smtpserver: server closed")
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(conn)
+	}
+}
+
+// accept registers conn and starts its session, or refuses it with 421
+// when the server is full (total or per IP).
+func (s *Server) accept(conn net.Conn) {
+	ip := auth.AddrIP(conn.RemoteAddr())
+	s.mu.Lock()
+	var refuse string
+	switch {
+	case s.closing:
+		refuse = "421 4.3.2 %s Service shutting down\r\n"
+	case s.total >= s.limits.MaxConnections:
+		refuse = "421 4.7.0 %s Too many connections, try again later\r\n"
+	case s.perIP[ip] >= s.limits.MaxConnectionsPerIP:
+		refuse = "421 4.7.0 %s Too many connections from your address, try again later\r\n"
+	}
+	if refuse != "" {
+		s.mu.Unlock()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(conn, refuse, s.opts.Hostname)
+			conn.Close()
+		}()
+		return
+	}
+	s.total++
+	s.perIP[ip]++
+	sess := newSession(s, conn, ip)
+	s.sessions[sess] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		sess.serve()
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.total--
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
+		s.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting connections, tells idle sessions (those waiting
+// for a command) 421 and closes them, and waits for sessions busy with a
+// command (a DATA transfer, a delivery) to finish it. When ctx ends first,
+// the remaining connections are closed and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for sess := range s.sessions {
+		sess.interrupt()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		s.cancel()
+		return nil
+	case <-ctx.Done():
+		s.cancel()
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.raw.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}

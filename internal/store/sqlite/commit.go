@@ -1,0 +1,316 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"pochta/internal/store"
+)
+
+// effects collects what one write request did, applied only if the request
+// committed: watchers to notify and blob files to delete.
+type effects struct {
+	changes     []store.Change
+	removeBlobs []int64
+}
+
+func (e *effects) changed(accountID, mailboxID int64) {
+	e.changes = append(e.changes, store.Change{AccountID: accountID, MailboxID: mailboxID})
+}
+
+// writeReq is one metadata change handed to the committer.
+type writeReq struct {
+	fn   func(tx *sql.Tx, e *effects) error
+	dirs []string // blob directories holding new files, fsynced before commit
+	err  error
+	done chan struct{}
+}
+
+// write runs fn in the committer's shared transaction and returns once the
+// transaction is durable (or fn failed, in which case its changes are rolled
+// back and its error returned).
+func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *sql.Tx, e *effects) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &writeReq{fn: fn, dirs: dirs, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once accepted the request is always processed; wait for it so the
+	// caller knows the outcome.
+	<-r.done
+	return r.err
+}
+
+// commitLoop is the single writer: it gathers pending requests into one
+// transaction per batch.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.quit:
+			return
+		}
+		batch := []*writeReq{first}
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []*writeReq) {
+	ctx := context.Background()
+	effs := make([]effects, len(batch))
+	fail := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("sqlite store: begin: %w", err))
+		return
+	}
+	dirs := map[string]bool{}
+	ok := 0
+	for i, r := range batch {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite store: savepoint: %w", err))
+			return
+		}
+		r.err = r.fn(tx, &effs[i])
+		if r.err != nil {
+			effs[i] = effects{}
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO req"); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("sqlite store: rollback to savepoint: %w", err))
+				return
+			}
+		} else {
+			ok++
+			for _, d := range r.dirs {
+				dirs[d] = true
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE req"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("sqlite store: release savepoint: %w", err))
+			return
+		}
+	}
+	if ok == 0 {
+		tx.Rollback()
+		for _, r := range batch {
+			close(r.done)
+		}
+		return
+	}
+	// New blob files must have durable directory entries before any
+	// committed row references them.
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("sqlite store: commit: %w", err))
+		return
+	}
+	var changes []store.Change
+	seen := map[store.Change]bool{}
+	for i := range effs {
+		for _, c := range effs[i].changes {
+			if !seen[c] {
+				seen[c] = true
+				changes = append(changes, c)
+			}
+		}
+		for _, id := range effs[i].removeBlobs {
+			os.Remove(s.blobPath(id))
+		}
+	}
+	// Removal of unreferenced files need not be durable: a file that
+	// reappears after a crash is an orphan and deleted at Open. Watchers
+	// hear of the change before the writers return.
+	s.notify(changes)
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+// blobPath is the file holding blob id.
+func (s *Store) blobPath(id int64) string {
+	return filepath.Join(s.dir, "blobs", fmt.Sprintf("%02x", (id>>8)&0xff), fmt.Sprintf("%016x", id))
+}
+
+// blobFile is a freshly written, fsynced blob.
+type blobFile struct {
+	id   int64
+	size int64
+	path string
+	f    *os.File // open for reading, positioned at 0
+}
+
+// writeBlob copies content into a new blob file and fsyncs it.
+func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
+	var f *os.File
+	var id int64
+	var path string
+	for tries := 0; ; tries++ {
+		id = s.nextBlob.Add(1) - 1
+		path = s.blobPath(id)
+		if err := s.ensureDir(filepath.Dir(path)); err != nil {
+			return nil, err
+		}
+		var err error
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || tries > 1000 {
+			return nil, fmt.Errorf("sqlite store: creating blob: %w", err)
+		}
+	}
+	n, err := io.Copy(f, content)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("sqlite store: writing blob: %w", err)
+	}
+	return &blobFile{id: id, size: n, path: path, f: f}, nil
+}
+
+// discard removes a blob that was not committed.
+func (b *blobFile) discard() {
+	b.f.Close()
+	os.Remove(b.path)
+}
+
+// ensureDir creates a blob directory and makes its entry durable.
+func (s *Store) ensureDir(dir string) error {
+	s.mkdirMu.Lock()
+	defer s.mkdirMu.Unlock()
+	if s.madeDir[dir] {
+		return nil
+	}
+	if _, err := os.Stat(dir); err != nil {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("sqlite store: %w", err)
+		}
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return err
+		}
+	}
+	s.madeDir[dir] = true
+	return nil
+}
+
+// watcher is one Watch subscription.
+type watcher struct {
+	ch      chan store.Change
+	stopped bool
+}
+
+func (w *watcher) stop() {
+	if !w.stopped {
+		w.stopped = true
+		close(w.ch)
+	}
+}
+
+// watchBuffer is the capacity of a Watch channel.
+const watchBuffer = 64
+
+// Watch implements store.Mailstore. The channel is closed by cancel or
+// Close.
+func (s *Store) Watch(accountID int64) (<-chan store.Change, func()) {
+	w := &watcher{ch: make(chan store.Change, watchBuffer)}
+	s.watchMu.Lock()
+	if s.closed {
+		w.stop()
+		s.watchMu.Unlock()
+		return w.ch, func() {}
+	}
+	set := s.watchers[accountID]
+	if set == nil {
+		set = map[*watcher]struct{}{}
+		s.watchers[accountID] = set
+	}
+	set[w] = struct{}{}
+	s.watchMu.Unlock()
+	cancel := func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		if set := s.watchers[accountID]; set != nil {
+			delete(set, w)
+			if len(set) == 0 {
+				delete(s.watchers, accountID)
+			}
+		}
+		w.stop()
+	}
+	return w.ch, cancel
+}
+
+// notify sends changes to watchers without blocking: when a channel is full
+// its oldest entry is dropped, so the newest change always arrives.
+func (s *Store) notify(changes []store.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	sort.Slice(changes, func(i, j int) bool { return changes[i].AccountID < changes[j].AccountID })
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for _, c := range changes {
+		for w := range s.watchers[c.AccountID] {
+			if w.stopped {
+				continue
+			}
+			select {
+			case w.ch <- c:
+				continue
+			default:
+			}
+			select {
+			case <-w.ch:
+			default:
+			}
+			select {
+			case w.ch <- c:
+			default:
+			}
+		}
+	}
+}

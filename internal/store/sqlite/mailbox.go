@@ -1,0 +1,409 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"pochta/internal/store"
+)
+
+const mailboxCols = "id, account_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed"
+
+func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
+	var m store.Mailbox
+	var uv, un int64
+	var hm int64
+	err := sc.Scan(&m.ID, &m.AccountID, &m.Name, &m.SpecialUse, &uv, &un, &hm, &m.Subscribed)
+	m.UIDValidity, m.UIDNext, m.HighestModSeq = uint32(uv), uint32(un), uint64(hm)
+	return m, err
+}
+
+// mailboxByName finds a mailbox; name must be normalised.
+func mailboxByName(ctx context.Context, q querier, accountID int64, name string) (store.Mailbox, error) {
+	m, err := scanMailbox(q.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+	}
+	return m, err
+}
+
+func mailboxByID(ctx context.Context, q querier, id int64) (store.Mailbox, error) {
+	m, err := scanMailbox(q.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("%w: mailbox %d", store.ErrNotFound, id)
+	}
+	return m, err
+}
+
+// nextUIDValidity allocates a UIDVALIDITY never used before in this store:
+// the current time in seconds, or one more than the last one handed out.
+func nextUIDValidity(tx *sql.Tx) (uint32, error) {
+	var last int64
+	err := tx.QueryRowContext(bg, "SELECT value FROM meta WHERE key = 'uidvalidity'").Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	v := last + 1
+	if now := time.Now().Unix(); now > v {
+		v = now
+	}
+	if v > 0xffffffff {
+		v = 1
+	}
+	_, err = tx.ExecContext(bg, "INSERT INTO meta(key, value) VALUES('uidvalidity', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", v)
+	return uint32(v), err
+}
+
+// createMailbox inserts one mailbox; name must be normalised.
+func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (store.Mailbox, error) {
+	ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	if ok {
+		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(name))
+	}
+	uv, err := nextUIDValidity(tx)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	m := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: specialUse, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1, Subscribed: true}
+	res, err := tx.ExecContext(bg, "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed) VALUES(?, ?, ?, ?, 1, 1, 1)",
+		accountID, name, specialUse, int64(uv))
+	if err != nil {
+		return m, err
+	}
+	m.ID, err = res.LastInsertId()
+	return m, err
+}
+
+// createParents creates missing superior mailboxes of name (RFC 9051
+// §6.3.4: the server SHOULD create them).
+func createParents(tx *sql.Tx, e *effects, accountID int64, name string) error {
+	for _, p := range parents(name) {
+		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			continue
+		}
+		m, err := createMailbox(tx, accountID, p, "")
+		if err != nil {
+			return err
+		}
+		e.changed(accountID, m.ID)
+	}
+	return nil
+}
+
+func accountExists(ctx context.Context, q querier, id int64) error {
+	ok, err := exists(ctx, q, "SELECT 1 FROM accounts WHERE id = ?", id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: account %d", store.ErrNotFound, id)
+	}
+	return nil
+}
+
+// ListMailboxes implements store.Mailstore: INBOX first, then by name.
+func (s *Store) ListMailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? ORDER BY name != 'INBOX', name", accountID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []store.Mailbox
+	for rows.Next() {
+		m, err := scanMailbox(rows)
+		if err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(err)
+	}
+	if len(out) == 0 {
+		if err := accountExists(ctx, s.rdb, accountID); err != nil {
+			return nil, dbErr(err)
+		}
+	}
+	return out, nil
+}
+
+// GetMailbox implements store.Mailstore.
+func (s *Store) GetMailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
+	n, err := normName(name)
+	if err != nil {
+		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+	}
+	m, err := mailboxByName(ctx, s.rdb, accountID, n)
+	return m, dbErr(err)
+}
+
+// CreateMailbox implements store.Mailstore. Missing superior mailboxes are
+// created too.
+func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error) {
+	n, err := normName(name)
+	if err != nil {
+		return store.Mailbox{}, err
+	}
+	var m store.Mailbox
+	err = s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+		if err := accountExists(bg, tx, accountID); err != nil {
+			return err
+		}
+		if err := createParents(tx, e, accountID, n); err != nil {
+			return err
+		}
+		var err error
+		m, err = createMailbox(tx, accountID, n, specialUse)
+		if err != nil {
+			return err
+		}
+		e.changed(accountID, m.ID)
+		return nil
+	})
+	return m, dbErr(err)
+}
+
+// DeleteMailbox implements store.Mailstore.
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	n, err := normName(name)
+	if err != nil {
+		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+	}
+	if n == "INBOX" {
+		return fmt.Errorf("%w: INBOX cannot be deleted", store.ErrInvalidName)
+	}
+	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+		m, err := mailboxByName(bg, tx, accountID, n)
+		if err != nil {
+			return err
+		}
+		return dropMailbox(tx, e, accountID, m.ID)
+	}))
+}
+
+// dropMailbox deletes a mailbox with its messages, releasing their blobs
+// and quota.
+func dropMailbox(tx *sql.Tx, e *effects, accountID, mailboxID int64) error {
+	rows, err := tx.QueryContext(bg, "SELECT blob_id, count(*) FROM messages WHERE mailbox_id = ? GROUP BY blob_id", mailboxID)
+	if err != nil {
+		return err
+	}
+	type ref struct{ id, n int64 }
+	var refs []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.id, &r.n); err != nil {
+			rows.Close()
+			return err
+		}
+		refs = append(refs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var size int64
+	if err := tx.QueryRowContext(bg, "SELECT size FROM mailboxes WHERE id = ?", mailboxID).Scan(&size); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(bg, "DELETE FROM messages WHERE mailbox_id = ?", mailboxID); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if err := releaseBlob(tx, e, r.id, r.n); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(bg, "UPDATE accounts SET used = max(used - ?, 0) WHERE id = ?", size, accountID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(bg, "DELETE FROM mailboxes WHERE id = ?", mailboxID); err != nil {
+		return err
+	}
+	e.changed(accountID, mailboxID)
+	return nil
+}
+
+// releaseBlob drops n references to a blob, deleting it (row, index, and
+// after commit its file) when none remain.
+func releaseBlob(tx *sql.Tx, e *effects, id, n int64) error {
+	var refs int64
+	err := tx.QueryRowContext(bg, "UPDATE blobs SET refs = refs - ? WHERE id = ? RETURNING refs", n, id).Scan(&refs)
+	if err != nil {
+		return err
+	}
+	if refs > 0 {
+		return nil
+	}
+	for _, q := range []string{"DELETE FROM search WHERE rowid = ?", "DELETE FROM headers WHERE blob_id = ?", "DELETE FROM blobs WHERE id = ?"} {
+		if _, err := tx.ExecContext(bg, q, id); err != nil {
+			return err
+		}
+	}
+	e.removeBlobs = append(e.removeBlobs, id)
+	return nil
+}
+
+// RenameMailbox implements store.Mailstore.
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
+	on, err := normName(oldName)
+	if err != nil {
+		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(oldName))
+	}
+	nn, err := normName(newName)
+	if err != nil {
+		return err
+	}
+	if nn == on {
+		return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(nn))
+	}
+	if strings.HasPrefix(nn, on+store.Delimiter) {
+		return fmt.Errorf("%w: cannot rename a mailbox into itself", store.ErrInvalidName)
+	}
+	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+		src, err := mailboxByName(bg, tx, accountID, on)
+		if err != nil {
+			return err
+		}
+		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, nn)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(nn))
+		}
+		if on == "INBOX" {
+			return renameInbox(tx, e, src, nn)
+		}
+		// Children move along: collect them first so clashes are found
+		// before anything changes.
+		rows, err := tx.QueryContext(bg, "SELECT id, name FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ?", accountID, len(on)+1, on+store.Delimiter)
+		if err != nil {
+			return err
+		}
+		type mv struct {
+			id   int64
+			name string
+		}
+		moves := []mv{{src.ID, nn}}
+		for rows.Next() {
+			var m mv
+			if err := rows.Scan(&m.id, &m.name); err != nil {
+				rows.Close()
+				return err
+			}
+			m.name = nn + m.name[len(on):]
+			moves = append(moves, m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, m := range moves {
+			if len(m.name) > maxNameLen {
+				return fmt.Errorf("%w: renamed child name too long", store.ErrInvalidName)
+			}
+			if m.id == src.ID {
+				continue
+			}
+			ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, m.name)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(m.name))
+			}
+		}
+		// Two passes through temporary names avoid transient UNIQUE
+		// clashes between moved mailboxes.
+		for _, m := range moves {
+			if _, err := tx.ExecContext(bg, "UPDATE mailboxes SET name = ? WHERE id = ?", fmt.Sprintf("\x00rename\x00%d", m.id), m.id); err != nil {
+				return err
+			}
+		}
+		for _, m := range moves {
+			if _, err := tx.ExecContext(bg, "UPDATE mailboxes SET name = ? WHERE id = ?", m.name, m.id); err != nil {
+				return err
+			}
+			e.changed(accountID, m.id)
+		}
+		return createParents(tx, e, accountID, nn)
+	}))
+}
+
+// renameInbox moves every INBOX message into a new mailbox, leaving INBOX
+// empty (RFC 9051 §6.3.6). INBOX's children are not renamed.
+func renameInbox(tx *sql.Tx, e *effects, inbox store.Mailbox, newName string) error {
+	if err := createParents(tx, e, inbox.AccountID, newName); err != nil {
+		return err
+	}
+	dst, err := createMailbox(tx, inbox.AccountID, newName, "")
+	if err != nil {
+		return err
+	}
+	e.changed(inbox.AccountID, dst.ID)
+	_, err = moveMessages(tx, e, inbox, uidFilter{all: true}, dst)
+	return err
+}
+
+// SetSubscribed implements store.Mailstore.
+func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	n, err := normName(name)
+	if err != nil {
+		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+	}
+	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+		res, err := tx.ExecContext(bg, "UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, n)
+		if err != nil {
+			return err
+		}
+		if c, _ := res.RowsAffected(); c == 0 {
+			return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(n))
+		}
+		return nil
+	}))
+}
+
+// Status implements store.Mailstore; the counters are maintained on every
+// change, so this is one row lookup.
+func (s *Store) Status(ctx context.Context, mailboxID int64) (store.MailboxStatus, error) {
+	var st store.MailboxStatus
+	var uv, un, hm int64
+	var msgs, unseen, del int64
+	err := s.rdb.QueryRowContext(ctx, "SELECT "+mailboxCols+", n_messages, n_unseen, n_deleted, size FROM mailboxes WHERE id = ?", mailboxID).Scan(
+		&st.ID, &st.AccountID, &st.Name, &st.SpecialUse, &uv, &un, &hm, &st.Subscribed, &msgs, &unseen, &del, &st.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("%w: mailbox %d", store.ErrNotFound, mailboxID)
+	}
+	st.UIDValidity, st.UIDNext, st.HighestModSeq = uint32(uv), uint32(un), uint64(hm)
+	st.Messages, st.Unseen, st.Deleted = uint32(msgs), uint32(unseen), uint32(del)
+	return st, dbErr(err)
+}
+
+// QuotaUsage implements store.Mailstore.
+func (s *Store) QuotaUsage(ctx context.Context, accountID int64) (int64, int64, error) {
+	var used, limit int64
+	err := s.rdb.QueryRowContext(ctx, "SELECT used, quota FROM accounts WHERE id = ?", accountID).Scan(&used, &limit)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
+	}
+	return used, limit, dbErr(err)
+}
+
+// sortUIDs sorts in place and returns s.
+func sortUIDs(s []uint32) []uint32 {
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}

@@ -1,0 +1,118 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order; migrations[i] brings the schema from
+// user_version i to i+1. Append new steps, never edit old ones.
+var migrations = []string{
+	// 1: initial schema.
+	`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+CREATE TABLE domains (
+	name      TEXT PRIMARY KEY,
+	catch_all TEXT NOT NULL DEFAULT '',
+	created   INTEGER NOT NULL
+);
+CREATE TABLE accounts (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	address       TEXT NOT NULL UNIQUE,
+	domain        TEXT NOT NULL REFERENCES domains(name),
+	password_hash TEXT NOT NULL,
+	quota         INTEGER NOT NULL DEFAULT 0,
+	used          INTEGER NOT NULL DEFAULT 0,
+	created       INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain);
+CREATE TABLE aliases (
+	address TEXT PRIMARY KEY,
+	domain  TEXT NOT NULL REFERENCES domains(name),
+	targets TEXT NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain);
+CREATE TABLE mailboxes (
+	id             INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name           TEXT NOT NULL,
+	special_use    TEXT NOT NULL DEFAULT '',
+	uidvalidity    INTEGER NOT NULL,
+	uidnext        INTEGER NOT NULL,
+	highest_modseq INTEGER NOT NULL,
+	subscribed     INTEGER NOT NULL,
+	n_messages     INTEGER NOT NULL DEFAULT 0,
+	n_unseen       INTEGER NOT NULL DEFAULT 0,
+	n_deleted      INTEGER NOT NULL DEFAULT 0,
+	size           INTEGER NOT NULL DEFAULT 0,
+	UNIQUE(account_id, name)
+);
+CREATE TABLE blobs (
+	id   INTEGER PRIMARY KEY,
+	size INTEGER NOT NULL,
+	refs INTEGER NOT NULL
+);
+CREATE TABLE messages (
+	mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	flags         TEXT NOT NULL,
+	seen          INTEGER NOT NULL,
+	deleted       INTEGER NOT NULL,
+	internal_date INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	blob_id       INTEGER NOT NULL REFERENCES blobs(id),
+	PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE TABLE expunged (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE headers (
+	blob_id INTEGER NOT NULL REFERENCES blobs(id),
+	name    TEXT NOT NULL,
+	value   TEXT NOT NULL
+);
+CREATE INDEX headers_blob ON headers(blob_id, name);
+CREATE VIRTUAL TABLE search USING fts5(
+	subject, sender, recipient, cc, bcc, headers, body,
+	tokenize = 'trigram'
+);
+`,
+}
+
+// migrate brings the database schema to the newest version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("sqlite store: reading schema version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("sqlite store: database schema version %d is newer than this program (%d)", version, len(migrations))
+	}
+	for v := version; v < len(migrations); v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite store: migrating: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite store: migration %d: %w", v+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("sqlite store: migration %d: %w", v+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite store: migration %d: %w", v+1, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+// Package sqlite is pochta's embedded default mail store: a store.Store kept
+// in one directory, with metadata in SQLite and message contents in files.
+//
+// On-disk layout of the directory given to Open:
+//
+//	pochta.db                 SQLite database (WAL mode, synchronous=FULL,
+//	pochta.db-wal, -shm       foreign keys on, busy timeout); schema version
+//	                          in PRAGMA user_version, migrated at Open
+//	blobs/<2 hex>/<16 hex>    message contents, one file per content blob;
+//	                          the 16 hex digits are the blob id, the
+//	                          directory is bits 8-15 of the id so that blobs
+//	                          written close together share a directory
+//
+// One content blob can be shared by several messages (a multi-recipient
+// Deliver, Copy); blobs are reference counted and their files removed when
+// the last message using them is expunged.
+//
+// Durability and group commit: a writer first writes its blob file and
+// fsyncs it in its own goroutine, then hands its metadata change to a single
+// committer goroutine. The committer gathers every pending request into one
+// SQLite transaction (each request in its own savepoint, so one failing
+// request does not fail the others), fsyncs each distinct blob directory
+// once, commits (one WAL fsync), and then wakes all callers. Concurrent
+// deliveries therefore share their metadata fsyncs.
+//
+// Crash safety: a crash between a blob write and its commit leaves an
+// unreferenced file; Open deletes such orphans and runs PRAGMA quick_check.
+// Readers use a separate connection pool and never wait for the writer.
+//
+// Search is answered from an index built at delivery time (an FTS5 trigram
+// table plus a header table), never by reading message files.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"pochta/internal/store"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// errClosed is returned by methods called after Close.
+var errClosed = errors.New("sqlite store: closed")
+
+// maxBatch bounds how many write requests share one transaction.
+const maxBatch = 512
+
+// Store is a store.Store backed by SQLite and blob files. It is safe for
+// concurrent use.
+type Store struct {
+	dir  string
+	wdb  *sql.DB // single connection, used only by the committer
+	rdb  *sql.DB // read pool
+	reqs chan *writeReq
+	quit chan struct{}
+	done chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+
+	nextBlob atomic.Int64 // next blob id to try
+
+	mkdirMu sync.Mutex
+	madeDir map[string]bool // blob directories known to exist durably
+
+	watchMu  sync.Mutex
+	watchers map[int64]map[*watcher]struct{}
+	closed   bool
+}
+
+// Open opens (creating if needed) the store in dir, migrates the schema,
+// verifies the database and removes blob files left by an interrupted write.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	path := filepath.Join(dir, "pochta.db")
+	pragmas := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	s := &Store{
+		dir:      dir,
+		wdb:      wdb,
+		reqs:     make(chan *writeReq),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		madeDir:  map[string]bool{},
+		watchers: map[int64]map[*watcher]struct{}{},
+	}
+	if err := migrate(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	if err := quickCheck(ctx, wdb); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	if err := s.removeOrphans(ctx); err != nil {
+		wdb.Close()
+		return nil, err
+	}
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	n := 2 * runtime.GOMAXPROCS(0)
+	if n < 4 {
+		n = 4
+	}
+	rdb.SetMaxOpenConns(n)
+	rdb.SetMaxIdleConns(n)
+	s.rdb = rdb
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close stops the committer and closes the database. Pending writes finish
+// first; watch channels are closed.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.done
+		s.watchMu.Lock()
+		s.closed = true
+		for _, set := range s.watchers {
+			for w := range set {
+				w.stop()
+			}
+		}
+		s.watchers = map[int64]map[*watcher]struct{}{}
+		s.watchMu.Unlock()
+		err1 := s.rdb.Close()
+		err2 := s.wdb.Close()
+		s.closeErr = errors.Join(err1, err2)
+	})
+	return s.closeErr
+}
+
+func quickCheck(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA quick_check")
+	if err != nil {
+		return fmt.Errorf("sqlite store: quick_check: %w", err)
+	}
+	defer rows.Close()
+	var msgs []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return fmt.Errorf("sqlite store: quick_check: %w", err)
+		}
+		if m != "ok" {
+			msgs = append(msgs, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite store: quick_check: %w", err)
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("sqlite store: database corrupt: %v", msgs)
+	}
+	return nil
+}
+
+// removeOrphans deletes blob files that no database row references (left
+// by a crash between the blob write and its commit) and initialises the
+// blob id counter.
+func (s *Store) removeOrphans(ctx context.Context) error {
+	var maxID sql.NullInt64
+	if err := s.wdb.QueryRowContext(ctx, "SELECT max(id) FROM blobs").Scan(&maxID); err != nil {
+		return fmt.Errorf("sqlite store: %w", err)
+	}
+	s.nextBlob.Store(maxID.Int64 + 1)
+	root := filepath.Join(s.dir, "blobs")
+	subs, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("sqlite store: %w", err)
+	}
+	stmt, err := s.wdb.PrepareContext(ctx, "SELECT 1 FROM blobs WHERE id = ?")
+	if err != nil {
+		return fmt.Errorf("sqlite store: %w", err)
+	}
+	defer stmt.Close()
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		subdir := filepath.Join(root, sub.Name())
+		files, err := os.ReadDir(subdir)
+		if err != nil {
+			return fmt.Errorf("sqlite store: %w", err)
+		}
+		removed := false
+		for _, f := range files {
+			id, perr := strconv.ParseUint(f.Name(), 16, 63)
+			keep := false
+			if perr == nil && f.Type().IsRegular() {
+				var one int
+				err := stmt.QueryRowContext(ctx, int64(id)).Scan(&one)
+				switch {
+				case err == nil:
+					keep = true
+				case !errors.Is(err, sql.ErrNoRows):
+					return fmt.Errorf("sqlite store: %w", err)
+				}
+			}
+			if keep {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(subdir, f.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("sqlite store: removing orphan: %w", err)
+			}
+			removed = true
+		}
+		if removed {
+			if err := syncDir(subdir); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func syncDir(path string) error {
+	d, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sqlite store: %w", err)
+	}
+	err = d.Sync()
+	cerr := d.Close()
+	if err != nil {
+		return fmt.Errorf("sqlite store: fsync dir: %w", err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("sqlite store: %w", cerr)
+	}
+	return nil
+}
