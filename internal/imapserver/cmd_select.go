@@ -85,7 +85,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 		}
 		return "", err
 	}
-	uids, err := s.srv.opts.Store.UIDs(s.ctx, mb.ID)
+	uids, err := s.srv.uidCache.uids(s.ctx, s.srv.opts.Store, mb)
 	if err != nil {
 		return "", err
 	}

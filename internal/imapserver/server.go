@@ -57,6 +57,7 @@ type Server struct {
 	closing   atomic.Bool
 	done      chan struct{}
 	wg        sync.WaitGroup
+	uidCache  uidCache
 }
 
 // New returns a Server; zero limits get safe defaults.

@@ -140,6 +140,31 @@ func (c *Client) Deliver(ctx context.Context, domain string, env envelope.Envelo
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	content = crlf(content)
 
+	// Addresses go into command lines: refuse any that could break one.
+	if !validPath(env.From, true) {
+		return fill(results, &reply.Error{Code: 553, Enhanced: "5.1.7", Text: "Bad sender address syntax"})
+	}
+	var good []envelope.Recipient
+	var idx []int
+	for i, r := range rcpts {
+		if !validPath(r.Address, false) {
+			results[i] = reply.ErrBadAddress
+			continue
+		}
+		good = append(good, r)
+		idx = append(idx, i)
+	}
+	if len(good) == 0 {
+		return results
+	}
+	if len(good) < len(rcpts) {
+		sub := c.Deliver(ctx, domain, env, good, content)
+		for j, i := range idx {
+			results[i] = sub[j]
+		}
+		return results
+	}
+
 	if relay, ok := c.route(domain); ok {
 		host, portStr, err := net.SplitHostPort(relay.Address)
 		port, perr := strconv.Atoi(portStr)
@@ -159,6 +184,24 @@ func (c *Client) Deliver(ctx context.Context, domain string, env envelope.Envelo
 		return fill(results, rerr)
 	}
 	return c.tryHosts(ctx, targets, env, rcpts, content, results)
+}
+
+// validPath reports whether addr can be sent in MAIL FROM:<> or RCPT TO:<>
+// (no controls, spaces or angle brackets, bounded length per RFC 5321
+// §4.5.3.1.3).
+func validPath(addr string, null bool) bool {
+	if addr == "" {
+		return null
+	}
+	if len(addr) > 256 || !strings.Contains(addr, "@") {
+		return false
+	}
+	for _, r := range addr {
+		if r <= ' ' || r == 0x7f || r == '<' || r == '>' {
+			return false
+		}
+	}
+	return true
 }
 
 func fill(results []error, err error) []error {
@@ -300,7 +343,7 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 	defer stop()
 
 	c.transaction(ctx, conn, t, env, rcpts, content, results)
-	log.Info("smtpclient: delivered", "tls", conn.tls, "results", summary(results))
+	log.Info("smtpclient: transaction done", "tls", conn.tls, "results", summary(results))
 	return true, nil
 }
 

@@ -30,7 +30,7 @@ const msg = "From: a@sender.test\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nHell
 // on 127.0.0.3.
 func zone() dnstest.Zone {
 	return dnstest.Zone{
-		"example.org": {MX: []dnstest.MX{{Host: "mx1.example.org", Pref: 10}, {Host: "mx2.example.org", Pref: 20}}},
+		"example.org":     {MX: []dnstest.MX{{Host: "mx1.example.org", Pref: 10}, {Host: "mx2.example.org", Pref: 20}}},
 		"mx1.example.org": {A: []string{"127.0.0.2"}},
 		"mx2.example.org": {A: []string{"127.0.0.3"}},
 		"equal.test": {MX: []dnstest.MX{
@@ -445,7 +445,7 @@ func TestTransportRule(t *testing.T) {
 	s.Domain = "relay.test"
 	done := make(chan struct{})
 	go func() { defer close(done); s.Serve(l) }()
-	t.Cleanup(func() { s.Close(); <-done })
+	t.Cleanup(func() { s.Close(); l.Close(); <-done })
 
 	f.opts.Transports = map[string]config.Smarthost{
 		"Other.TEST":    {Address: fmt.Sprintf("127.0.0.5:%d", f.port)},
@@ -625,4 +625,23 @@ func TestReplyTextSanitized(t *testing.T) {
 	if !bytes.Equal([]byte(rep.Err().Enhanced), []byte("5.0.0")) {
 		t.Fatal(rep.Err())
 	}
+}
+
+// TestBadAddresses: addresses that could break a command line never reach
+// the wire; the others are still delivered.
+func TestBadAddresses(t *testing.T) {
+	f := setup(t, []string{"127.0.0.2"}, nil)
+	res := deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test"},
+		rcpts("b@example.org", "x@example.org>\r\nRSET", "c d@example.org", "c@example.org"), msg)
+	if res[0] != nil || res[3] != nil {
+		t.Fatal(res)
+	}
+	wantReply(t, res[1], 553, "5.1.3")
+	wantReply(t, res[2], 553, "5.1.3")
+	m := f.be.messages()
+	if len(m) != 1 || !slices.Equal(m[0].rcpts, []string{"b@example.org", "c@example.org"}) {
+		t.Fatalf("got %+v", m)
+	}
+	res = deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@x\r\nQUIT"}, rcpts("b@example.org"), msg)
+	wantReply(t, res[0], 553, "5.1.7")
 }

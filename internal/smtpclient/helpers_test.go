@@ -190,7 +190,10 @@ func servers(t *testing.T, be *backend, hosts []string, configure func(host stri
 			s.Serve(l)
 		}()
 		t.Cleanup(func() {
+			// Close the listener too: s.Close misses a listener whose
+			// Serve has not registered it yet.
 			s.Close()
+			l.Close()
 			<-done
 		})
 	}

@@ -1,6 +1,8 @@
 package smtpserver
 
 import (
+	"bufio"
+	"bytes"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -60,6 +62,47 @@ func FuzzCommand(f *testing.F) {
 			parseRcptParams(params)
 		} else {
 			parseMailParams(params)
+		}
+	})
+}
+
+// FuzzData fuzzes the DATA reader: no panic; clean content survives dot
+// stuffing and unstuffing unchanged; content with a bare CR or LF is
+// always flagged.
+func FuzzData(f *testing.F) {
+	for _, s := range []string{
+		"Subject: x\r\n\r\nbody\r\n.\r\n",
+		"a\n.\r\nMAIL FROM:<x@y>\r\n.\r\n",
+		"a\r.\r\n.\r\n",
+		"..dot\r\n.\r\n",
+		"\r\n.\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		content, res, err := readData(bufio.NewReader(bytes.NewReader(in)), 1<<20, 1000)
+		if err != nil || res.TooBig {
+			return
+		}
+		bare := bytes.Count(content, []byte("\n")) != bytes.Count(content, []byte("\r\n")) ||
+			bytes.Count(content, []byte("\r")) != bytes.Count(content, []byte("\r\n"))
+		if bare && !res.BareEOL {
+			t.Fatalf("bare CR/LF not flagged in %q", content)
+		}
+		if !res.ok() || (len(content) > 0 && !bytes.HasSuffix(content, []byte("\r\n"))) {
+			return
+		}
+		var stuffed bytes.Buffer
+		for _, line := range bytes.SplitAfter(content, []byte("\r\n")) {
+			if bytes.HasPrefix(line, []byte(".")) {
+				stuffed.WriteByte('.')
+			}
+			stuffed.Write(line)
+		}
+		stuffed.WriteString(".\r\n")
+		again, res2, err := readData(bufio.NewReader(&stuffed), 1<<20, 1000)
+		if err != nil || !res2.ok() || !bytes.Equal(again, content) {
+			t.Fatalf("round trip of %q: %q %+v %v", content, again, res2, err)
 		}
 	})
 }

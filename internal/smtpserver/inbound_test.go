@@ -572,3 +572,21 @@ func TestTransactionLog(t *testing.T) {
 		t.Errorf("want one transaction line, got %d:\n%s", n, out)
 	}
 }
+
+func TestDataTimeout(t *testing.T) {
+	f := newFixture(t, auth.Options{})
+	opts := f.options(ModeInbound)
+	opts.Limits.DataTimeout = config.D(300 * time.Millisecond)
+	addr := startServer(t, opts)
+	c := dialGreeted(t, addr)
+	c.cmd("EHLO client.test", "250 ")
+	c.cmd("MAIL FROM:<s@remote.example>", "250 ")
+	c.cmd("RCPT TO:<alice@example.com>", "250 ")
+	c.cmd("DATA", "354 ")
+	c.send("Subject: slow\r\n")
+	c.expect("421 4.4.2")
+	c.expectClosed()
+	if n := len(f.inbox("alice@example.com")); n != 0 {
+		t.Errorf("partial message delivered")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"golang.org/x/net/idna"
 	"net/mail"
 	"strings"
 	"time"
@@ -168,8 +169,16 @@ func (c *session) receivedHeader(tx *transaction, now time.Time) string {
 	if c.remote.Is6() {
 		ip = "IPv6:" + ip
 	}
+	helo := c.helo
+	if !isASCII(helo) { // an EHLO U-label goes into the header as A-labels
+		if a, err := idna.Lookup.ToASCII(helo); err == nil {
+			helo = a
+		} else {
+			helo = "invalid"
+		}
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s with %s id %s", c.helo, ip, c.s.opts.Hostname, proto, tx.id)
+	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s with %s id %s", helo, ip, c.s.opts.Hostname, proto, tx.id)
 	if len(tx.rcpts) == 1 {
 		fmt.Fprintf(&b, "\r\n\tfor <%s>", tx.rcpts[0].Address)
 	}

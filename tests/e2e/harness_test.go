@@ -201,6 +201,8 @@ func (in *instance) start() {
 // stop sends SIGTERM and waits for a clean exit.
 func (in *instance) stop() {
 	in.t.Helper()
+	stopStart := time.Now()
+	defer func() { in.t.Logf("stop took %v", time.Since(stopStart)) }()
 	in.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-in.waited:

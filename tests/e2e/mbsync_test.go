@@ -15,20 +15,20 @@ import (
 )
 
 // mbsync runs mbsync (isync) on rc for every channel, bounded to 60 s,
-// and returns its output.
-func mbsync(t *testing.T, rc string) string {
+// with its IMAP exchange traced (-Dn; credentials are masked by mbsync)
+// so that a failure shows the protocol conversation.
+func mbsync(t *testing.T, rc string) {
 	t.Helper()
 	bin := needTool(t, "mbsync")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-c", rc, "-a").CombinedOutput()
+	out, err := exec.CommandContext(ctx, bin, "-Dn", "-c", rc, "-a").CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("mbsync timed out:\n%s", out)
 	}
 	if err != nil {
 		t.Fatalf("mbsync: %v\n%s", err, out)
 	}
-	return string(out)
 }
 
 // imapMessage is one message as imap_state.py reports it.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -74,7 +73,7 @@ func fillMailbox(b *testing.B, s *Store, n int) store.Mailbox {
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		var blob, size int64
 		if err := tx.QueryRow("SELECT blob_id, size FROM messages WHERE mailbox_id = ? AND uid = 1", d[0].MailboxID).Scan(&blob, &size); err != nil {
 			return err

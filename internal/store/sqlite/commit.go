@@ -18,15 +18,85 @@ import (
 type effects struct {
 	changes     []store.Change
 	removeBlobs []int64
+	index       []pendingIndex
+}
+
+// pendingIndex is a new blob's search index, inserted once per batch
+// outside the per-request savepoints: FTS5 flushes its pending data at
+// every savepoint release, which would cost a segment per message.
+type pendingIndex struct {
+	blob int64
+	idx  *index
 }
 
 func (e *effects) changed(accountID, mailboxID int64) {
 	e.changes = append(e.changes, store.Change{AccountID: accountID, MailboxID: mailboxID})
 }
 
+// wtx is the committer's transaction. Its Exec and Query methods run
+// statements prepared once per store on the single writer connection,
+// which saves re-parsing the same SQL for every request of a batch.
+type wtx struct {
+	*sql.Tx
+	s     *Store
+	stmts map[string]*sql.Stmt
+}
+
+func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := t.stmts[query]; ok {
+		return st, nil
+	}
+	prep, ok := t.s.prepared[query]
+	if !ok {
+		var err error
+		prep, err = t.s.wdb.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if len(t.s.prepared) < maxPrepared {
+			t.s.prepared[query] = prep
+		}
+	}
+	st := t.Tx.StmtContext(ctx, prep)
+	t.stmts[query] = st
+	return st, nil
+}
+
+// ExecContext runs a cached prepared statement.
+func (t *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// QueryContext runs a cached prepared statement.
+func (t *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// QueryRowContext runs a cached prepared statement.
+func (t *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		// Let the error surface through Row.Scan.
+		return t.Tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// maxPrepared bounds the statement cache; queries built from UID sets
+// vary, and beyond the bound are prepared per batch only.
+const maxPrepared = 256
+
 // writeReq is one metadata change handed to the committer.
 type writeReq struct {
-	fn   func(tx *sql.Tx, e *effects) error
+	fn   func(tx *wtx, e *effects) error
 	dirs []string // blob directories holding new files, fsynced before commit
 	err  error
 	done chan struct{}
@@ -35,7 +105,7 @@ type writeReq struct {
 // write runs fn in the committer's shared transaction and returns once the
 // transaction is durable (or fn failed, in which case its changes are rolled
 // back and its error returned).
-func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *sql.Tx, e *effects) error) error {
+func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *wtx, e *effects) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -89,11 +159,12 @@ func (s *Store) runBatch(batch []*writeReq) {
 			close(r.done)
 		}
 	}
-	tx, err := s.wdb.BeginTx(ctx, nil)
+	stx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("sqlite store: begin: %w", err))
 		return
 	}
+	tx := &wtx{Tx: stx, s: s, stmts: map[string]*sql.Stmt{}}
 	dirs := map[string]bool{}
 	ok := 0
 	for i, r := range batch {
@@ -128,6 +199,15 @@ func (s *Store) runBatch(batch []*writeReq) {
 			close(r.done)
 		}
 		return
+	}
+	for i := range effs {
+		for _, p := range effs[i].index {
+			if err := insertIndex(tx, p.blob, p.idx); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("sqlite store: indexing: %w", err))
+				return
+			}
+		}
 	}
 	// New blob files must have durable directory entries before any
 	// committed row references them.

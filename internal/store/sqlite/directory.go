@@ -75,7 +75,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (s *Store) ListDomains(ctx context.Context) ([]store.Domain, error) {
 // RemoveDomain implements store.Directory.
 func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 	name = strings.ToLower(strings.TrimSpace(name))
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 		}
 		address = a
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		if address != "" {
 			ok, err := exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ?", address)
 			if err != nil {
@@ -184,7 +184,7 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 		return store.Account{}, err
 	}
 	acc := store.Account{Address: addr, PasswordHash: passwordHash}
-	err = s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
 		if err != nil {
 			return err
@@ -279,7 +279,7 @@ func (s *Store) ListAccounts(ctx context.Context, domain string) ([]store.Accoun
 // RemoveAccount implements store.Directory.
 func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	address = strings.ToLower(strings.TrimSpace(address))
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		var id int64
 		err := tx.QueryRowContext(bg, "SELECT id FROM accounts WHERE address = ?", address).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -320,7 +320,7 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 
 func (s *Store) updateAccount(ctx context.Context, address, query string, arg any) error {
 	address = strings.ToLower(strings.TrimSpace(address))
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		res, err := tx.ExecContext(bg, query, arg, address)
 		if err != nil {
 			return err
@@ -367,7 +367,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 	if len(ts) == 0 {
 		return fmt.Errorf("%w: alias without targets", store.ErrInvalidName)
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
 		if err != nil {
 			return err
@@ -430,7 +430,7 @@ func (s *Store) ListAliases(ctx context.Context, domain string) ([]store.Alias, 
 // RemoveAlias implements store.Directory.
 func (s *Store) RemoveAlias(ctx context.Context, address string) error {
 	address = strings.ToLower(strings.TrimSpace(address))
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		res, err := tx.ExecContext(bg, "DELETE FROM aliases WHERE address = ?", address)
 		if err != nil {
 			return err

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"html"
 	"io"
@@ -243,11 +242,18 @@ func stripHTML(s string) string {
 	return html.UnescapeString(b.String())
 }
 
-// insertBlob records a new blob and its search index.
-func insertBlob(tx *sql.Tx, id, size, refs int64, idx *index) error {
+// insertBlob records a new blob; its search index is added at the end of
+// the batch.
+func insertBlob(tx *wtx, e *effects, id, size, refs int64, idx *index) error {
 	if _, err := tx.ExecContext(bg, "INSERT INTO blobs(id, size, refs) VALUES(?, ?, ?)", id, size, refs); err != nil {
 		return err
 	}
+	e.index = append(e.index, pendingIndex{id, idx})
+	return nil
+}
+
+// insertIndex adds a blob's search index.
+func insertIndex(tx *wtx, id int64, idx *index) error {
 	if _, err := tx.ExecContext(bg, "INSERT INTO search(rowid, subject, sender, recipient, cc, bcc, headers, body) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
 		id, idx.subject, idx.from, idx.to, idx.cc, idx.bcc, idx.headerText, idx.body); err != nil {
 		return err

@@ -42,7 +42,7 @@ func mailboxByID(ctx context.Context, q querier, id int64) (store.Mailbox, error
 
 // nextUIDValidity allocates a UIDVALIDITY never used before in this store:
 // the current time in seconds, or one more than the last one handed out.
-func nextUIDValidity(tx *sql.Tx) (uint32, error) {
+func nextUIDValidity(tx *wtx) (uint32, error) {
 	var last int64
 	err := tx.QueryRowContext(bg, "SELECT value FROM meta WHERE key = 'uidvalidity'").Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -60,7 +60,7 @@ func nextUIDValidity(tx *sql.Tx) (uint32, error) {
 }
 
 // createMailbox inserts one mailbox; name must be normalised.
-func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (store.Mailbox, error) {
+func createMailbox(tx *wtx, accountID int64, name, specialUse string) (store.Mailbox, error) {
 	ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name)
 	if err != nil {
 		return store.Mailbox{}, err
@@ -84,7 +84,7 @@ func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (store.
 
 // createParents creates missing superior mailboxes of name (RFC 9051
 // §6.3.4: the server SHOULD create them).
-func createParents(tx *sql.Tx, e *effects, accountID int64, name string) error {
+func createParents(tx *wtx, e *effects, accountID int64, name string) error {
 	for _, p := range parents(name) {
 		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, p)
 		if err != nil {
@@ -157,7 +157,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 		return store.Mailbox{}, err
 	}
 	var m store.Mailbox
-	err = s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	if n == "INBOX" {
 		return fmt.Errorf("%w: INBOX cannot be deleted", store.ErrInvalidName)
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		m, err := mailboxByName(bg, tx, accountID, n)
 		if err != nil {
 			return err
@@ -195,7 +195,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 
 // dropMailbox deletes a mailbox with its messages, releasing their blobs
 // and quota.
-func dropMailbox(tx *sql.Tx, e *effects, accountID, mailboxID int64) error {
+func dropMailbox(tx *wtx, e *effects, accountID, mailboxID int64) error {
 	rows, err := tx.QueryContext(bg, "SELECT blob_id, count(*) FROM messages WHERE mailbox_id = ? GROUP BY blob_id", mailboxID)
 	if err != nil {
 		return err
@@ -238,7 +238,7 @@ func dropMailbox(tx *sql.Tx, e *effects, accountID, mailboxID int64) error {
 
 // releaseBlob drops n references to a blob, deleting it (row, index, and
 // after commit its file) when none remain.
-func releaseBlob(tx *sql.Tx, e *effects, id, n int64) error {
+func releaseBlob(tx *wtx, e *effects, id, n int64) error {
 	var refs int64
 	err := tx.QueryRowContext(bg, "UPDATE blobs SET refs = refs - ? WHERE id = ? RETURNING refs", n, id).Scan(&refs)
 	if err != nil {
@@ -272,7 +272,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 	if strings.HasPrefix(nn, on+store.Delimiter) {
 		return fmt.Errorf("%w: cannot rename a mailbox into itself", store.ErrInvalidName)
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		src, err := mailboxByName(bg, tx, accountID, on)
 		if err != nil {
 			return err
@@ -345,7 +345,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 
 // renameInbox moves every INBOX message into a new mailbox, leaving INBOX
 // empty (RFC 9051 §6.3.6). INBOX's children are not renamed.
-func renameInbox(tx *sql.Tx, e *effects, inbox store.Mailbox, newName string) error {
+func renameInbox(tx *wtx, e *effects, inbox store.Mailbox, newName string) error {
 	if err := createParents(tx, e, inbox.AccountID, newName); err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	if err != nil {
 		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
 	}
-	return dbErr(s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		res, err := tx.ExecContext(bg, "UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, n)
 		if err != nil {
 			return err

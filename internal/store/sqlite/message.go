@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +49,7 @@ func (d *delta) add(flags []string, size int64, sign int64) {
 }
 
 // updateMailbox stores a mailbox's new UIDNEXT, HIGHESTMODSEQ and counters.
-func updateMailbox(tx *sql.Tx, id int64, uidnext uint32, modseq uint64, d delta) error {
+func updateMailbox(tx *wtx, id int64, uidnext uint32, modseq uint64, d delta) error {
 	_, err := tx.ExecContext(bg, `UPDATE mailboxes SET uidnext = ?, highest_modseq = ?,
 		n_messages = n_messages + ?, n_unseen = n_unseen + ?, n_deleted = n_deleted + ?, size = size + ?
 		WHERE id = ?`, int64(uidnext), int64(modseq), d.msgs, d.unseen, d.deleted, d.size, id)
@@ -57,7 +58,7 @@ func updateMailbox(tx *sql.Tx, id int64, uidnext uint32, modseq uint64, d delta)
 
 // chargeQuota adds bytes to an account's usage, failing with ErrOverQuota
 // if a limit would be exceeded.
-func chargeQuota(tx *sql.Tx, accountID, bytes int64) error {
+func chargeQuota(tx *wtx, accountID, bytes int64) error {
 	var used, limit int64
 	err := tx.QueryRowContext(bg, "SELECT used, quota FROM accounts WHERE id = ?", accountID).Scan(&used, &limit)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -75,7 +76,7 @@ func chargeQuota(tx *sql.Tx, accountID, bytes int64) error {
 
 const insertMsg = "INSERT INTO messages(mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-func insertMessage(tx *sql.Tx, mailboxID int64, m msgRow) error {
+func insertMessage(tx *wtx, mailboxID int64, m msgRow) error {
 	_, err := tx.ExecContext(bg, insertMsg, mailboxID, int64(m.uid), int64(m.modseq), joinFlags(m.flags),
 		b2i(hasFlag(m.flags, `\Seen`)), b2i(hasFlag(m.flags, `\Deleted`)), m.date, m.size, m.blob)
 	return err
@@ -117,7 +118,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 	b.f.Close()
 	now := nowNano()
 	var out []store.Delivered
-	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *wtx, e *effects) error {
 		out = out[:0]
 		charge := map[int64]int64{}
 		var order []int64
@@ -132,7 +133,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 				return err
 			}
 		}
-		if err := insertBlob(tx, b.id, b.size, int64(len(targets)), idx); err != nil {
+		if err := insertBlob(tx, e, b.id, b.size, int64(len(targets)), idx); err != nil {
 			return err
 		}
 		for i, t := range targets {
@@ -189,7 +190,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 	idx := buildIndex(b.f)
 	b.f.Close()
 	var msg store.Message
-	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *sql.Tx, e *effects) error {
+	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *wtx, e *effects) error {
 		mb, err := mailboxByID(bg, tx, mailboxID)
 		if err != nil {
 			return err
@@ -200,7 +201,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		if err := chargeQuota(tx, mb.AccountID, b.size); err != nil {
 			return err
 		}
-		if err := insertBlob(tx, b.id, b.size, 1, idx); err != nil {
+		if err := insertBlob(tx, e, b.id, b.size, 1, idx); err != nil {
 			return err
 		}
 		m := msgRow{uid: mb.UIDNext, modseq: mb.HighestModSeq + 1, flags: fl, date: date.UnixNano(), size: b.size, blob: b.id}
@@ -238,20 +239,39 @@ func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	out := make([]uint32, 0, n)
-	rows, err := tx.QueryContext(ctx, "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", mailboxID)
+	// One row holding every UID as text: far cheaper than a row per
+	// message through database/sql.
+	var list sql.NullString
+	err = tx.QueryRowContext(ctx, "SELECT group_concat(uid, ',') FROM (SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid)", mailboxID).Scan(&list)
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var u int64
-		if err := rows.Scan(&u); err != nil {
-			return nil, dbErr(err)
+	out := make([]uint32, 0, n)
+	var v uint32
+	digits := false
+	for i := 0; i < len(list.String); i++ {
+		c := list.String[i]
+		if c == ',' {
+			if digits {
+				out = append(out, v)
+			}
+			v, digits = 0, false
+			continue
 		}
-		out = append(out, uint32(u))
+		if c < '0' || c > '9' {
+			return nil, fmt.Errorf("sqlite store: bad uid list")
+		}
+		v = v*10 + uint32(c-'0')
+		digits = true
 	}
-	return out, dbErr(rows.Err())
+	if digits {
+		out = append(out, v)
+	}
+	// group_concat keeps the subquery's order in practice; make sure.
+	if !slices.IsSorted(out) {
+		slices.Sort(out)
+	}
+	return out, nil
 }
 
 // setClause returns a SQL condition on column uid for f and whether rows
@@ -322,7 +342,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, set store.UIDSet,
 }
 
 // loadMessages reads the rows in f, ascending, inside a transaction.
-func loadMessages(tx *sql.Tx, mailboxID int64, f uidFilter, extra string) ([]msgRow, error) {
+func loadMessages(tx *wtx, mailboxID int64, f uidFilter, extra string) ([]msgRow, error) {
 	if f.empty() {
 		return nil, nil
 	}
@@ -374,7 +394,7 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, set store.UIDSet,
 	fl := normFlags(flags)
 	var changed []store.Message
 	var failed []uint32
-	err := s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		changed, failed = nil, nil
 		mb, err := mailboxByID(bg, tx, mailboxID)
 		if err != nil {
@@ -417,7 +437,7 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, set store.UIDSet,
 }
 
 // sameAccount loads src and dst and checks they belong to one account.
-func sameAccount(tx *sql.Tx, src, dst int64) (store.Mailbox, store.Mailbox, error) {
+func sameAccount(tx *wtx, src, dst int64) (store.Mailbox, store.Mailbox, error) {
 	s, err := mailboxByID(bg, tx, src)
 	if err != nil {
 		return s, s, err
@@ -434,7 +454,7 @@ func sameAccount(tx *sql.Tx, src, dst int64) (store.Mailbox, store.Mailbox, erro
 
 // insertCopies adds rows as new messages of dst with fresh UIDs and one
 // new ModSeq, returning the UID mapping.
-func insertCopies(tx *sql.Tx, e *effects, rows []msgRow, dst store.Mailbox) ([]store.UIDPair, error) {
+func insertCopies(tx *wtx, e *effects, rows []msgRow, dst store.Mailbox) ([]store.UIDPair, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -461,7 +481,7 @@ func insertCopies(tx *sql.Tx, e *effects, rows []msgRow, dst store.Mailbox) ([]s
 
 // removeRows deletes rows from mailbox mb, recording expunge tombstones
 // with one new ModSeq. Blob references are left to the caller.
-func removeRows(tx *sql.Tx, e *effects, mb store.Mailbox, rows []msgRow) error {
+func removeRows(tx *wtx, e *effects, mb store.Mailbox, rows []msgRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -484,7 +504,7 @@ func removeRows(tx *sql.Tx, e *effects, mb store.Mailbox, rows []msgRow) error {
 func (s *Store) Copy(ctx context.Context, src int64, set store.UIDSet, dst int64) ([]store.UIDPair, error) {
 	f := newUIDFilter(set)
 	var pairs []store.UIDPair
-	err := s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		_, dmb, err := sameAccount(tx, src, dst)
 		if err != nil {
 			return err
@@ -522,7 +542,7 @@ func (s *Store) Copy(ctx context.Context, src int64, set store.UIDSet, dst int64
 func (s *Store) Move(ctx context.Context, src int64, set store.UIDSet, dst int64) ([]store.UIDPair, error) {
 	f := newUIDFilter(set)
 	var pairs []store.UIDPair
-	err := s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		smb, dmb, err := sameAccount(tx, src, dst)
 		if err != nil {
 			return err
@@ -537,7 +557,7 @@ func (s *Store) Move(ctx context.Context, src int64, set store.UIDSet, dst int64
 }
 
 // moveMessages moves the messages of src in f to dst.
-func moveMessages(tx *sql.Tx, e *effects, src store.Mailbox, f uidFilter, dst store.Mailbox) ([]store.UIDPair, error) {
+func moveMessages(tx *wtx, e *effects, src store.Mailbox, f uidFilter, dst store.Mailbox) ([]store.UIDPair, error) {
 	rows, err := loadMessages(tx, src.ID, f, "")
 	if err != nil || len(rows) == 0 {
 		return nil, err
@@ -560,7 +580,7 @@ func moveMessages(tx *sql.Tx, e *effects, src store.Mailbox, f uidFilter, dst st
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, set store.UIDSet) ([]uint32, error) {
 	f := newUIDFilter(set)
 	var uids []uint32
-	err := s.write(ctx, nil, func(tx *sql.Tx, e *effects) error {
+	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		uids = nil
 		mb, err := mailboxByID(bg, tx, mailboxID)
 		if err != nil {

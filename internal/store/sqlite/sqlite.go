@@ -65,8 +65,10 @@ type Store struct {
 	wdb  *sql.DB // single connection, used only by the committer
 	rdb  *sql.DB // read pool
 	reqs chan *writeReq
-	quit chan struct{}
-	done chan struct{}
+	// prepared caches writer statements; used only by the committer.
+	prepared map[string]*sql.Stmt
+	quit     chan struct{}
+	done     chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -105,6 +107,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		madeDir:  map[string]bool{},
+		prepared: map[string]*sql.Stmt{},
 		watchers: map[int64]map[*watcher]struct{}{},
 	}
 	if err := migrate(ctx, wdb); err != nil {
@@ -141,6 +144,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		for _, st := range s.prepared {
+			st.Close()
+		}
 		s.watchMu.Lock()
 		s.closed = true
 		for _, set := range s.watchers {
