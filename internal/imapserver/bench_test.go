@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -158,7 +159,7 @@ func (a fastAuth) PlaintextAllowed(remote net.Addr, tlsActive bool) bool { retur
 // BenchmarkIdleMemory holds 1,000 connections in IDLE over loopback and
 // reports the heap and goroutine-stack bytes each one costs.
 func BenchmarkIdleMemory(b *testing.B) {
-	const conns = 1000
+	conns := benchConns()
 	for i := 0; i < b.N; i++ {
 		e := newEnv(b, envOptions{})
 		e.srv.opts.Auth = fastAuth{e.acct}
@@ -166,6 +167,7 @@ func BenchmarkIdleMemory(b *testing.B) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		var clients []net.Conn
+		start := time.Now()
 		for j := 0; j < conns; j++ {
 			c, err := net.Dial("tcp", e.addr)
 			if err != nil {
@@ -189,7 +191,8 @@ func BenchmarkIdleMemory(b *testing.B) {
 		var after runtime.MemStats
 		runtime.ReadMemStats(&after)
 		used := (after.HeapInuse + after.StackInuse) - (before.HeapInuse + before.StackInuse)
-		perConn := float64(used) / conns
+		b.Logf("%d conns in %v", conns, time.Since(start))
+		perConn := float64(used) / float64(conns)
 		b.ReportMetric(perConn, "bytes/conn")
 		if perConn > 256<<10 {
 			b.Fatalf("%.0f bytes per idle connection", perConn)
@@ -198,4 +201,11 @@ func BenchmarkIdleMemory(b *testing.B) {
 			c.Close()
 		}
 	}
+}
+
+func benchConns() int {
+	if n, err := strconv.Atoi(os.Getenv("IMAP_BENCH_CONNS")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
 }

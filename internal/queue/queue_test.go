@@ -514,7 +514,7 @@ func TestExpiry(t *testing.T) {
 		return all(rcpts, reply.New(421, "4.4.2", "Too busy, come back later"))
 	}
 	opts := e.options()
-	opts.Expire = 150 * time.Millisecond
+	opts.Expire = 400 * time.Millisecond
 	q := e.open(opts)
 	id, err := q.Enqueue(context.Background(), envFrom("alice@local.test", "slow@remote.test"), testMsg("expire"))
 	if err != nil {

@@ -654,18 +654,18 @@ func (c *session) cmdBdat(arg string) error {
 	if keep < n {
 		tx.tooBig = true
 	}
-	buf := make([]byte, keep)
-	if _, err := io.ReadFull(c.br, buf); err != nil {
+	// Stream the chunk: memory grows with what arrives, not with what the
+	// client announced.
+	if _, err := io.CopyN(chunkWriter{tx}, c.br, keep); err != nil {
 		c.readFailed(err)
 		return err
 	}
-	tx.checker.Write(buf)
 	if _, err := io.CopyN(&tx.checker, c.br, n-keep); err != nil {
 		c.readFailed(err)
 		return err
 	}
-	if !tx.tooBig {
-		tx.chunks = append(tx.chunks, buf...)
+	if tx.tooBig {
+		tx.chunks = nil
 	}
 	if !last {
 		return c.reply(250, "2.0.0", fmt.Sprintf("%d octets received", n))
@@ -691,3 +691,12 @@ func (c *session) logTx(tx *transaction, size int, result string) {
 
 // hasLocal reports whether any recipient of tx is local.
 func (tx *transaction) hasLocal() bool { return slices.Contains(tx.isLocal, true) }
+
+// chunkWriter collects BDAT content and checks its lines.
+type chunkWriter struct{ tx *transaction }
+
+func (w chunkWriter) Write(p []byte) (int, error) {
+	w.tx.checker.Write(p)
+	w.tx.chunks = append(w.tx.chunks, p...)
+	return len(p), nil
+}

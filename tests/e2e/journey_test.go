@@ -125,7 +125,9 @@ func TestDeliveryFailures(t *testing.T) {
 	d.b.addUser("kate@c.test", "kate-pw")
 	d.b.addUser("kate@second.test", "kate-pw")
 	d.b.addUser("full@b.test", "full-pw")
-	d.b.run("", "user quota", "full@b.test", "1")
+	bh, bp := hostPort(t, d.b.addr["smtp"])
+	python(t, "smtp_send.py", bh, bp, "plain", "x@remote.test", "full@b.test", "fills the mailbox")
+	d.b.run("", "user quota", "full@b.test", "100") // now over quota: 452 4.2.2 at RCPT
 
 	// No MX, only an A record: delivered to the A address.
 	submit(t, d.a, "john@a.test", "john-pw", "john@a.test", "kate@c.test", "implicit MX")
@@ -148,7 +150,7 @@ func TestDeliveryFailures(t *testing.T) {
 	submit(t, d.a, "john@a.test", "john-pw", "john@a.test", "someone@null.test", "to null MX")
 	waitMailbox(t, d.a, "john@a.test", "john-pw", "INBOX", "someone@null.test", "Action: failed")
 
-	// 4xx (the remote mailbox is full), then the admin raises the quota:
+	// 4xx (the remote mailbox is full), then the admin lifts the quota:
 	// the queue retries and the message arrives.
 	submit(t, d.a, "john@a.test", "john-pw", "john@a.test", "full@b.test", "retry me")
 	time.Sleep(2 * time.Second)

@@ -46,18 +46,21 @@ func (t *wtx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := t.stmts[query]; ok {
 		return st, nil
 	}
-	prep, ok := t.s.prepared[query]
-	if !ok {
+	var st *sql.Stmt
+	if prep, ok := t.s.prepared[query]; ok {
+		st = t.Tx.StmtContext(ctx, prep)
+	} else {
+		// The writer's only connection is busy with this transaction, so
+		// prepare on it now and store-wide before the next batch.
 		var err error
-		prep, err = t.s.wdb.PrepareContext(ctx, query)
+		st, err = t.Tx.PrepareContext(ctx, query)
 		if err != nil {
 			return nil, err
 		}
-		if len(t.s.prepared) < maxPrepared {
-			t.s.prepared[query] = prep
+		if len(t.s.prepared)+len(t.s.toPrepare) < maxPrepared {
+			t.s.toPrepare[query] = true
 		}
 	}
-	st := t.Tx.StmtContext(ctx, prep)
 	t.stmts[query] = st
 	return st, nil
 }
@@ -158,6 +161,12 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 			close(r.done)
 		}
+	}
+	for q := range s.toPrepare {
+		if st, err := s.wdb.PrepareContext(ctx, q); err == nil {
+			s.prepared[q] = st
+		}
+		delete(s.toPrepare, q)
 	}
 	stx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {

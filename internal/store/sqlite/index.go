@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-message"
+	_ "github.com/emersion/go-message/charset" // legacy charsets for decoding
 	"github.com/emersion/go-message/textproto"
 
 	"pochta/internal/store"
@@ -211,10 +212,10 @@ func (w *bodyWalker) add(s string) {
 }
 
 // stripHTML reduces HTML to its text: tags, scripts and styles removed,
-// entities decoded.
+// entities decoded. It runs in time linear in len(s).
 func stripHTML(s string) string {
 	var b bytes.Buffer
-	lower := strings.ToLower(s)
+	lower := asciiLower(s) // same length as s, so indexes line up
 	for i := 0; i < len(s); {
 		if s[i] != '<' {
 			j := strings.IndexByte(s[i:], '<')
@@ -227,9 +228,13 @@ func stripHTML(s string) string {
 		}
 		for _, skip := range []string{"script", "style"} {
 			if strings.HasPrefix(lower[i+1:], skip) {
-				if end := strings.Index(lower[i:], "</"+skip); end >= 0 {
-					i += end
+				end := strings.Index(lower[i:], "</"+skip)
+				if end < 0 {
+					// Unclosed: the rest is script, not text.
+					return html.UnescapeString(b.String())
 				}
+				i += end
+				break
 			}
 		}
 		end := strings.IndexByte(s[i:], '>')
@@ -240,6 +245,17 @@ func stripHTML(s string) string {
 		i += end + 1
 	}
 	return html.UnescapeString(b.String())
+}
+
+// asciiLower lower-cases ASCII letters only, keeping byte offsets.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // insertBlob records a new blob; its search index is added at the end of

@@ -66,9 +66,10 @@ type Store struct {
 	rdb  *sql.DB // read pool
 	reqs chan *writeReq
 	// prepared caches writer statements; used only by the committer.
-	prepared map[string]*sql.Stmt
-	quit     chan struct{}
-	done     chan struct{}
+	prepared  map[string]*sql.Stmt
+	toPrepare map[string]bool
+	quit      chan struct{}
+	done      chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -89,6 +90,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "blobs"), 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, "pochta.db")
 	pragmas := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
@@ -101,14 +105,15 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
 	s := &Store{
-		dir:      dir,
-		wdb:      wdb,
-		reqs:     make(chan *writeReq),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		madeDir:  map[string]bool{},
-		prepared: map[string]*sql.Stmt{},
-		watchers: map[int64]map[*watcher]struct{}{},
+		dir:       dir,
+		wdb:       wdb,
+		reqs:      make(chan *writeReq),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		madeDir:   map[string]bool{},
+		prepared:  map[string]*sql.Stmt{},
+		toPrepare: map[string]bool{},
+		watchers:  map[int64]map[*watcher]struct{}{},
 	}
 	if err := migrate(ctx, wdb); err != nil {
 		wdb.Close()
