@@ -51,8 +51,12 @@ func (c *cli) serve(args []string) error {
 	c.printServices(a)
 
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	s := <-sig
+	for s == syscall.SIGHUP { // pick up `pochta queue` requests at once
+		a.Queue.Rescan()
+		s = <-sig
+	}
 	log.Info("shutting down", "signal", s.String())
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

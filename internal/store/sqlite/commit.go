@@ -329,6 +329,7 @@ func (s *Store) ensureDir(dir string) error {
 // watcher is one Watch subscription.
 type watcher struct {
 	ch      chan store.Change
+	last    store.Change // most recently queued change
 	stopped bool
 }
 
@@ -373,8 +374,10 @@ func (s *Store) Watch(accountID int64) (<-chan store.Change, func()) {
 	return w.ch, cancel
 }
 
-// notify sends changes to watchers without blocking: when a channel is full
-// its oldest entry is dropped, so the newest change always arrives.
+// notify sends changes to watchers without blocking. A change equal to the
+// one most recently queued and not yet received is coalesced; when a
+// channel is full its oldest entry is dropped, so the newest change always
+// arrives.
 func (s *Store) notify(changes []store.Change) {
 	if len(changes) == 0 {
 		return
@@ -384,9 +387,10 @@ func (s *Store) notify(changes []store.Change) {
 	defer s.watchMu.Unlock()
 	for _, c := range changes {
 		for w := range s.watchers[c.AccountID] {
-			if w.stopped {
+			if w.stopped || (len(w.ch) > 0 && w.last == c) {
 				continue
 			}
+			w.last = c
 			select {
 			case w.ch <- c:
 				continue
