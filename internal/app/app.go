@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			ImplicitTLS:         implicit,
 			Store:               st,
 			Auth:                a.Auth,
-			IdleTimeout:         cfg.Limits.CommandTimeout.Duration,
+			IdleTimeout:         0, // RFC 1939 §3: at least 10 minutes, the package default
 			MaxConnections:      cfg.Limits.MaxConnections,
 			MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
 			MaxErrors:           cfg.Limits.MaxErrors,

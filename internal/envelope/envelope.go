@@ -14,8 +14,8 @@ type Envelope struct {
 	// From is the reverse-path; "" is the null sender (bounces).
 	From       string
 	Recipients []Recipient
-	// EnvID and Ret are the RFC 3461 MAIL parameters ENVID and RET
-	// ("FULL" or "HDRS"; "" = not given).
+	// EnvID and Ret are the RFC 3461 MAIL parameters ENVID (decoded from
+	// xtext) and RET ("FULL" or "HDRS"; "" = not given).
 	EnvID string
 	Ret   string
 	// SMTPUTF8 and EightBit record the MAIL parameters the message came with.
@@ -37,7 +37,8 @@ type Recipient struct {
 	// Notify holds NOTIFY values ("NEVER" or any of "SUCCESS", "FAILURE",
 	// "DELAY"); nil means the default (FAILURE and DELAY).
 	Notify []string
-	// ORcpt is the ORCPT parameter as given ("rfc822;user@example.com").
+	// ORcpt is the ORCPT parameter, its address decoded from xtext
+	// ("rfc822;user+tag@example.com"); the SMTP client encodes it again.
 	ORcpt string
 }
 
@@ -80,4 +81,35 @@ func LocalPart(addr string) string {
 		return addr
 	}
 	return addr[:i]
+}
+
+// DecodeXtext undoes the xtext encoding of ENVID and ORCPT (RFC 3461 §4):
+// "+XX" is the byte with hex value XX. Malformed escapes are kept as is.
+func DecodeXtext(s string) string {
+	if !strings.Contains(s, "+") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '+' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
 }

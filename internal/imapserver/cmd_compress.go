@@ -42,4 +42,3 @@ func (s *session) cmdCompress(tag string, p *parser, uid bool) (string, error) {
 	s.w = &writer{bw: bufio.NewWriterSize(fl, 4096), fl: fl}
 	return "", nil
 }
-

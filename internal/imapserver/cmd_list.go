@@ -20,7 +20,7 @@ type listEntry struct {
 // listOptions are LIST-EXTENDED selection and return options (RFC 5258,
 // RFC 6154, RFC 5819).
 type listOptions struct {
-	selSubscribed, selSpecialUse, recursive bool
+	selSubscribed, selSpecialUse, recursive   bool
 	retSubscribed, retChildren, retSpecialUse bool
 	status                                    []string
 }

@@ -70,9 +70,8 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	if s.sel != nil {
 		s.sel = nil
 		s.state = stateAuth
-		if s.qresync {
-			s.w.untagged("OK [CLOSED] Previous mailbox closed")
-		}
+		// RFC 7162 §3.2.11, RFC 9051 §7.1: tells where old responses end.
+		s.w.untagged("OK [CLOSED] Previous mailbox closed")
 	}
 	name, ok := s.decodeName(raw)
 	if !ok {

@@ -59,14 +59,13 @@ func (s *session) cmdThread(tag string, p *parser, uid bool) (string, error) {
 	} else {
 		roots = threadReferences(recs)
 	}
-	var sb strings.Builder
-	sb.WriteString("THREAD ")
+	b := []byte("THREAD ")
 	for _, t := range roots {
-		sb.WriteByte('(')
-		t.write(&sb, num)
-		sb.WriteByte(')')
+		b = append(b, '(')
+		b = t.write(b, num)
+		b = append(b, ')')
 	}
-	s.w.untagged(strings.TrimSuffix(sb.String(), " "))
+	s.w.untagged(strings.TrimSuffix(string(b), " "))
 	return "THREAD completed", nil
 }
 
@@ -79,30 +78,30 @@ type threadNode struct {
 
 // write renders a thread without its outer parentheses (RFC 5256 §4):
 // a chain is "a b c", siblings are parenthesised "a (b)(c)".
-func (t *threadNode) write(sb *strings.Builder, num func(*sortRec) string) {
+func (t *threadNode) write(b []byte, num func(*sortRec) string) []byte {
 	for n := t; ; {
 		if n.rec != nil {
-			if sb.Len() > 0 && !strings.HasSuffix(sb.String(), "(") {
-				sb.WriteByte(' ')
+			if len(b) > 0 && b[len(b)-1] != '(' {
+				b = append(b, ' ')
 			}
-			sb.WriteString(num(n.rec))
+			b = append(b, num(n.rec)...)
 		}
 		switch len(n.children) {
 		case 0:
-			return
+			return b
 		case 1:
 			n = n.children[0]
 			continue
 		}
 		if n.rec != nil {
-			sb.WriteByte(' ')
+			b = append(b, ' ')
 		}
 		for _, c := range n.children {
-			sb.WriteByte('(')
-			c.write(sb, num)
-			sb.WriteByte(')')
+			b = append(b, '(')
+			b = c.write(b, num)
+			b = append(b, ')')
 		}
-		return
+		return b
 	}
 }
 

@@ -119,7 +119,11 @@ func (s *session) sendUpdates(allowExpunge bool) {
 drain:
 	for s.watch != nil {
 		select {
-		case ch := <-s.watch:
+		case ch, ok := <-s.watch:
+			if !ok {
+				s.watch = nil
+				break drain
+			}
 			if ch.MailboxID == sel.mbox.ID {
 				sel.dirty = true
 			}

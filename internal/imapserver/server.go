@@ -223,7 +223,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			for sess := range s.sessions {
-				sess.conn.Close()
+				sess.raw.Close()
 			}
 			s.mu.Unlock()
 			<-finished

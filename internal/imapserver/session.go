@@ -27,7 +27,8 @@ const (
 // session is one client connection.
 type session struct {
 	srv       *Server
-	conn      net.Conn
+	conn      net.Conn // current transport (TLS after STARTTLS)
+	raw       net.Conn // the accepted connection; never replaced
 	br        *bufio.Reader
 	cr        *commandReader
 	w         *writer
@@ -49,7 +50,7 @@ type session struct {
 }
 
 func newSession(srv *Server, c net.Conn, tlsActive bool) *session {
-	s := &session{srv: srv, conn: c, tlsActive: tlsActive}
+	s := &session{srv: srv, conn: c, raw: c, tlsActive: tlsActive}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.br = bufio.NewReaderSize(c, 4096)
 	s.w = newWriter(c)
@@ -71,7 +72,7 @@ func (s *session) utf8Names() bool { return s.rev2 || s.utf8 }
 
 func (s *session) interruptIfIdle() {
 	if s.waiting.Load() {
-		s.conn.SetReadDeadline(time.Now())
+		s.raw.SetReadDeadline(time.Now())
 	}
 }
 

@@ -251,6 +251,19 @@ func scan(root *os.Root) ([]*folder, error) {
 		}
 		folders = append(folders, &folder{name: name, dir: n})
 	}
+	if len(folders) == 1 {
+		_, cur, err := lstatKind(root, "cur")
+		if err != nil {
+			return nil, err
+		}
+		_, nw, err := lstatKind(root, "new")
+		if err != nil {
+			return nil, err
+		}
+		if !cur && !nw {
+			return nil, errors.New("maildir: not a Maildir (no cur/, new/ or .Folder/ inside)")
+		}
+	}
 	// Parents before children, so creation order is natural.
 	sort.SliceStable(folders[1:], func(i, j int) bool { return folders[1+i].name < folders[1+j].name })
 	for _, f := range folders {

@@ -437,6 +437,19 @@ func TestImportRefusesSymlinks(t *testing.T) {
 	}
 }
 
+func TestImportRefusesNonMaildir(t *testing.T) {
+	st := openStore(t)
+	acct := addAccount(t, st, "none@example.org")
+	dir := t.TempDir()
+	put(t, dir, "notes.txt", "hello", time.Time{})
+	if _, err := Import(context.Background(), st, acct, dir); err == nil {
+		t.Fatal("a directory without cur/new/folders was accepted as a Maildir")
+	}
+	if _, err := Import(context.Background(), st, acct, filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("a missing directory was accepted")
+	}
+}
+
 func TestExportRefusesNonEmptyDir(t *testing.T) {
 	st := openStore(t)
 	acct := addAccount(t, st, "full@example.org")

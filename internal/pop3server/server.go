@@ -43,6 +43,8 @@ type Authenticator interface {
 	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
 }
 
+var _ Authenticator = (*auth.Authenticator)(nil)
+
 // Options configure a Server.
 type Options struct {
 	// Hostname is shown in the greeting.

@@ -38,6 +38,9 @@ const writeTimeout = 2 * time.Minute
 // before the session gives up on the client.
 const maxDiscard = 64 << 10
 
+// errLineTooLong ends a session whose line does not end within maxDiscard.
+var errLineTooLong = errors.New("line too long")
+
 // storeTimeout bounds the store work of the UPDATE state, which runs even
 // when the server is shutting down.
 const storeTimeout = time.Minute
@@ -134,7 +137,15 @@ func (s *session) serve() {
 				// RFC 1939 §3: the autologout timer; no UPDATE state.
 				s.reply("-ERR Autologout; idle for too long")
 				s.flush()
-				s.logout("timeout")
+				if s.state == stateTransaction {
+					s.logout("timeout")
+				}
+			case errors.Is(err, errLineTooLong):
+				s.reply("-ERR Line too long, closing connection")
+				s.flush()
+				if s.state == stateTransaction {
+					s.logout("line too long")
+				}
 			case s.state == stateTransaction:
 				s.logout("connection dropped")
 			}
@@ -192,7 +203,7 @@ func (s *session) readLine(limit int) (line string, tooLong bool, err error) {
 		}
 		if err == bufio.ErrBufferFull {
 			if total > maxDiscard {
-				return "", true, errors.New("line too long")
+				return "", true, errLineTooLong
 			}
 			continue
 		}

@@ -62,7 +62,7 @@ func dsnDate(t time.Time) string { return t.Format("Mon, 02 Jan 2006 15:04:05 -0
 func buildDSN(p dsnParams) []byte {
 	global := !isASCII(p.To) || !isASCII(string(p.Original))
 	for _, r := range p.Recipients {
-		if !isASCII(r.Address) || !isASCII(xtextDecode(r.ORcpt)) {
+		if !isASCII(r.Address) || !isASCII(r.ORcpt) {
 			global = true
 		}
 	}
@@ -117,13 +117,13 @@ func buildDSN(p dsnParams) []byte {
 	field := func(name, value string) { fmt.Fprintf(&b, "%s: %s\r\n", name, clean(value)) }
 	field("Reporting-MTA", "dns; "+p.Hostname)
 	if p.EnvID != "" {
-		field("Original-Envelope-Id", xtextDecode(p.EnvID))
+		field("Original-Envelope-Id", p.EnvID)
 	}
 	field("Arrival-Date", dsnDate(p.Arrival))
 	for _, r := range p.Recipients {
 		b.WriteString("\r\n")
 		if r.ORcpt != "" {
-			if typ, addr, ok := strings.Cut(xtextDecode(r.ORcpt), ";"); ok {
+			if typ, addr, ok := strings.Cut(r.ORcpt, ";"); ok {
 				field("Original-Recipient", strings.TrimSpace(typ)+"; "+strings.TrimSpace(addr))
 			}
 		}
@@ -237,35 +237,4 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// xtextDecode undoes the xtext encoding of ENVID and ORCPT (RFC 3461 §4):
-// "+XX" is the byte with hex value XX. Malformed escapes are kept as is.
-func xtextDecode(s string) string {
-	if !strings.Contains(s, "+") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '+' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
-			i += 2
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' || c >= 'a' && c <= 'f' }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }

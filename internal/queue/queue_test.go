@@ -410,9 +410,9 @@ func TestBounceOnPermanentFailure(t *testing.T) {
 			}
 			e.open(e.options())
 			env := envFrom("alice@local.test", "gone@remote.test", "ok@remote.test")
-			env.EnvID = "ENV+2B42"
+			env.EnvID = "ENV+42"
 			env.Ret = ret
-			env.Recipients[0].ORcpt = "rfc822;Gone+2Bold@remote.test"
+			env.Recipients[0].ORcpt = "rfc822;Gone+old@remote.test"
 			if _, err := e.enqueue(env, testMsg("bounce")); err != nil {
 				t.Fatal(err)
 			}

@@ -441,9 +441,9 @@ func TestDSNParams(t *testing.T) {
 		t.Fatalf("queue %+v", q)
 	}
 	e := q[0].env
-	if e.Ret != "HDRS" || e.EnvID != "QQ+2B314" || e.From != "s@example.com" || len(e.Recipients) != 2 ||
+	if e.Ret != "HDRS" || e.EnvID != "QQ+314" || e.From != "s@example.com" || len(e.Recipients) != 2 ||
 		!slices.Equal(e.Recipients[0].Notify, []string{"SUCCESS", "FAILURE"}) ||
-		e.Recipients[0].ORcpt != "rfc822;far+40remote.example" ||
+		e.Recipients[0].ORcpt != "rfc822;far@remote.example" ||
 		!slices.Equal(e.Recipients[1].Notify, []string{"NEVER"}) ||
 		e.RemoteIP.String() != "127.0.0.1" || e.Helo != "client.test" || e.ID == "" {
 		t.Errorf("envelope %+v", e)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"pochta/internal/envelope"
 	"pochta/internal/reply"
 )
 
@@ -395,7 +396,7 @@ func parseMailParams(params []param) (mailParams, *reply.Error) {
 			if !p.Set || len(p.Value) > maxEnvID || !isXtext(p.Value) {
 				return m, errParamSyntax
 			}
-			m.EnvID = p.Value
+			m.EnvID = envelope.DecodeXtext(p.Value)
 		case "AUTH":
 			if !p.Set {
 				return m, errParamSyntax
@@ -442,7 +443,10 @@ func parseRcptParams(params []param) (rcptParams, *reply.Error) {
 			if !p.Set || !ok || len(p.Value) > maxORcpt || !isKeyword(typ) || addr == "" || !isXtext(addr) {
 				return r, errParamSyntax
 			}
-			r.ORcpt = p.Value
+			if strings.EqualFold(typ, "rfc822") { // utf-8 type (RFC 6533) kept as given
+				addr = envelope.DecodeXtext(addr)
+			}
+			r.ORcpt = typ + ";" + addr
 		default:
 			return r, reply.New(555, "5.5.4", "Unsupported RCPT parameter")
 		}

@@ -86,7 +86,7 @@ func TestParseParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mp.Size != 100 || !mp.EightBit || !mp.SMTPUTF8 || mp.Ret != "HDRS" || mp.EnvID != "abc+2Bdef" {
+	if mp.Size != 100 || !mp.EightBit || !mp.SMTPUTF8 || mp.Ret != "HDRS" || mp.EnvID != "abc+def" {
 		t.Errorf("got %+v", mp)
 	}
 	for _, bad := range []string{" SIZE=x", " SIZE", " BODY=BINARYMIME", " RET=ALL", " ENVID=a+2g", " ENVID=" + strings.Repeat("a", 101), " FOO=1", " SMTPUTF8=yes"} {
@@ -106,7 +106,7 @@ func TestParseParams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rp.Notify) != 2 || rp.ORcpt != "rfc822;u+40example.com" {
+	if len(rp.Notify) != 2 || rp.ORcpt != "rfc822;u@example.com" {
 		t.Errorf("got %+v", rp)
 	}
 	for _, bad := range []string{" NOTIFY=NEVER,SUCCESS", " NOTIFY=SOMETIMES", " NOTIFY=DELAY,DELAY", " ORCPT=rfc822", " ORCPT=;x", " ORCPT=rfc822;a b", " X=1"} {

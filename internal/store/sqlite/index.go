@@ -107,7 +107,7 @@ func readHeaderLenient(br *bufio.Reader) textproto.Header {
 	var lines []string
 	total := 0
 	for total < 4*maxHeaderBytes {
-		line, err := br.ReadString('\n')
+		line, err := readLine(br, maxLineBytes)
 		total += len(line)
 		trimmed := strings.TrimRight(line, "\r\n")
 		if trimmed == "" {
@@ -132,6 +132,26 @@ func readHeaderLenient(br *bufio.Reader) textproto.Header {
 		h.Add(k, strings.TrimSpace(v))
 	}
 	return h
+}
+
+// maxLineBytes caps one header line; the rest of a longer line is skipped.
+const maxLineBytes = 64 << 10
+
+// readLine reads one line including its "\n", keeping at most max bytes
+// of it in memory and discarding the rest.
+func readLine(br *bufio.Reader, max int) (string, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line) < max {
+			n := min(len(chunk), max-len(line))
+			line = append(line, chunk[:n]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		return string(line), err
+	}
 }
 
 // bodyWalker collects decoded text of text/* parts.

@@ -289,7 +289,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		}
 		// Children move along: collect them first so clashes are found
 		// before anything changes.
-		rows, err := tx.QueryContext(bg, "SELECT id, name FROM mailboxes WHERE account_id = ? AND substr(name, 1, ?) = ?", accountID, len(on)+1, on+store.Delimiter)
+		rows, err := tx.QueryContext(bg, "SELECT id, name FROM mailboxes WHERE account_id = ?", accountID)
 		if err != nil {
 			return err
 		}
@@ -303,6 +303,9 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if err := rows.Scan(&m.id, &m.name); err != nil {
 				rows.Close()
 				return err
+			}
+			if !strings.HasPrefix(m.name, on+store.Delimiter) {
+				continue
 			}
 			m.name = nn + m.name[len(on):]
 			moves = append(moves, m)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -118,7 +117,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 	b.f.Close()
 	now := nowNano()
 	var out []store.Delivered
-	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *wtx, e *effects) error {
+	err = s.write(ctx, []string{b.path}, func(tx *wtx, e *effects) error {
 		out = out[:0]
 		charge := map[int64]int64{}
 		var order []int64
@@ -190,7 +189,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 	idx := buildIndex(b.f)
 	b.f.Close()
 	var msg store.Message
-	err = s.write(ctx, []string{filepath.Dir(b.path)}, func(tx *wtx, e *effects) error {
+	err = s.write(ctx, []string{b.path}, func(tx *wtx, e *effects) error {
 		mb, err := mailboxByID(bg, tx, mailboxID)
 		if err != nil {
 			return err

@@ -75,6 +75,7 @@ type Store struct {
 	closeErr  error
 
 	nextBlob atomic.Int64 // next blob id to try
+	commits  atomic.Int64 // committed batches, for tests
 
 	mkdirMu sync.Mutex
 	madeDir map[string]bool // blob directories known to exist durably

@@ -387,6 +387,42 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
+// TestGroupCommit checks that concurrent deliveries share transactions
+// (and so fsyncs) and all land durably with unique UIDs.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	defer s.Close()
+	a := setupAccount(t, s)
+	const senders, each = 50, 4
+	before := s.commits.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < each; j++ {
+				if _, err := s.Deliver(ctx, strings.NewReader(testMsg("gc", fmt.Sprint(i, j))), []store.Target{{AccountID: a.ID}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	batches := s.commits.Load() - before
+	if batches >= senders*each {
+		t.Fatalf("%d deliveries took %d commits: no group commit", senders*each, batches)
+	}
+	t.Logf("%d deliveries in %d commits", senders*each, batches)
+	checkConsistency(t, s)
+}
+
 // TestMain turns the test binary into the crash helper when
 // TestCrashRecovery starts it.
 func TestMain(m *testing.M) {

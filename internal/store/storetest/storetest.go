@@ -477,6 +477,11 @@ func testRename(t *testing.T, e *env) {
 	e.wantErr(e.s.RenameMailbox(e.ctx, a.ID, "Job", "Workshop"), store.ErrExists)
 	e.wantErr(e.s.RenameMailbox(e.ctx, a.ID, "Missing", "Other"), store.ErrNotFound)
 	e.wantErr(e.s.RenameMailbox(e.ctx, a.ID, "Job", "Job/Inner"), store.ErrInvalidName)
+	// Non-ASCII names keep their children too.
+	_, err := e.s.CreateMailbox(e.ctx, a.ID, "Ünïcödé/Kïnd", "")
+	e.must(err)
+	e.must(e.s.RenameMailbox(e.ctx, a.ID, "Ünïcödé", "Ωmega"))
+	e.mailbox(a.ID, "Ωmega/Kïnd")
 	// Renaming into a new hierarchy creates the parents.
 	e.must(e.s.RenameMailbox(e.ctx, a.ID, "Workshop", "New/Place/Shop"))
 	e.mailbox(a.ID, "New/Place")
@@ -1144,6 +1149,7 @@ func testSearchBroken(t *testing.T, e *env) {
 		"Subject: bad charset\r\nContent-Type: text/plain; charset=x-no-such\r\n\r\nfindme5\r\n",
 		"Subject: =?bogus?Q?findme6?=\r\n\r\n\xff\xfe binary \x00 body\r\n",
 		"Subject: bad base64\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n",
+		"X-Long: " + strings.Repeat("a", 300<<10) + "\r\nSubject: after long\r\n\r\nfindme8\r\n",
 	}
 	for i, c := range broken {
 		d := e.deliver(a.ID, "", c)
@@ -1163,6 +1169,9 @@ func testSearchBroken(t *testing.T, e *env) {
 	got, err = e.s.Search(e.ctx, inbox.ID, store.SearchSubject, "findme6")
 	e.must(err)
 	eqUIDs(t, "bad encoded word", got, []uint32{6})
+	got, err = e.s.Search(e.ctx, inbox.ID, store.SearchBody, "findme8")
+	e.must(err)
+	eqUIDs(t, "after a very long header line", got, []uint32{8})
 }
 
 func testWatch(t *testing.T, e *env) {
