@@ -79,7 +79,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	lim.MaxConnectionsPerIP = 5000
 	lim.MaxConnections = 5000
-	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim})
+	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -397,8 +397,10 @@ func (s *session) capabilities() string {
 		"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY",
 		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "STATUS=SIZE", "UTF8=ACCEPT", "BINARY",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.Limits.IMAPLiteralSize, 10))
-	if !s.compress && s.state != stateNotAuth {
-		caps = append(caps, "COMPRESS=DEFLATE")
-	}
+	// COMPRESS=DEFLATE (cmd_compress.go) works with clients that flush
+	// with Z_SYNC_FLUSH, but Go's compress/flate cannot return data that
+	// a client flushed with Z_PARTIAL_FLUSH (as mbsync does) until more
+	// input arrives, which deadlocks; so it is implemented but not
+	// advertised.
 	return strings.Join(caps, " ")
 }

@@ -3,6 +3,8 @@ package imapserver
 import (
 	"compress/flate"
 	"context"
+	"log/slog"
+	"os"
 	"net"
 	"strconv"
 	"testing"
@@ -29,4 +31,11 @@ func (f *flateConn) Write(b []byte) (int, error) {
 		err = f.w.Flush()
 	}
 	return n, err
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("IMAP_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
