@@ -4,8 +4,8 @@ import (
 	"compress/flate"
 	"context"
 	"log/slog"
-	"os"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 )

@@ -54,7 +54,7 @@ type instanceOptions struct {
 
 // instance is one pochta process with its own data folder and config.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	config string
 	addr   map[string]string
@@ -64,7 +64,7 @@ type instance struct {
 	waited chan struct{}
 }
 
-func freePort(t *testing.T, ip string) int {
+func freePort(t testing.TB, ip string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -74,7 +74,7 @@ func freePort(t *testing.T, ip string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func newInstance(t *testing.T, o instanceOptions) *instance {
+func newInstance(t testing.TB, o instanceOptions) *instance {
 	t.Helper()
 	if o.IP == "" {
 		o.IP = "127.0.0.1"
@@ -224,7 +224,7 @@ func (in *instance) kill() {
 }
 
 // python runs a script from testdata with args and returns its stdout.
-func python(t *testing.T, script string, args ...string) string {
+func python(t testing.TB, script string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("python3", append([]string{filepath.Join("testdata", script)}, args...)...)
 	var out, errb bytes.Buffer
@@ -247,7 +247,7 @@ func lines(s string) []string {
 	return out
 }
 
-func hostPort(t *testing.T, addr string) (string, string) {
+func hostPort(t testing.TB, addr string) (string, string) {
 	t.Helper()
 	h, p, err := net.SplitHostPort(addr)
 	if err != nil {

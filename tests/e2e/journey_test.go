@@ -17,7 +17,7 @@ type twoDomains struct {
 	port int
 }
 
-func startTwoDomains(t *testing.T, extraA string) *twoDomains {
+func startTwoDomains(t testing.TB, extraA string) *twoDomains {
 	t.Helper()
 	port := freePort(t, "127.0.0.2")
 	srv := dnstest.Start(t, dnstest.Zone{
@@ -47,7 +47,7 @@ func startTwoDomains(t *testing.T, extraA string) *twoDomains {
 
 // submit sends with Python's smtplib through in's submission port
 // (STARTTLS + AUTH).
-func submit(t *testing.T, in *instance, user, pass, from, to, subject string) string {
+func submit(t testing.TB, in *instance, user, pass, from, to, subject string) string {
 	t.Helper()
 	h, p := hostPort(t, in.addr["submission"])
 	return python(t, "smtp_send.py", h, p, "starttls", from, to, subject, user, pass)
@@ -55,7 +55,7 @@ func submit(t *testing.T, in *instance, user, pass, from, to, subject string) st
 
 // waitMailbox polls an IMAP mailbox until it holds a message containing
 // every one of wants, and returns that message.
-func waitMailbox(t *testing.T, in *instance, user, pass, mailbox string, wants ...string) string {
+func waitMailbox(t testing.TB, in *instance, user, pass, mailbox string, wants ...string) string {
 	t.Helper()
 	h, p := hostPort(t, in.addr["imap"])
 	deadline := time.Now().Add(30 * time.Second)
@@ -102,7 +102,7 @@ func TestJourney(t *testing.T) {
 	waitQueueEmpty(t, d.b)
 }
 
-func waitQueueEmpty(t *testing.T, in *instance) {
+func waitQueueEmpty(t testing.TB, in *instance) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -17,7 +17,7 @@ import (
 // mbsync runs mbsync (isync) on rc for every channel, bounded to 60 s,
 // with its IMAP exchange traced (-Dn; credentials are masked by mbsync)
 // so that a failure shows the protocol conversation.
-func mbsync(t *testing.T, rc string) {
+func mbsync(t testing.TB, rc string) {
 	t.Helper()
 	bin := needTool(t, "mbsync")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -37,7 +37,7 @@ type imapMessage struct {
 }
 
 // imapState lists every mailbox of user with its messages.
-func imapState(t *testing.T, in *instance, user, pass string) map[string][]imapMessage {
+func imapState(t testing.TB, in *instance, user, pass string) map[string][]imapMessage {
 	t.Helper()
 	h, p := hostPort(t, in.addr["imap"])
 	state := map[string][]imapMessage{}
@@ -63,7 +63,7 @@ func imapState(t *testing.T, in *instance, user, pass string) map[string][]imapM
 
 // localMessages maps Subject to the file of each message of a local
 // Maildir folder (new/ and cur/).
-func localMessages(t *testing.T, folder string) map[string]string {
+func localMessages(t testing.TB, folder string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, sub := range []string{"new", "cur"} {

@@ -37,7 +37,7 @@ type postfixOptions struct {
 // only on loopback. It never does DNS (smtp_dns_support_level=disabled,
 // bracketed relayhost) and is stopped when the test ends.
 type postfix struct {
-	t       *testing.T
+	t       testing.TB
 	bin     string
 	dir     string
 	conf    string
@@ -49,7 +49,7 @@ type postfix struct {
 // Maildirs as (Postfix refuses root there).
 const nobodyID = 65534
 
-func startPostfix(t *testing.T, o postfixOptions) *postfix {
+func startPostfix(t testing.TB, o postfixOptions) *postfix {
 	t.Helper()
 	bin := needTool(t, "postfix")
 	if os.Geteuid() != 0 {
@@ -244,7 +244,7 @@ func (pf *postfix) waitMaildir(mailbox string, wants ...string) string {
 }
 
 // writeSelfSigned writes a self-signed certificate and key for host.
-func writeSelfSigned(t *testing.T, host, certFile, keyFile string) {
+func writeSelfSigned(t testing.TB, host, certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -366,7 +366,7 @@ func TestPostfix(t *testing.T) {
 
 // waitPostfixLog polls Postfix's log for one line containing every one of
 // wants.
-func waitPostfixLog(t *testing.T, pf *postfix, wants ...string) {
+func waitPostfixLog(t testing.TB, pf *postfix, wants ...string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -14,7 +14,7 @@ import (
 
 // needTool returns the path of an external program the tests drive, and
 // fails (never skips) when it is missing: .ci/run installs it.
-func needTool(t *testing.T, name string) string {
+func needTool(t testing.TB, name string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -31,7 +31,7 @@ func needTool(t *testing.T, name string) string {
 
 // swaks runs swaks with args (bounded to 30 s) and returns its whole
 // transcript and exit code.
-func swaks(t *testing.T, args ...string) (string, int) {
+func swaks(t testing.TB, args ...string) (string, int) {
 	t.Helper()
 	bin := needTool(t, "swaks")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
