@@ -15,13 +15,15 @@
 // Deliver, Copy); blobs are reference counted and their files removed when
 // the last message using them is expunged.
 //
-// Durability and group commit: a writer first writes its blob file and
-// fsyncs it in its own goroutine, then hands its metadata change to a single
-// committer goroutine. The committer gathers every pending request into one
-// SQLite transaction (each request in its own savepoint, so one failing
-// request does not fail the others), fsyncs each distinct blob directory
-// once, commits (one WAL fsync), and then wakes all callers. Concurrent
-// deliveries therefore share their metadata fsyncs.
+// Durability and group commit: a writer first writes its blob file (no
+// fsync yet) in its own goroutine, then hands its metadata change to a
+// single committer goroutine. The committer gathers every pending request
+// into one SQLite transaction (each request in its own savepoint, so one
+// failing request does not fail the others), makes all the batch's new blob
+// files durable with one syncfs(2) (see syncBlobs), commits (one WAL fsync),
+// and then wakes all callers. Concurrent deliveries therefore share both
+// their file and their metadata fsyncs, and none returns before its own
+// data is durable.
 //
 // Crash safety: a crash between a blob write and its commit leaves an
 // unreferenced file; Open deletes such orphans and runs PRAGMA quick_check.
