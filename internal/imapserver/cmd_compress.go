@@ -3,9 +3,11 @@ package imapserver
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"io"
 )
+
+// maxCompressed bounds concurrent COMPRESS=DEFLATE sessions server-wide.
+const maxCompressed = 256
 
 // cmdCompress: COMPRESS DEFLATE (RFC 4978): raw deflate both ways from
 // the byte after the tagged OK.
@@ -26,6 +28,11 @@ func (s *session) cmdCompress(tag string, p *parser, uid bool) (string, error) {
 	if s.compress {
 		return "", no("COMPRESSIONACTIVE", "Compression already active")
 	}
+	// A deflate writer costs ~0.8 MB; bound how many sessions hold one.
+	if s.srv.compressed.Add(1) > maxCompressed {
+		s.srv.compressed.Add(-1)
+		return "", no("LIMIT", "Too many compressed sessions; continue without compression")
+	}
 	s.w.tagged(tag, "OK", "DEFLATE active")
 	if err := s.flush(); err != nil {
 		return "", err
@@ -36,9 +43,10 @@ func (s *session) cmdCompress(tag string, p *parser, uid bool) (string, error) {
 		pending, _ := s.br.Peek(n)
 		in = io.MultiReader(bytes.NewReader(append([]byte(nil), pending...)), s.conn)
 	}
-	s.br = bufio.NewReaderSize(flate.NewReader(in), 4096)
+	// Our own inflater: compress/flate would sit on data a client flushed
+	// with Z_PARTIAL_FLUSH until more input arrives (see inflate.go).
+	s.br = bufio.NewReaderSize(newInflater(bufio.NewReaderSize(in, 4096)), 4096)
 	s.cr.r = s.br
-	fl, _ := flate.NewWriter(s.conn, 5)
-	s.w = &writer{bw: bufio.NewWriterSize(fl, 4096), fl: fl}
+	s.w = newDeflateWriter(s.conn)
 	return "", nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"sort"
 	"strconv"
 
 	"pochta/internal/message"
@@ -373,10 +372,4 @@ func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool
 	if flagsDone && m.ModSeq > s.sel.modseq {
 		s.sel.reported[m.UID] = m.ModSeq
 	}
-}
-
-// sortUIDs sorts in place and returns u.
-func sortUIDs(u []uint32) []uint32 {
-	sort.Slice(u, func(i, j int) bool { return u[i] < u[j] })
-	return u
 }

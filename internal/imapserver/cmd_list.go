@@ -82,7 +82,7 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			if len(patterns) >= 100 {
+			if len(patterns) >= 20 {
 				return "", errSyntax("too many patterns")
 			}
 			patterns = append(patterns, pat)
@@ -148,28 +148,6 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 	return "LIST completed", s.list(ref, patterns, o, false)
 }
 
-// cmdLsub: LSUB (RFC 3501 §6.3.9), kept for IMAP4rev1 clients.
-func (s *session) cmdLsub(tag string, p *parser, uid bool) (string, error) {
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	ref, err := p.astring()
-	if err != nil {
-		return "", err
-	}
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	pat, err := p.listMailbox()
-	if err != nil {
-		return "", err
-	}
-	if err := p.end(); err != nil {
-		return "", err
-	}
-	return "LSUB completed", s.list(ref, []string{pat}, listOptions{selSubscribed: true}, true)
-}
-
 func (s *session) list(ref string, patterns []string, o listOptions, lsub bool) error {
 	boxes, err := s.srv.opts.Store.ListMailboxes(s.ctx, s.acct.ID)
 	if err != nil {
@@ -210,6 +188,9 @@ func (s *session) list(ref string, patterns []string, o listOptions, lsub bool) 
 				continue
 			}
 			full = dec
+		}
+		if len(full) > 2*maxMailboxName {
+			continue // can match no valid name; also bounds matching cost
 		}
 		if len(full) >= 5 && strings.EqualFold(full[:5], "INBOX") && (len(full) == 5 || full[5] == '/') {
 			full = "INBOX" + full[5:]

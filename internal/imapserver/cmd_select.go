@@ -20,11 +20,6 @@ func (s *session) cmdSelect(tag string, p *parser, uid bool) (string, error) {
 	return s.selectCmd(p, false)
 }
 
-// cmdExamine: EXAMINE (RFC 9051 §6.3.3), a read-only SELECT.
-func (s *session) cmdExamine(tag string, p *parser, uid bool) (string, error) {
-	return s.selectCmd(p, true)
-}
-
 func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	if err := p.sp(); err != nil {
 		return "", err

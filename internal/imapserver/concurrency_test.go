@@ -134,3 +134,29 @@ func TestQresyncSelect(t *testing.T) {
 	mustNotHave(t, lines, "VANISHED")
 	c.expect("SELECT INBOX (FROB)", "BAD")
 }
+
+// The shared UID-list cache stays exact across expunges, moves and
+// deliveries made between SELECTs.
+func TestUIDCacheAcrossSelects(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.srv.uidCache.mu.Lock()
+	e.srv.uidCache.min = 1
+	e.srv.uidCache.mu.Unlock()
+	for i := 1; i <= 6; i++ {
+		e.deliver("", testMessage(i, "c"))
+	}
+	a, b := e.login(), e.login()
+	mustHave(t, a.ok("SELECT INBOX"), "* 6 EXISTS")
+	b.ok("SELECT INBOX")
+	b.ok(`STORE 2,4 +FLAGS (\Deleted)`)
+	b.ok("EXPUNGE")
+	b.ok("MOVE 1 Trash")
+	e.deliver("", testMessage(7, "c"))
+	b.ok(`STORE 1 +FLAGS (\Seen)`)
+	lines := a.ok("SELECT INBOX")
+	mustHave(t, lines, "* 4 EXISTS")
+	lines = a.ok("FETCH 1:* (UID)")
+	for i, u := range []string{"3", "5", "6", "7"} {
+		mustHave(t, lines, "* "+itoa(i+1)+" FETCH (UID "+u+")")
+	}
+}

@@ -36,6 +36,7 @@ type envOptions struct {
 	literal     int64
 	idle        time.Duration
 	maxErrors   int
+	unauth      time.Duration
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -80,6 +81,9 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	lim.MaxConnectionsPerIP = 5000
 	lim.MaxConnections = 5000
 	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t)})
+	if o.unauth > 0 {
+		srv.unauthTimeout = o.unauth
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

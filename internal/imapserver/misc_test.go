@@ -1,7 +1,10 @@
 package imapserver
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +68,38 @@ func TestThreadAndListHierarchy(t *testing.T) {
 	c.ok("SUBSCRIBE a/b/c")
 	lines = c.ok(`LIST (SUBSCRIBED RECURSIVEMATCH) "" %`)
 	mustHave(t, lines, `"a" ("CHILDINFO" ("SUBSCRIBED"))`)
+}
+
+// Port 993 style: TLS from the first byte; plaintext LOGIN is then fine
+// even when plaintext is otherwise refused.
+func TestImplicitTLS(t *testing.T) {
+	e := newEnv(t, envOptions{noPlaintext: true})
+	srv := New(Options{Hostname: "mx.example.org", TLSConfig: e.tls, ImplicitTLS: true, Store: e.st,
+		Auth: e.srv.opts.Auth, Limits: e.srv.opts.Limits})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+	tc, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	c := &rawClient{t: t, c: tc, r: bufio.NewReader(tc)}
+	if g := c.line(); !strings.Contains(g, "AUTH=PLAIN") || strings.Contains(g, "STARTTLS") {
+		t.Fatalf("greeting %q", g)
+	}
+	c.ok(`LOGIN alice@example.org "` + testPassword + `"`)
+	c.ok("SELECT INBOX")
+}
+
+// An unauthenticated connection that stays silent is dropped with BYE.
+func TestUnauthenticatedTimeout(t *testing.T) {
+	e := newEnv(t, envOptions{unauth: 200 * time.Millisecond})
+	c := e.dial()
+	if l := c.line(); !strings.HasPrefix(l, "* BYE") {
+		t.Fatalf("got %q", l)
+	}
 }

@@ -54,7 +54,7 @@ func TestProtocolTranscript(t *testing.T) {
 		{cmd: `ID ("name" "test" "version" "1")`, status: "OK", want: []string{`* ID ("name" "pochta"`}},
 		{cmd: "SELECT INBOX", status: "NO", want: []string{"Log in first"}},
 		{cmd: "LOGIN alice@example.org wrong", status: "NO [AUTHENTICATIONFAILED]"},
-		{cmd: `LOGIN alice@example.org "` + testPassword + `"`, status: "OK [CAPABILITY", want: []string{"CONDSTORE", "QRESYNC", "MOVE", "APPENDLIMIT=", "QUOTA=RES-STORAGE", "SORT", "STATUS=SIZE", "SPECIAL-USE", "LIST-STATUS", "UIDPLUS"}, absent: []string{"AUTH=PLAIN"}},
+		{cmd: `LOGIN alice@example.org "` + testPassword + `"`, status: "OK [CAPABILITY", want: []string{"CONDSTORE", "QRESYNC", "MOVE", "APPENDLIMIT=", "QUOTA=RES-STORAGE", "SORT", "STATUS=SIZE", "COMPRESS=DEFLATE", "SPECIAL-USE", "LIST-STATUS", "UIDPLUS"}, absent: []string{"AUTH=PLAIN"}},
 		{cmd: "LOGIN alice x", status: "BAD"},
 		{cmd: "NAMESPACE", status: "OK", want: []string{`* NAMESPACE (("" "/")) NIL NIL`}},
 		{cmd: "ENABLE CONDSTORE", status: "OK", want: []string{"* ENABLED CONDSTORE"}},

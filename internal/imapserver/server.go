@@ -25,6 +25,8 @@ type Authenticator interface {
 	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
 }
 
+var _ Authenticator = (*auth.Authenticator)(nil)
+
 // Options configure a Server.
 type Options struct {
 	Hostname string
@@ -41,9 +43,9 @@ type Options struct {
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("imapserver: server closed")
 
-// unauthTimeout bounds how long a connection may stay unauthenticated
-// between commands.
-const unauthTimeout = 60 * time.Second
+// defaultUnauthTimeout bounds how long a connection may stay
+// unauthenticated between commands.
+const defaultUnauthTimeout = 60 * time.Second
 
 // Server is an IMAP server.
 type Server struct {
@@ -58,6 +60,11 @@ type Server struct {
 	done      chan struct{}
 	wg        sync.WaitGroup
 	uidCache  uidCache
+	// compressed counts sessions with COMPRESS=DEFLATE active.
+	compressed atomic.Int64
+	// unauthTimeout bounds how long a connection may stay unauthenticated
+	// between commands.
+	unauthTimeout time.Duration
 }
 
 // New returns a Server; zero limits get safe defaults.
@@ -95,6 +102,8 @@ func New(opts Options) *Server {
 		sessions:  map[*session]struct{}{},
 		perIP:     map[netip.Addr]int{},
 		done:      make(chan struct{}),
+
+		unauthTimeout: defaultUnauthTimeout,
 	}
 }
 

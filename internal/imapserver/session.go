@@ -92,7 +92,7 @@ func (s *session) serve() {
 		return
 	}
 	for s.state != stateLogout {
-		timeout := unauthTimeout
+		timeout := s.srv.unauthTimeout
 		if s.state != stateNotAuth {
 			timeout = s.srv.opts.Limits.IMAPIdleTimeout.Duration
 		}
@@ -164,6 +164,9 @@ func (s *session) readFailed(err error) bool {
 
 func (s *session) close() {
 	s.cancel()
+	if s.compress {
+		s.srv.compressed.Add(-1)
+	}
 	if s.unwatch != nil {
 		s.unwatch()
 	}
@@ -397,10 +400,8 @@ func (s *session) capabilities() string {
 		"CONDSTORE", "QRESYNC", "QUOTA", "QUOTA=RES-STORAGE", "SORT", "SORT=DISPLAY",
 		"THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "STATUS=SIZE", "UTF8=ACCEPT", "BINARY",
 		"APPENDLIMIT="+strconv.FormatInt(s.srv.opts.Limits.IMAPLiteralSize, 10))
-	// COMPRESS=DEFLATE (cmd_compress.go) works with clients that flush
-	// with Z_SYNC_FLUSH, but Go's compress/flate cannot return data that
-	// a client flushed with Z_PARTIAL_FLUSH (as mbsync does) until more
-	// input arrives, which deadlocks; so it is implemented but not
-	// advertised.
+	if !s.compress && s.state != stateNotAuth {
+		caps = append(caps, "COMPRESS=DEFLATE")
+	}
 	return strings.Join(caps, " ")
 }

@@ -14,8 +14,9 @@ import (
 // Updates are idempotent (new UIDs above the maximum are appended,
 // vanished ones removed), so replaying a change twice is harmless.
 type uidCache struct {
-	mu sync.Mutex
-	m  map[int64]*cachedUIDs
+	mu  sync.Mutex
+	m   map[int64]*cachedUIDs
+	min int // mailboxes with fewer messages are not cached (0: uidCacheMin)
 }
 
 type cachedUIDs struct {
@@ -34,7 +35,11 @@ const (
 func (c *uidCache) uids(ctx context.Context, st store.Mailstore, mb store.Mailbox) ([]uint32, error) {
 	c.mu.Lock()
 	e := c.m[mb.ID]
+	threshold := c.min
 	c.mu.Unlock()
+	if threshold <= 0 {
+		threshold = uidCacheMin
+	}
 	var base []uint32
 	if e != nil && e.uidValidity == mb.UIDValidity {
 		base = e.uids
@@ -51,7 +56,7 @@ func (c *uidCache) uids(ctx context.Context, st store.Mailstore, mb store.Mailbo
 			return nil, err
 		}
 	}
-	if len(base) >= uidCacheMin {
+	if len(base) >= threshold {
 		c.mu.Lock()
 		if c.m == nil {
 			c.m = map[int64]*cachedUIDs{}

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"bufio"
+	"bytes"
 	"compress/flate"
 	"io"
 	"strconv"
@@ -11,20 +12,35 @@ import (
 // writer writes responses (RFC 9051 §7). Errors are sticky: once a write
 // fails every later write is dropped and flush reports the error.
 type writer struct {
-	bw  *bufio.Writer
-	fl  *flate.Writer // non-nil after COMPRESS=DEFLATE
-	err error
+	bw *bufio.Writer
+	fl *flate.Writer // non-nil after COMPRESS=DEFLATE
+	// With compression, deflate output collects in zbuf and goes to zout
+	// in one write per flush: some clients (mbsync) mishandle a flush
+	// split across TCP segments.
+	zbuf  *bytes.Buffer
+	zout  io.Writer
+	dirty bool // written to since the last flush
+	err   error
+}
+
+// newDeflateWriter returns a writer that compresses onto w (RFC 4978).
+func newDeflateWriter(w io.Writer) *writer {
+	zbuf := &bytes.Buffer{}
+	fl, _ := flate.NewWriter(zbuf, 5)
+	return &writer{bw: bufio.NewWriterSize(fl, 4096), fl: fl, zbuf: zbuf, zout: w}
 }
 
 func newWriter(w io.Writer) *writer { return &writer{bw: bufio.NewWriterSize(w, 4096)} }
 
 func (w *writer) str(s string) {
+	w.dirty = true
 	if w.err == nil {
 		_, w.err = w.bw.WriteString(s)
 	}
 }
 
 func (w *writer) bytes(b []byte) {
+	w.dirty = true
 	if w.err == nil {
 		_, w.err = w.bw.Write(b)
 	}
@@ -48,11 +64,21 @@ func (w *writer) tagged(tag, status, text string) {
 }
 
 func (w *writer) flush() error {
+	if !w.dirty {
+		// Nothing to send; an empty deflate flush would still emit a
+		// sync marker, which must not follow COMPRESS's OK unasked.
+		return w.err
+	}
+	w.dirty = false
 	if w.err == nil {
 		w.err = w.bw.Flush()
 	}
 	if w.err == nil && w.fl != nil {
 		w.err = w.fl.Flush()
+		if w.err == nil {
+			_, w.err = w.zout.Write(w.zbuf.Bytes())
+		}
+		w.zbuf.Reset()
 	}
 	return w.err
 }
