@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"pochta/internal/mutf7"
 	"pochta/internal/store"
 )
 
@@ -183,7 +184,7 @@ func (s *session) list(ref string, patterns []string, o listOptions, lsub bool) 
 			full = ref + pat
 		}
 		if !s.utf8Names() {
-			dec, err := decodeMUTF7(full)
+			dec, err := mutf7.Decode(full)
 			if err != nil {
 				continue
 			}

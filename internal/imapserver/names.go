@@ -4,6 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"pochta/internal/mutf7"
 	"pochta/internal/store"
 )
 
@@ -17,7 +18,7 @@ const maxMailboxName = 1000
 func (s *session) decodeName(raw string) (string, bool) {
 	name := raw
 	if !s.utf8Names() {
-		dec, err := decodeMUTF7(raw)
+		dec, err := mutf7.Decode(raw)
 		if err != nil {
 			// A rev1 client may still send 8-bit UTF-8; accept it if valid.
 			if !utf8.ValidString(raw) || isASCII(raw) {
@@ -67,5 +68,5 @@ func (s *session) encodeName(name string) string {
 	if s.utf8Names() {
 		return name
 	}
-	return encodeMUTF7(name)
+	return mutf7.Encode(name, "")
 }

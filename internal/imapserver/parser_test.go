@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"pochta/internal/mutf7"
 )
 
 // parseAll runs every grammar entry point over b, as the commands do.
@@ -45,7 +47,7 @@ func parseAll(b []byte) {
 			}
 			f(p)
 		}
-		decodeMUTF7(string(cmd))
+		mutf7.Decode(string(cmd))
 		s := &session{}
 		s.decodeName(string(cmd))
 	}
@@ -148,24 +150,6 @@ func TestReaderLiterals(t *testing.T) {
 	_, err = cr.read()
 	if le, ok := err.(*literalError); !ok || le.tag != "e" || !le.sync {
 		t.Fatalf("big literal: %v", err)
-	}
-}
-
-func TestMUTF7(t *testing.T) {
-	for _, c := range []struct{ utf8, mutf7 string }{
-		{"INBOX", "INBOX"}, {"R&D", "R&-D"}, {"Entwürfe", "Entw&APw-rfe"}, {"日本語", "&ZeVnLIqe-"}, {"a~b", "a~b"},
-	} {
-		if got := encodeMUTF7(c.utf8); got != c.mutf7 {
-			t.Errorf("encode(%q) = %q, want %q", c.utf8, got, c.mutf7)
-		}
-		if got, err := decodeMUTF7(c.mutf7); err != nil || got != c.utf8 {
-			t.Errorf("decode(%q) = %q %v", c.mutf7, got, err)
-		}
-	}
-	for _, bad := range []string{"&", "&Jjo", "&AGE-", "a\x01", "&&-"} {
-		if _, err := decodeMUTF7(bad); err == nil {
-			t.Errorf("decode(%q) accepted", bad)
-		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"pochta/internal/mutf7"
 	"pochta/internal/store"
 )
 
@@ -108,7 +109,7 @@ func folderDir(name string) string {
 	}
 	levels := strings.Split(name, store.Delimiter)
 	for i, l := range levels {
-		levels[i] = encodeLevel(l)
+		levels[i] = mutf7.Encode(l, ".")
 	}
 	return "." + strings.Join(levels, ".")
 }

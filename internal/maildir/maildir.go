@@ -33,7 +33,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"pochta/internal/mutf7"
 	"pochta/internal/store"
 )
 
@@ -615,4 +617,19 @@ func digits(s string) int {
 		i++
 	}
 	return i
+}
+
+// decodeLevel decodes one level of a folder name from modified UTF-7
+// (Dovecot's default on disk, with "." encoded as Encode(l, ".") writes it).
+// A name that is not modified UTF-7 but is valid UTF-8 (Dovecot's UTF8
+// layout option, hand-made folders) is taken as it is.
+func decodeLevel(s string) (string, error) {
+	out, err := mutf7.DecodeLenient(s)
+	if err == nil {
+		return out, nil
+	}
+	if utf8.ValidString(s) {
+		return s, nil
+	}
+	return "", err
 }

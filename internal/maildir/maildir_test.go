@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"pochta/internal/mutf7"
 	"pochta/internal/store"
 	"pochta/internal/store/sqlite"
 )
@@ -469,14 +470,14 @@ func TestModifiedUTF7(t *testing.T) {
 		"plain name": "plain name",
 		"😀":          "&2D3eAA-",
 	} {
-		if got := encodeLevel(plain); got != enc {
+		if got := mutf7.Encode(plain, "."); got != enc {
 			t.Errorf("encodeLevel(%q) = %q, want %q", plain, got, enc)
 		}
 		if got, err := decodeLevel(enc); err != nil || got != plain {
 			t.Errorf("decodeLevel(%q) = %q, %v; want %q", enc, got, err, plain)
 		}
 	}
-	if _, err := decodeUTF7("&AOQ"); err == nil {
+	if _, err := mutf7.DecodeLenient("&AOQ"); err == nil {
 		t.Error("unterminated shift accepted")
 	}
 	if got, err := decodeLevel("caf\u00e9"); err != nil || got != "café" {
