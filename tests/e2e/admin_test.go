@@ -52,6 +52,23 @@ func TestAdminJourney(t *testing.T) {
 	if !strings.Contains(got, "count 0") {
 		t.Fatalf("DELE+QUIT did not delete:\n%s", got)
 	}
+	python(t, "smtp_send.py", host, port, "plain", "john@remote.test", "kate@example.test", "Kept for export")
+	in.stop()
+
+	// Maildir export and import (moving out to and in from Dovecot).
+	dir := t.TempDir() + "/kate-maildir"
+	if out := in.run("", "export maildir", "kate@example.test", dir); !strings.Contains(out, "exported 1 messages") {
+		t.Fatalf("export: %s", out)
+	}
+	in.run("pw2\n", "user add", "--password-stdin", "copy@example.test")
+	if out := in.run("", "import maildir", dir, "copy@example.test"); !strings.Contains(out, "imported 1 messages") {
+		t.Fatalf("import: %s", out)
+	}
+	in.start()
+	got = python(t, "pop3_fetch.py", ph, pp, "copy@example.test", "pw2")
+	if !strings.Contains(got, "Subject: Kept for export") {
+		t.Fatalf("imported message not served:\n%s", got)
+	}
 	in.stop()
 
 	// Admin commands reject nonsense with a clear error.
