@@ -57,7 +57,7 @@ func demoConfig() (*config.Config, error) {
 		IMAPS:       []string{"127.0.0.1:2993"},
 		POP3:        []string{"127.0.0.1:2110"},
 		POP3S:       []string{"127.0.0.1:2995"},
-		HTTP:        []string{"127.0.0.1:8080"},
+		HTTP:        []string{"127.0.0.1:2080"},
 	}
 	return c, c.Validate()
 }

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"pochta/internal/auth"
 	"pochta/internal/config"
@@ -53,6 +54,7 @@ type App struct {
 
 	services []service
 	wg       sync.WaitGroup
+	stopping atomic.Bool // Serve's return during Shutdown is expected
 }
 
 type service struct {
@@ -218,7 +220,7 @@ func (a *App) Start() error {
 			a.wg.Add(1)
 			go func(s service, l net.Listener) {
 				defer a.wg.Done()
-				if err := s.srv.Serve(l); err != nil && !isClosed(err) {
+				if err := s.srv.Serve(l); err != nil && !a.stopping.Load() && !isClosed(err) {
 					a.log.Error("serve failed", "service", s.name, "addr", l.Addr().String(), "err", err)
 				}
 			}(s, l)
@@ -250,6 +252,7 @@ func (a *App) closeListeners() {
 // Shutdown stops accepting, lets in-flight sessions and deliveries finish
 // until ctx ends, then closes the queue and the store.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.stopping.Store(true)
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex
