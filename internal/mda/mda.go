@@ -244,9 +244,13 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 
 func (d *Deliverer) fail(errs []error, owners map[int64][]int, targets []store.Target, err error) {
 	r := reply.ErrLocal
-	if errors.Is(err, store.ErrOverQuota) {
+	switch {
+	case errors.Is(err, store.ErrOverQuota):
 		r = reply.ErrQuota
-	} else {
+	case errors.Is(err, store.ErrNoSpace):
+		r = reply.ErrNoSpace
+		d.log.Error("local delivery failed: disk full", "err", err)
+	default:
 		d.log.Error("local delivery failed", "err", err)
 	}
 	for _, t := range targets {

@@ -57,4 +57,5 @@ var (
 	ErrQuotaTemp  = &Error{452, "4.2.2", "Mailbox full"}
 	ErrQuota      = &Error{552, "5.2.2", "Mailbox full"}
 	ErrTooBig     = &Error{552, "5.3.4", "Message size exceeds fixed maximum message size"}
+	ErrNoSpace    = &Error{452, "4.3.1", "Insufficient system storage"}
 )

@@ -26,6 +26,8 @@ var (
 	ErrInvalidName   = errors.New("store: invalid name")
 	ErrInUse         = errors.New("store: still in use")
 	ErrModifiedSince = errors.New("store: modified since")
+	// ErrNoSpace: the disk is full; nothing was stored.
+	ErrNoSpace = errors.New("store: no space left on device")
 )
 
 // Standard mailbox names and their special-use attributes (RFC 6154),

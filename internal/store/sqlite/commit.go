@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -125,8 +126,25 @@ func (s *Store) write(ctx context.Context, files []string, fn func(tx *wtx, e *e
 	// Once accepted the request is always processed; wait for it so the
 	// caller knows the outcome.
 	<-r.done
-	return r.err
+	return noSpace(r.err)
 }
+
+// noSpace marks errors caused by a full disk (ENOSPC from the file system,
+// SQLITE_FULL from SQLite) with store.ErrNoSpace, so that delivery can
+// answer 452 4.3.1 rather than a generic local error.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, store.ErrNoSpace) {
+		return err
+	}
+	var se interface{ Code() int }
+	if errors.Is(err, syscall.ENOSPC) || (errors.As(err, &se) && se.Code()&0xff == sqliteFull) {
+		return fmt.Errorf("%w: %v", store.ErrNoSpace, err)
+	}
+	return err
+}
+
+// sqliteFull is SQLITE_FULL, the primary result code for a full disk.
+const sqliteFull = 13
 
 // commitLoop is the single writer: it gathers pending requests into one
 // transaction per batch.
@@ -293,7 +311,7 @@ func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
 	if err != nil {
 		f.Close()
 		os.Remove(path)
-		return nil, fmt.Errorf("sqlite store: writing blob: %w", err)
+		return nil, noSpace(fmt.Errorf("sqlite store: writing blob: %w", err))
 	}
 	return &blobFile{id: id, size: n, path: path, f: f}, nil
 }
