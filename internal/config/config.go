@@ -103,6 +103,30 @@ type Limits struct {
 	IMAPLiteralSize     int64    `toml:"imap_max_literal"`  // bytes, largest APPEND
 }
 
+// WithDefaults returns l with every zero or negative limit replaced by its
+// value in Default.
+func (l Limits) WithDefaults() Limits {
+	d := Default().Limits
+	orDefault(&l.MaxMessageSize, d.MaxMessageSize)
+	orDefault(&l.MaxRecipients, d.MaxRecipients)
+	orDefault(&l.MaxLineLength, d.MaxLineLength)
+	orDefault(&l.MaxConnections, d.MaxConnections)
+	orDefault(&l.MaxConnectionsPerIP, d.MaxConnectionsPerIP)
+	orDefault(&l.CommandTimeout.Duration, d.CommandTimeout.Duration)
+	orDefault(&l.DataTimeout.Duration, d.DataTimeout.Duration)
+	orDefault(&l.MaxErrors, d.MaxErrors)
+	orDefault(&l.IMAPIdleTimeout.Duration, d.IMAPIdleTimeout.Duration)
+	orDefault(&l.IMAPLiteralSize, d.IMAPLiteralSize)
+	return l
+}
+
+// orDefault sets *v to def unless it is positive.
+func orDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
 // Submission configures the MSA on submission and submissions.
 type Submission struct {
 	// TrustedNetworks (CIDR) may relay through the smtp service without AUTH.

@@ -60,7 +60,7 @@ func (s *session) cmdIdle(tag string, p *parser, uid bool) (string, error) {
 			s.w.untagged("BYE Autologout; idle for too long")
 			s.state = stateLogout
 			return "", nil
-		case <-s.srv.done:
+		case <-s.srv.conns.Done():
 			s.w.untagged("BYE Server shutting down")
 			s.state = stateLogout
 			return "", nil

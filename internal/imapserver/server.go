@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/conntrack"
 	"pochta/internal/store"
 )
 
@@ -52,14 +52,10 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
-	closing   atomic.Bool
-	done      chan struct{}
-	wg        sync.WaitGroup
-	uidCache  uidCache
+	// conns accepts, limits and tracks connections; sessions ask it
+	// whether Shutdown has begun (Closing, or Done in IDLE).
+	conns    *conntrack.Tracker
+	uidCache uidCache
 	// compressed counts sessions with COMPRESS=DEFLATE active.
 	compressed atomic.Int64
 	// unauthTimeout bounds how long a connection may stay unauthenticated
@@ -69,26 +65,7 @@ type Server struct {
 
 // New returns a Server; zero limits get safe defaults.
 func New(opts Options) *Server {
-	d := config.Default().Limits
-	l := &opts.Limits
-	if l.MaxConnections <= 0 {
-		l.MaxConnections = d.MaxConnections
-	}
-	if l.MaxConnectionsPerIP <= 0 {
-		l.MaxConnectionsPerIP = d.MaxConnectionsPerIP
-	}
-	if l.CommandTimeout.Duration <= 0 {
-		l.CommandTimeout = d.CommandTimeout
-	}
-	if l.MaxErrors <= 0 {
-		l.MaxErrors = d.MaxErrors
-	}
-	if l.IMAPIdleTimeout.Duration <= 0 {
-		l.IMAPIdleTimeout = d.IMAPIdleTimeout
-	}
-	if l.IMAPLiteralSize <= 0 {
-		l.IMAPLiteralSize = d.IMAPLiteralSize
-	}
+	opts.Limits = opts.Limits.WithDefaults()
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
 	}
@@ -96,148 +73,80 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
+	s := &Server{
 		opts: opts, log: log.With("service", "imap"),
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		perIP:     map[netip.Addr]int{},
-		done:      make(chan struct{}),
 
 		unauthTimeout: defaultUnauthTimeout,
 	}
+	s.conns = conntrack.New(conntrack.Options{
+		MaxConns:      opts.Limits.MaxConnections,
+		MaxConnsPerIP: opts.Limits.MaxConnectionsPerIP,
+		ErrClosed:     ErrServerClosed,
+		NewSession: func(c net.Conn, _ netip.Addr) conntrack.Session {
+			return &conn{srv: s, raw: c}
+		},
+		Refuse: refuse,
+	})
+	return s
 }
 
 // Serve accepts connections on l until Shutdown.
-func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-	backoff := 5 * time.Millisecond
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			if s.closing.Load() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(backoff)
-				backoff = min(2*backoff, time.Second)
-				continue
-			}
-			return err
-		}
-		backoff = 5 * time.Millisecond
-		ip := auth.AddrIP(c.RemoteAddr())
-		if !s.admit(ip) {
-			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			c.Write([]byte("* BYE [UNAVAILABLE] Too many connections\r\n"))
-			c.Close()
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.release(ip)
-			s.serveConn(c)
-		}()
+func (s *Server) Serve(l net.Listener) error { return s.conns.Serve(l) }
+
+// refuse turns a connection away: silently while shutting down, otherwise
+// with BYE (in plain text, even on an implicit-TLS port).
+func refuse(c net.Conn, why conntrack.Reason) {
+	if why != conntrack.Closing {
+		c.Write([]byte("* BYE [UNAVAILABLE] Too many connections\r\n"))
 	}
 }
 
-func (s *Server) admit(ip netip.Addr) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	total := 0
-	for _, n := range s.perIP {
-		total += n
-	}
-	if total >= s.opts.Limits.MaxConnections || s.perIP[ip] >= s.opts.Limits.MaxConnectionsPerIP {
-		return false
-	}
-	s.perIP[ip]++
-	return true
+// closing reports whether Shutdown has begun. It takes the Tracker's
+// lock, which Shutdown holds while it interrupts idle sessions, so a
+// session that marks itself waiting and then finds closing false is sure
+// to be woken.
+func (s *Server) closing() bool { return s.conns.Closing() }
+
+// conn is an admitted connection; its session starts after the
+// implicit-TLS handshake, if any.
+type conn struct {
+	srv  *Server
+	raw  net.Conn
+	sess atomic.Pointer[session]
 }
 
-func (s *Server) release(ip netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
+// Interrupt wakes the session if it is waiting for a command
+// (conntrack.Session).
+func (c *conn) Interrupt() {
+	if sess := c.sess.Load(); sess != nil {
+		sess.interruptIfIdle()
 	}
 }
 
-func (s *Server) serveConn(c net.Conn) {
-	tlsActive := false
+// Serve runs the connection (conntrack.Session).
+func (c *conn) Serve() {
+	s := c.srv
+	nc, tlsActive := c.raw, false
 	if s.opts.ImplicitTLS && s.opts.TLSConfig != nil {
-		tc := tls.Server(c, s.opts.TLSConfig)
-		c.SetDeadline(time.Now().Add(30 * time.Second))
+		tc := tls.Server(nc, s.opts.TLSConfig)
+		nc.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.Handshake(); err != nil {
-			s.log.Debug("tls handshake failed", "remote", c.RemoteAddr().String(), "err", err)
-			c.Close()
+			s.log.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+			nc.Close()
 			return
 		}
-		c.SetDeadline(time.Time{})
-		c, tlsActive = tc, true
+		nc.SetDeadline(time.Time{})
+		nc, tlsActive = tc, true
 	}
-	sess := newSession(s, c, tlsActive)
-	s.mu.Lock()
-	if s.closing.Load() {
-		s.mu.Unlock()
-		c.Close()
+	sess := newSession(s, nc, tlsActive)
+	c.sess.Store(sess)
+	if s.closing() {
+		nc.Close()
 		return
 	}
-	s.sessions[sess] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.sessions, sess)
-		s.mu.Unlock()
-	}()
 	sess.serve()
 }
 
 // Shutdown stops accepting connections, tells idle clients BYE, waits for
 // commands in progress to finish until ctx ends, then closes what is left.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.closing.Swap(true) {
-		close(s.done)
-	}
-	for l := range s.listeners {
-		l.Close()
-	}
-	s.mu.Unlock()
-	finished := make(chan struct{})
-	go func() { s.wg.Wait(); close(finished) }()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.interruptIfIdle()
-		}
-		s.mu.Unlock()
-		select {
-		case <-finished:
-			return nil
-		case <-ctx.Done():
-			s.mu.Lock()
-			for sess := range s.sessions {
-				sess.raw.Close()
-			}
-			s.mu.Unlock()
-			<-finished
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.conns.Shutdown(ctx) }

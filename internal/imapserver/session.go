@@ -98,7 +98,7 @@ func (s *session) serve() {
 		}
 		s.conn.SetReadDeadline(time.Now().Add(timeout))
 		s.waiting.Store(true)
-		if s.srv.closing.Load() {
+		if s.srv.closing() {
 			s.w.untagged("BYE Server shutting down")
 			s.flush()
 			return
@@ -151,7 +151,7 @@ func (s *session) readFailed(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		if s.srv.closing.Load() {
+		if s.srv.closing() {
 			s.w.untagged("BYE Server shutting down")
 		} else {
 			s.w.untagged("BYE Autologout; idle for too long")

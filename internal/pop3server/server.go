@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"pochta/internal/auth"
+	"pochta/internal/conntrack"
 	"pochta/internal/store"
 )
 
@@ -78,18 +79,12 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	// ctx is the parent of every session context; cancel aborts work in
-	// progress when Shutdown gives up waiting.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// conns accepts, limits and tracks connections; its Context is the
+	// parent of every session context, cancelled when Shutdown gives up.
+	conns *conntrack.Tracker
 
-	mu        sync.Mutex
-	closing   bool
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
-	locked    map[int64]bool // account IDs with a session (LockMailbox)
-	wg        sync.WaitGroup
+	mu     sync.Mutex
+	locked map[int64]bool // account IDs with a session (LockMailbox)
 
 	sizeMu sync.Mutex
 	sizes  map[sizeKey]int64 // exact POP3 sizes, see session.exactSize
@@ -146,15 +141,21 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
-		opts: opts, log: log, ctx: ctx, cancel: cancel,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		perIP:     map[netip.Addr]int{},
-		locked:    map[int64]bool{},
-		sizes:     map[sizeKey]int64{},
+	s := &Server{
+		opts: opts, log: log,
+		locked: map[int64]bool{},
+		sizes:  map[sizeKey]int64{},
 	}
+	s.conns = conntrack.New(conntrack.Options{
+		MaxConns:      opts.MaxConnections,
+		MaxConnsPerIP: opts.MaxConnectionsPerIP,
+		ErrClosed:     ErrServerClosed,
+		NewSession: func(conn net.Conn, ip netip.Addr) conntrack.Session {
+			return newSession(s, conn, ip)
+		},
+		Refuse: s.refuse,
+	})
+	return s
 }
 
 // Serve accepts connections on l until l fails or Shutdown is called; it
@@ -163,86 +164,21 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.opts.ImplicitTLS && s.opts.TLSConfig == nil {
 		return errors.New("pop3server: ImplicitTLS without TLSConfig")
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-
-	var backoff time.Duration
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Temporary failure (e.g. out of file descriptors):
-				// back off like net/http instead of spinning.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return err
-		}
-		backoff = 0
-		s.accept(conn)
-	}
+	return s.conns.Serve(l)
 }
 
-// accept registers conn and starts its session, or turns it away when a
-// connection limit is reached.
-func (s *Server) accept(conn net.Conn) {
-	ip := auth.AddrIP(conn.RemoteAddr())
-	s.mu.Lock()
-	switch {
-	case s.closing:
-		s.mu.Unlock()
-		conn.Close()
-		return
-	case len(s.sessions) >= s.opts.MaxConnections || s.perIP[ip] >= s.opts.MaxConnectionsPerIP:
-		s.mu.Unlock()
-		s.log.Warn("pop3 connection refused: too many connections", "remote", conn.RemoteAddr().String())
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			// Plain text even on pop3s: a TLS handshake is more work
-			// than an overloaded server should do for a refusal.
-			if !s.opts.ImplicitTLS {
-				conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-				conn.Write([]byte("-ERR [SYS/TEMP] Too many connections, try again later\r\n"))
-			}
-			conn.Close()
-		}()
+// refuse turns a connection away: silently while shutting down, otherwise
+// with "too many connections".
+func (s *Server) refuse(conn net.Conn, why conntrack.Reason) {
+	if why == conntrack.Closing {
 		return
 	}
-	sess := newSession(s, conn, ip)
-	s.sessions[sess] = struct{}{}
-	s.perIP[ip]++
-	s.wg.Add(1)
-	s.mu.Unlock()
-
-	go func() {
-		defer s.wg.Done()
-		sess.serve()
-		s.mu.Lock()
-		delete(s.sessions, sess)
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
-		s.mu.Unlock()
-	}()
+	s.log.Warn("pop3 connection refused: too many connections", "remote", conn.RemoteAddr().String())
+	// Plain text even on pop3s: a TLS handshake is more work than an
+	// overloaded server should do for a refusal.
+	if !s.opts.ImplicitTLS {
+		conn.Write([]byte("-ERR [SYS/TEMP] Too many connections, try again later\r\n"))
+	}
 }
 
 // lockAccount marks an account as having a session (LockMailbox).
@@ -268,60 +204,11 @@ func (s *Server) unlockAccount(id int64) {
 	s.mu.Unlock()
 }
 
-// armRead sets the idle deadline for reading the next command, unless the
-// server is shutting down; under the server lock, so that Shutdown's
-// wake-up cannot be overwritten by a later deadline.
-func (s *Server) armRead(conn net.Conn, d time.Duration) (closing bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return true
-	}
-	conn.SetReadDeadline(time.Now().Add(d))
-	return false
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.conns.Closing() }
 
 // Shutdown stops accepting connections, tells sessions waiting for a
 // command that the server is going away (they end without the UPDATE
 // state, so nothing is deleted), lets commands in progress finish, and
 // waits for every session to end until ctx is done; then it closes the
 // remaining connections.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for sess := range s.sessions {
-		// Wakes a session blocked reading its next command; one in the
-		// middle of a command re-checks closing before reading again.
-		sess.rawConn.SetReadDeadline(time.Now())
-	}
-	s.mu.Unlock()
-
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-	}
-	s.cancel()
-	s.mu.Lock()
-	for sess := range s.sessions {
-		sess.rawConn.Close()
-	}
-	s.mu.Unlock()
-	<-done
-	return ctx.Err()
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.conns.Shutdown(ctx) }

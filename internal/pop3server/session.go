@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"pochta/internal/auth"
@@ -78,6 +79,11 @@ type session struct {
 	msgs    []msg
 
 	retrieved, deletedCount int
+
+	// mu orders Interrupt against armRead, so that Shutdown's wake-up
+	// cannot be overwritten by a later deadline.
+	mu          sync.Mutex
+	interrupted bool
 }
 
 // deadlineWriter sets a fresh write deadline before every write.
@@ -94,12 +100,34 @@ func newSession(srv *Server, conn net.Conn, ip netip.Addr) *session {
 		r:   bufio.NewReaderSize(conn, 1024),
 		w:   bufio.NewWriterSize(deadlineWriter{conn}, 8192),
 		log: srv.log.With("remote", conn.RemoteAddr().String()),
-		ctx: srv.ctx,
+		ctx: srv.conns.Context(),
 	}
 }
 
-// serve runs the session until QUIT, an error or shutdown.
-func (s *session) serve() {
+// Interrupt wakes a session blocked reading its next command; one in the
+// middle of a command sees it before reading again. The server calls it
+// when Shutdown begins (conntrack.Session).
+func (s *session) Interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.interrupted = true
+	s.rawConn.SetReadDeadline(time.Now())
+}
+
+// armRead sets the idle deadline for reading the next command, unless the
+// session was interrupted by Shutdown.
+func (s *session) armRead() (interrupted bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.interrupted {
+		return true
+	}
+	s.rawConn.SetReadDeadline(time.Now().Add(s.srv.opts.IdleTimeout))
+	return false
+}
+
+// Serve runs the session until QUIT, an error or shutdown.
+func (s *session) Serve() {
 	defer s.rawConn.Close()
 	defer func() {
 		// A bug in one session must not take the whole server down
@@ -123,7 +151,7 @@ func (s *session) serve() {
 	s.reply("+OK %s POP3 server ready", s.srv.opts.Hostname)
 	s.flush()
 	for {
-		if s.srv.armRead(s.rawConn, s.srv.opts.IdleTimeout) {
+		if s.armRead() {
 			s.shutdownNotice()
 			return
 		}
@@ -456,7 +484,7 @@ func (s *session) cmdAuth(cmd command) bool {
 		if err := s.flush(); err != nil {
 			return false
 		}
-		s.srv.armRead(s.rawConn, s.srv.opts.IdleTimeout)
+		s.armRead()
 		line, tooLong, err := s.readLine(maxSASLLine)
 		if err != nil {
 			return false

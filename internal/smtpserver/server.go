@@ -43,11 +43,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
-	"time"
 
-	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/conntrack"
 	"pochta/internal/envelope"
 	"pochta/internal/store"
 )
@@ -115,16 +113,8 @@ type Server struct {
 	opts   Options
 	limits config.Limits
 	log    *slog.Logger
-
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	sessions  map[*session]struct{}
-	perIP     map[netip.Addr]int
-	total     int
-	closing   bool
-	wg        sync.WaitGroup
-	ctx       context.Context // cancelled when Shutdown gives up
-	cancel    context.CancelFunc
+	conns  *conntrack.Tracker
+	ctx    context.Context // cancelled when Shutdown gives up
 }
 
 // maxCommandLine bounds a command line including CRLF. RFC 5321
@@ -135,32 +125,7 @@ const maxCommandLine = 4096
 
 // New returns a Server. Zero limits take pochta's defaults.
 func New(opts Options) *Server {
-	l := opts.Limits
-	def := config.Default().Limits
-	if l.MaxMessageSize <= 0 {
-		l.MaxMessageSize = def.MaxMessageSize
-	}
-	if l.MaxRecipients <= 0 {
-		l.MaxRecipients = def.MaxRecipients
-	}
-	if l.MaxLineLength <= 0 {
-		l.MaxLineLength = def.MaxLineLength
-	}
-	if l.MaxConnections <= 0 {
-		l.MaxConnections = def.MaxConnections
-	}
-	if l.MaxConnectionsPerIP <= 0 {
-		l.MaxConnectionsPerIP = def.MaxConnectionsPerIP
-	}
-	if l.CommandTimeout.Duration <= 0 {
-		l.CommandTimeout = def.CommandTimeout
-	}
-	if l.DataTimeout.Duration <= 0 {
-		l.DataTimeout = def.DataTimeout
-	}
-	if l.MaxErrors <= 0 {
-		l.MaxErrors = def.MaxErrors
-	}
+	l := opts.Limits.WithDefaults()
 	if opts.Hostname == "" {
 		opts.Hostname = "localhost"
 	}
@@ -168,137 +133,43 @@ func New(opts Options) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts: opts, limits: l, log: log.With("service", "smtp-"+opts.Mode.String()),
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[*session]struct{}{},
-		perIP:     map[netip.Addr]int{},
-		ctx:       ctx, cancel: cancel,
 	}
+	s.conns = conntrack.New(conntrack.Options{
+		MaxConns:      l.MaxConnections,
+		MaxConnsPerIP: l.MaxConnectionsPerIP,
+		ErrClosed:     ErrServerClosed,
+		NewSession: func(conn net.Conn, ip netip.Addr) conntrack.Session {
+			return newSession(s, conn, ip)
+		},
+		Refuse: s.refuse,
+	})
+	s.ctx = s.conns.Context()
+	return s
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("smtpserver: server closed")
 
 // Serve accepts connections on l until Shutdown.
-func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrServerClosed
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.listeners, l)
-		s.mu.Unlock()
-	}()
-	var delay time.Duration
-	for {
-		conn, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.accept(conn)
-	}
-}
+func (s *Server) Serve(l net.Listener) error { return s.conns.Serve(l) }
 
-// accept registers conn and starts its session, or refuses it with 421
-// when the server is full (total or per IP).
-func (s *Server) accept(conn net.Conn) {
-	ip := auth.AddrIP(conn.RemoteAddr())
-	s.mu.Lock()
-	var refuse string
-	switch {
-	case s.closing:
-		refuse = "421 4.3.2 %s Service shutting down\r\n"
-	case s.total >= s.limits.MaxConnections:
-		refuse = "421 4.7.0 %s Too many connections, try again later\r\n"
-	case s.perIP[ip] >= s.limits.MaxConnectionsPerIP:
-		refuse = "421 4.7.0 %s Too many connections from your address, try again later\r\n"
+// refuse answers a connection turned away with 421: the server is closing
+// or full (total or per IP).
+func (s *Server) refuse(conn net.Conn, why conntrack.Reason) {
+	text := "421 4.7.0 %s Too many connections, try again later\r\n"
+	switch why {
+	case conntrack.Closing:
+		text = "421 4.3.2 %s Service shutting down\r\n"
+	case conntrack.TooManyFromIP:
+		text = "421 4.7.0 %s Too many connections from your address, try again later\r\n"
 	}
-	if refuse != "" {
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			fmt.Fprintf(conn, refuse, s.opts.Hostname)
-			conn.Close()
-		}()
-		return
-	}
-	s.total++
-	s.perIP[ip]++
-	sess := newSession(s, conn, ip)
-	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		sess.serve()
-		s.mu.Lock()
-		delete(s.sessions, sess)
-		s.total--
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
-		s.mu.Unlock()
-	}()
+	fmt.Fprintf(conn, text, s.opts.Hostname)
 }
 
 // Shutdown stops accepting connections, tells idle sessions (those waiting
 // for a command) 421 and closes them, and waits for sessions busy with a
 // command (a DATA transfer, a delivery) to finish it. When ctx ends first,
 // the remaining connections are closed and ctx's error is returned.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for sess := range s.sessions {
-		sess.interrupt()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.raw.Close()
-		}
-		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
-}
-
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.conns.Shutdown(ctx) }

@@ -72,8 +72,9 @@ func (c *session) setConn(conn net.Conn) {
 	c.bw = bufio.NewWriterSize(conn, 4096)
 }
 
-// interrupt makes an idle session stop waiting for its next command.
-func (c *session) interrupt() {
+// Interrupt makes an idle session stop waiting for its next command; the
+// server calls it when Shutdown begins (conntrack.Session).
+func (c *session) Interrupt() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.interrupted = true
@@ -82,7 +83,8 @@ func (c *session) interrupt() {
 	}
 }
 
-func (c *session) serve() {
+// Serve runs the session until the client leaves, an error or shutdown.
+func (c *session) Serve() {
 	defer c.raw.Close()
 	c.setConn(c.raw)
 	opts := &c.s.opts
