@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	msgdkim "github.com/emersion/go-msgauth/dkim"
+
+	pdns "pochta/internal/dns"
 	"pochta/internal/dnstest"
 )
 
@@ -40,6 +49,13 @@ func startTwoDomains(t testing.TB, extraA string) *twoDomains {
 		DNS: srv.Addr(), RemotePort: port, Extra: queue})
 	d.a.addUser("john@a.test", "john-pw")
 	d.b.addUser("kate@b.test", "kate-pw")
+	// John's domain signs with DKIM; its public key is published.
+	rec := d.a.run("", "dkim keygen", "a.test")
+	m := regexp.MustCompile(`(?m)^(\S+)\. IN TXT "([^"]+)"`).FindStringSubmatch(rec)
+	if m == nil {
+		t.Fatalf("dkim keygen printed no TXT record:\n%s", rec)
+	}
+	srv.Set(m[1], dnstest.Records{TXT: []string{m[2]}})
 	d.a.start()
 	d.b.start()
 	return d
@@ -85,10 +101,19 @@ func TestJourney(t *testing.T) {
 	d := startTwoDomains(t, "")
 	submit(t, d.a, "john@a.test", "john-pw", "john@a.test", "kate@b.test", "My trip to the mountains")
 	msg := waitMailbox(t, d.b, "kate@b.test", "kate-pw", "INBOX", "Subject: My trip to the mountains")
-	for _, want := range []string{"Return-Path: <john@a.test>", "by mx.b.test", "by mx.a.test", "Message-ID:", "Date:"} {
+	for _, want := range []string{"Return-Path: <john@a.test>", "by mx.b.test", "by mx.a.test", "Message-ID:", "Date:", "DKIM-Signature:"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Kate's copy lacks %q:\n%s", want, msg)
 		}
+	}
+	// The signature verifies against the published key (go-msgauth's
+	// verifier, our resolver pointed at the test DNS server).
+	raw := imapRaw(t, d.b, "kate@b.test", "kate-pw")
+	verifs, err := msgdkim.VerifyWithOptions(bytes.NewReader(raw[0]), &msgdkim.VerifyOptions{
+		LookupTXT: pdns.New([]string{d.dns.Addr()}, 2*time.Second).TXTFunc(context.Background()),
+	})
+	if err != nil || len(verifs) != 1 || verifs[0].Err != nil || verifs[0].Domain != "a.test" {
+		t.Fatalf("DKIM verification: %v %+v", err, verifs)
 	}
 	ph, pp := hostPort(t, d.b.addr["pop3"])
 	if out := python(t, "pop3_fetch.py", ph, pp, "kate@b.test", "kate-pw"); !strings.Contains(out, "My trip to the mountains") {
@@ -183,4 +208,32 @@ func TestQueueSurvivesKill(t *testing.T) {
 	d.a.start()
 	d.a.run("", "queue flush")
 	waitMailbox(t, d.b, "kate@later.test", "kate-pw", "INBOX", "Subject: queued across a crash")
+}
+
+// imapRaw returns the exact bytes of every INBOX message, with go-imap's
+// client over STARTTLS.
+func imapRaw(t *testing.T, in *instance, user, pass string) [][]byte {
+	t.Helper()
+	c, err := imapclient.DialStartTLS(in.addr["imap"], &imapclient.Options{TLSConfig: &tls.Config{InsecureSkipVerify: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, pass).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		for _, b := range m.BodySection {
+			out = append(out, b.Bytes)
+		}
+	}
+	return out
 }
