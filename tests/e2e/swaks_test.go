@@ -25,7 +25,7 @@ func needTool(t testing.TB, name string) string {
 			return p
 		}
 	}
-	t.Fatalf("%s is not installed: run .ci/run, which installs the Debian packages postfix, isync and swaks", name)
+	t.Fatalf("%s is not installed: run .ci/run, which installs the Debian packages postfix, isync, swaks and dovecot-imapd", name)
 	return ""
 }
 
