@@ -257,7 +257,7 @@ func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool
 		case fFlags:
 			add()
 			b = append(b, "FLAGS "...)
-			b = append(b, flagList(m.Flags)...)
+			b = s.appendFlags(b, m)
 			flagsDone = true
 		case fInternalDate:
 			add()
@@ -357,7 +357,7 @@ func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool
 	if flagsChanged && !flagsDone {
 		add()
 		b = append(b, "FLAGS "...)
-		b = append(b, flagList(m.Flags)...)
+		b = s.appendFlags(b, m)
 		flagsDone = true
 	}
 	if f.modseq || (s.condstore && flagsChanged) {

@@ -89,6 +89,22 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	if n := len(uids); n > 0 && uids[n-1] >= uidNext {
 		uidNext = uids[n-1] + 1
 	}
+	// \Recent (RFC 3501 §2.3.2), IMAP4rev1 only. The claim comes after
+	// the UID list is read, so a message arriving in between is claimed
+	// here and reported as recent once the session learns of it. EXAMINE
+	// claims nothing but shows the messages still unclaimed as recent,
+	// as STATUS RECENT counts them.
+	if !s.rev2 {
+		if readOnly {
+			sel.addRecent(mb.RecentWatermark+1, max(uidNext, mb.RecentWatermark+1))
+		} else {
+			first, next, err := s.srv.opts.Store.ClaimRecent(s.ctx, mb.ID)
+			if err != nil {
+				return "", err
+			}
+			sel.addRecent(first, next)
+		}
+	}
 	s.w.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk)`)
 	if readOnly {
 		s.w.untagged(`OK [PERMANENTFLAGS ()] Read-only mailbox`)
@@ -97,7 +113,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	}
 	s.w.untagged(strconv.Itoa(len(uids)) + " EXISTS")
 	if !s.rev2 {
-		s.w.untagged("0 RECENT")
+		s.w.untagged(strconv.Itoa(sel.recentCount()) + " RECENT")
 	}
 	s.w.untagged("OK [UIDVALIDITY " + strconv.FormatUint(uint64(mb.UIDValidity), 10) + "] UIDs valid")
 	s.w.untagged("OK [UIDNEXT " + strconv.FormatUint(uint64(uidNext), 10) + "] Predicted next UID")

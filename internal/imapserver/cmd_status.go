@@ -90,7 +90,9 @@ func (s *session) statusResponse(mb store.Mailbox, items []string) error {
 		case "HIGHESTMODSEQ":
 			v = strconv.FormatUint(st.HighestModSeq, 10)
 		case "RECENT":
-			v = "0"
+			// Messages no session has claimed yet (RFC 3501 §6.3.10);
+			// counting them does not claim them.
+			v = strconv.FormatUint(uint64(st.Recent), 10)
 		}
 		parts = append(parts, it+" "+v)
 	}

@@ -73,6 +73,11 @@ func TestIdleWakesOnDelivery(t *testing.T) {
 	if l := c.line(); l != "* 1 EXISTS" {
 		t.Fatalf("got %q", l)
 	}
+	// The delivery is recent in this session, the first to learn of it
+	// (RFC 3501 §2.3.2).
+	if l := c.line(); l != "* 1 RECENT" {
+		t.Fatalf("got %q", l)
+	}
 	if d := time.Since(start); d > time.Second {
 		t.Fatalf("IDLE took %v", d)
 	}
@@ -80,7 +85,7 @@ func TestIdleWakesOnDelivery(t *testing.T) {
 	other := e.login()
 	other.ok("SELECT INBOX")
 	other.ok(`STORE 1 +FLAGS (\Answered)`)
-	if l := c.line(); !strings.HasPrefix(l, `* 1 FETCH (UID 1 FLAGS (\Answered)`) {
+	if l := c.line(); !strings.HasPrefix(l, `* 1 FETCH (UID 1 FLAGS (\Answered \Recent)`) {
 		t.Fatalf("got %q", l)
 	}
 	c.send("DONE\r\n")

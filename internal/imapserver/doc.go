@@ -15,8 +15,9 @@
 // parser.go/seqset.go/searchparse.go hold the grammar, writer.go writes
 // responses, session.go holds per-connection state and the command loop,
 // selected.go keeps the selected mailbox's sequence-number↔UID map and
-// turns store changes into untagged EXISTS/EXPUNGE/VANISHED/FETCH
-// responses, inflate.go decodes COMPRESS input, uidcache.go shares UID lists of large mailboxes between
+// the session's \Recent UIDs (IMAP4rev1 only, claimed through
+// store.Mailstore.ClaimRecent) and turns store changes into untagged
+// EXISTS/RECENT/EXPUNGE/VANISHED/FETCH responses, inflate.go decodes COMPRESS input, uidcache.go shares UID lists of large mailboxes between
 // SELECTs, search.go evaluates SEARCH programs (text keys via the store's
 // index), and every command lives in its own cmd_*.go file.
 package imapserver

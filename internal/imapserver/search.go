@@ -181,6 +181,8 @@ func (s *session) eval(k *searchKey, seq, uid uint32, m *store.Message, msg func
 		return i < len(k.hits) && k.hits[i] == uid
 	case sModSeq:
 		return m.ModSeq >= k.modseq
+	case sRecent:
+		return sel.isRecent(uid)
 	}
 	return false
 }

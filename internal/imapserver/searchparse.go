@@ -30,6 +30,7 @@ const (
 	sSmaller
 	sText
 	sModSeq
+	sRecent // \Recent in this session (RFC 3501 §2.3.2)
 )
 
 // searchKey is a node of a parsed search program.
@@ -195,12 +196,14 @@ func (p *parser) searchKey(depth int) (*searchKey, error) {
 			return flagKey(sFlag, kw)
 		}
 		return flagKey(sNoFlag, kw)
-	case "RECENT", "NEW":
-		// This server keeps no \Recent state (it is gone in IMAP4rev2), so
-		// no message is recent.
-		return &searchKey{op: sNone}, nil
+	case "RECENT":
+		return &searchKey{op: sRecent}, nil
+	case "NEW":
+		// RECENT UNSEEN (RFC 3501 §6.4.4).
+		unseen, _ := flagKey(sNoFlag, `\Seen`)
+		return &searchKey{op: sAnd, kids: []*searchKey{{op: sRecent}, unseen}}, nil
 	case "OLD":
-		return &searchKey{op: sAll}, nil
+		return &searchKey{op: sNot, kids: []*searchKey{{op: sRecent}}}, nil
 	case "BCC":
 		return textKey(store.SearchBcc)
 	case "BODY":

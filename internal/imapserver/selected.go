@@ -24,6 +24,75 @@ type selected struct {
 	// next poll does not repeat them.
 	reported map[uint32]uint64
 	saved    []uint32 // SEARCH RETURN (SAVE) result, RFC 5182
+	// recent holds the UID ranges whose \Recent flag this session owns
+	// (RFC 3501 §2.3.2): claimed from the store at a read-write SELECT and
+	// whenever the session learns of new messages, or, for EXAMINE, the
+	// messages still unclaimed when it opened (seen, never taken).
+	recent store.UIDSet
+}
+
+// isRecent reports whether uid is recent in this session.
+func (sel *selected) isRecent(uid uint32) bool {
+	return len(sel.recent) > 0 && sel.recent.Contains(uid)
+}
+
+// addRecent records the UIDs first <= uid < next as recent.
+func (sel *selected) addRecent(first, next uint32) {
+	if first >= next {
+		return
+	}
+	if n := len(sel.recent); n > 0 && sel.recent[n-1].Stop+1 == first {
+		sel.recent[n-1].Stop = next - 1
+		return
+	}
+	sel.recent = append(sel.recent, store.UIDRange{Start: first, Stop: next - 1})
+}
+
+// recentCount counts the known messages that are recent in this session.
+func (sel *selected) recentCount() int {
+	n := 0
+	for _, r := range sel.recent {
+		lo := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= r.Start })
+		hi := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] > r.Stop })
+		n += hi - lo
+	}
+	return n
+}
+
+// claimRecent takes the \Recent flag of messages that arrived since the
+// mailbox's last claim. Only read-write IMAP4rev1 sessions claim: EXAMINE
+// must not take the flag (RFC 3501 §6.3.2), and IMAP4rev2 has no \Recent
+// (RFC 9051 Appendix E), so a rev2 session leaves it to rev1 clients.
+func (s *session) claimRecent() error {
+	sel := s.sel
+	if sel == nil || sel.readOnly || s.rev2 {
+		return nil
+	}
+	first, next, err := s.srv.opts.Store.ClaimRecent(s.ctx, sel.mbox.ID)
+	if err != nil {
+		return err
+	}
+	sel.addRecent(first, next)
+	return nil
+}
+
+// appendFlags appends a message's flag list, with \Recent for IMAP4rev1
+// sessions when this session owns it. \Recent is never stored.
+func (s *session) appendFlags(b []byte, m store.Message) []byte {
+	b = append(b, '(')
+	for i, f := range m.Flags {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, f...)
+	}
+	if !s.rev2 && s.sel != nil && s.sel.isRecent(m.UID) {
+		if len(m.Flags) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, `\Recent`...)
+	}
+	return append(b, ')')
 }
 
 func (sel *selected) maxUID() uint32 {
@@ -83,11 +152,6 @@ func (sel *selected) uidList(set seqSet, uid bool) []uint32 {
 	return out
 }
 
-// flagList renders flags as "(\Seen $Junk)".
-func flagList(flags []string) string {
-	return "(" + strings.Join(flags, " ") + ")"
-}
-
 // flagsFetch writes an untagged FETCH with a message's flags.
 func (s *session) flagsFetch(seq uint32, m store.Message) {
 	var sb strings.Builder
@@ -95,7 +159,7 @@ func (s *session) flagsFetch(seq uint32, m store.Message) {
 	sb.WriteString(" FETCH (UID ")
 	sb.WriteString(strconv.FormatUint(uint64(m.UID), 10))
 	sb.WriteString(" FLAGS ")
-	sb.WriteString(flagList(m.Flags))
+	sb.Write(s.appendFlags(nil, m))
 	if s.condstore {
 		sb.WriteString(" MODSEQ (")
 		sb.WriteString(strconv.FormatUint(m.ModSeq, 10))
@@ -177,7 +241,15 @@ drain:
 	}
 	if len(fresh) > 0 {
 		sel.uids = append(sel.uids, sortedUnique(fresh)...)
+		// The first session to learn of a new message gets its \Recent
+		// flag (RFC 3501 §2.3.2); a failed claim only loses the flag.
+		if err := s.claimRecent(); err != nil {
+			s.srv.log.Warn("claim recent", append(s.logf(), "err", err)...)
+		}
 		s.w.untagged(strconv.Itoa(len(sel.uids)) + " EXISTS")
+		if !s.rev2 {
+			s.w.untagged(strconv.Itoa(sel.recentCount()) + " RECENT")
+		}
 	}
 }
 

@@ -107,6 +107,11 @@ type Mailbox struct {
 	UIDNext       uint32
 	HighestModSeq uint64
 	Subscribed    bool
+	// RecentWatermark is the highest UID already claimed as \Recent by
+	// some session (ClaimRecent); messages above it are still recent for
+	// the next session that claims (RFC 3501 §2.3.2). New mailboxes, and
+	// the mailbox a renamed INBOX's messages move to, start at 0.
+	RecentWatermark uint32
 }
 
 // MailboxStatus is a mailbox with its counters (IMAP STATUS).
@@ -116,6 +121,10 @@ type MailboxStatus struct {
 	Unseen   uint32
 	Deleted  uint32
 	Size     int64 // sum of message sizes (RFC 8438 STATUS SIZE)
+	// Recent counts messages with a UID above RecentWatermark: those no
+	// session has claimed yet (IMAP4rev1 STATUS RECENT). Counting claims
+	// nothing.
+	Recent uint32
 }
 
 // Message is one message in one mailbox.
@@ -224,6 +233,14 @@ type Mailstore interface {
 	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
 	Status(ctx context.Context, mailboxID int64) (MailboxStatus, error)
+	// ClaimRecent takes the \Recent flag (RFC 3501 §2.3.2) of every
+	// message that arrived since the last claim: it atomically raises the
+	// mailbox's RecentWatermark to UIDNEXT-1 and reports that the messages
+	// with first <= UID < next are recent for the caller's session and for
+	// no other. first == next means nothing was claimed (a second claim
+	// right after the first returns first == next == UIDNEXT). IMAP calls
+	// it at a read-write SELECT and when it learns of new messages.
+	ClaimRecent(ctx context.Context, mailboxID int64) (first, next uint32, err error)
 
 	// Deliver stores one message into every target atomically (one copy
 	// of the content, shared). It returns after content and metadata are

@@ -86,6 +86,13 @@ CREATE VIRTUAL TABLE search USING fts5(
 	tokenize = 'trigram'
 );
 `,
+	// 2: per-mailbox \Recent watermark (RFC 3501 §2.3.2), the highest UID
+	// some session has claimed as recent. Messages that existed before the
+	// upgrade were already seen by earlier sessions, so they start claimed.
+	`
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET recent_uid = max(uidnext - 1, 0);
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -226,6 +226,59 @@ func TestSchemaVersion(t *testing.T) {
 	}
 }
 
+// TestMigrateRecent upgrades a version-1 database holding mail: the new
+// \Recent watermark starts at UIDNEXT-1 (existing mail is not recent), and
+// mail delivered afterwards is.
+func TestMigrateRecent(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if err := s.AddDomain(ctx, "example.org"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.AddAccount(ctx, "old@example.org", "$argon2id$x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := s.Deliver(ctx, strings.NewReader("Subject: old\r\n\r\nx\r\n"), []store.Target{{AccountID: a.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	// Turn the file back into a version-1 database.
+	db, err := sql.Open("sqlite", filepath.Join(dir, "pochta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s = openTest(t, dir)
+	defer s.Close()
+	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Status(ctx, inbox.ID)
+	if err != nil || st.Recent != 0 || st.RecentWatermark != 2 {
+		t.Fatalf("after migration: %+v %v", st, err)
+	}
+	if _, err := s.Deliver(ctx, strings.NewReader("Subject: new\r\n\r\nx\r\n"), []store.Target{{AccountID: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Status(ctx, inbox.ID); err != nil || st.Recent != 1 {
+		t.Fatalf("after delivery: %+v %v", st, err)
+	}
+	if first, next, err := s.ClaimRecent(ctx, inbox.ID); err != nil || first != 3 || next != 4 {
+		t.Fatalf("ClaimRecent = %d, %d, %v", first, next, err)
+	}
+	checkConsistency(t, s)
+}
+
 func TestOrphanBlobs(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

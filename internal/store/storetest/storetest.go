@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UnchangedSince", testUnchangedSince},
 		{"ModSeqMonotonic", testModSeqMonotonic},
 		{"Status", testStatus},
+		{"Recent", testRecent},
+		{"RecentRenameInbox", testRecentRenameInbox},
 		{"Expunge", testExpunge},
 		{"CopyMove", testCopyMove},
 		{"CrossAccount", testCrossAccount},
@@ -827,6 +829,120 @@ func testStatus(t *testing.T, e *env) {
 	}
 	_, err = e.s.Status(e.ctx, 987654)
 	e.wantErr(err, store.ErrNotFound)
+}
+
+// testRecent: ClaimRecent hands each new message to exactly one claimer
+// (RFC 3501 §2.3.2), and Status counts unclaimed messages without claiming.
+func testRecent(t *testing.T, e *env) {
+	a := e.account("bob@example.org")
+	inbox := e.mailbox(a.ID, "INBOX")
+	claim := func(wantFirst, wantNext uint32) {
+		t.Helper()
+		first, next, err := e.s.ClaimRecent(e.ctx, inbox.ID)
+		e.must(err)
+		if first != wantFirst || next != wantNext {
+			t.Fatalf("ClaimRecent = %d, %d; want %d, %d", first, next, wantFirst, wantNext)
+		}
+	}
+	recent := func(want uint32) {
+		t.Helper()
+		if st := e.status(inbox.ID); st.Recent != want {
+			t.Fatalf("Status.Recent = %d, want %d (%+v)", st.Recent, want, st)
+		}
+	}
+	recent(0)
+	claim(1, 1) // empty mailbox: nothing to claim
+	for i := 0; i < 3; i++ {
+		e.deliver(a.ID, "", msg(fmt.Sprint("r", i), "x"))
+	}
+	recent(3)
+	recent(3) // counting claims nothing
+	if mb := e.mailbox(a.ID, "INBOX"); mb.RecentWatermark != 0 {
+		t.Fatalf("watermark before claim %d", mb.RecentWatermark)
+	}
+	claim(1, 4)
+	recent(0)
+	claim(4, 4) // a second claim right after gets nothing
+	if mb := e.mailbox(a.ID, "INBOX"); mb.RecentWatermark != 3 {
+		t.Fatalf("watermark after claim %d", mb.RecentWatermark)
+	}
+	// Deliveries between claims go to the next claimer only.
+	e.deliver(a.ID, "", msg("r3", "x"))
+	e.deliver(a.ID, "", msg("r4", "x"))
+	recent(2)
+	claim(4, 6)
+	claim(6, 6)
+	recent(0)
+	// Expunged recent messages are not counted; UIDs are not reused.
+	e.deliver(a.ID, "", msg("r5", "x"), `\Deleted`)
+	e.deliver(a.ID, "", msg("r6", "x"))
+	_, err := e.s.Expunge(e.ctx, inbox.ID, nil)
+	e.must(err)
+	recent(1)
+	claim(6, 8)
+	// A copy is a new arrival in the destination.
+	arch := e.mailbox(a.ID, "Archive")
+	_, err = e.s.Copy(e.ctx, inbox.ID, store.UIDSet{{Start: 1, Stop: 2}}, arch.ID)
+	e.must(err)
+	if st := e.status(arch.ID); st.Recent != 2 {
+		t.Fatalf("Archive recent %d", st.Recent)
+	}
+	recent(0)
+	// Concurrent claimers split the new messages without overlap.
+	for i := 0; i < 5; i++ {
+		e.deliver(a.ID, "", msg(fmt.Sprint("c", i), "x"))
+	}
+	type claimed struct{ first, next uint32 }
+	results := make(chan claimed, 8)
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			f, n, err := e.s.ClaimRecent(e.ctx, inbox.ID)
+			errs <- err
+			results <- claimed{f, n}
+		}()
+	}
+	got := 0
+	for i := 0; i < 8; i++ {
+		e.must(<-errs)
+		c := <-results
+		if c.first < c.next {
+			got++
+			if c.first != 8 || c.next != 13 {
+				t.Fatalf("concurrent claim got %d..%d, want 8..13", c.first, c.next)
+			}
+		}
+	}
+	if got != 1 {
+		t.Fatalf("%d concurrent claimers got the new messages, want 1", got)
+	}
+	_, _, err = e.s.ClaimRecent(e.ctx, 987654)
+	e.wantErr(err, store.ErrNotFound)
+}
+
+// testRecentRenameInbox: the mailbox INBOX's messages move to starts with
+// nothing claimed; INBOX keeps its watermark.
+func testRecentRenameInbox(t *testing.T, e *env) {
+	a := e.account("bob@example.org")
+	inbox := e.mailbox(a.ID, "INBOX")
+	e.deliver(a.ID, "", msg("a", "x"))
+	e.deliver(a.ID, "", msg("b", "x"))
+	_, _, err := e.s.ClaimRecent(e.ctx, inbox.ID)
+	e.must(err)
+	e.must(e.s.RenameMailbox(e.ctx, a.ID, "INBOX", "Old"))
+	old := e.mailbox(a.ID, "Old")
+	if old.RecentWatermark != 0 || e.status(old.ID).Recent != 2 {
+		t.Fatalf("renamed: %+v recent %d", old, e.status(old.ID).Recent)
+	}
+	if st := e.status(inbox.ID); st.Recent != 0 || st.RecentWatermark != 2 {
+		t.Fatalf("INBOX after rename %+v", st)
+	}
+	e.deliver(a.ID, "", msg("c", "x"))
+	first, next, err := e.s.ClaimRecent(e.ctx, inbox.ID)
+	e.must(err)
+	if first != 3 || next != 4 {
+		t.Fatalf("claim after rename %d, %d", first, next)
+	}
 }
 
 func testExpunge(t *testing.T, e *env) {
