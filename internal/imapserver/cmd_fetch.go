@@ -39,29 +39,27 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 		if err := p.expect('('); err != nil {
 			return "", err
 		}
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return "", err
-				}
-			}
+		if err := p.listRest(func() error {
 			mod, err := p.keyword()
 			if err != nil {
-				return "", err
+				return err
 			}
 			switch mod {
 			case "CHANGEDSINCE":
 				if err := p.sp(); err != nil {
-					return "", err
+					return err
 				}
 				if changedSince, err = p.number64(); err != nil {
-					return "", err
+					return err
 				}
 			case "VANISHED":
 				vanished = true
 			default:
-				return "", bad("", "Unknown FETCH modifier")
+				return bad("", "Unknown FETCH modifier")
 			}
+			return nil
+		}); err != nil {
+			return "", err
 		}
 	}
 	if err := p.end(); err != nil {

@@ -35,15 +35,10 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 	}
 	if p.peek() == '(' {
 		p.pos++
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return "", err
-				}
-			}
+		if err := p.listRest(func() error {
 			opt, err := p.keyword()
 			if err != nil {
-				return "", err
+				return err
 			}
 			switch opt {
 			case "SUBSCRIBED":
@@ -54,8 +49,11 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 				o.recursive = true
 			case "REMOTE":
 			default:
-				return "", bad("", "Unknown LIST selection option")
+				return bad("", "Unknown LIST selection option")
 			}
+			return nil
+		}); err != nil {
+			return "", err
 		}
 		if o.recursive && !o.selSubscribed && !o.selSpecialUse {
 			return "", bad("", "RECURSIVEMATCH needs another selection option")
@@ -73,20 +71,18 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 	}
 	var patterns []string
 	if p.accept('(') {
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return "", err
-				}
-			}
+		if err := p.listRest(func() error {
 			pat, err := p.listMailbox()
 			if err != nil {
-				return "", err
+				return err
 			}
 			if len(patterns) >= 20 {
-				return "", errSyntax("too many patterns")
+				return errSyntax("too many patterns")
 			}
 			patterns = append(patterns, pat)
+			return nil
+		}); err != nil {
+			return "", err
 		}
 	} else {
 		pat, err := p.listMailbox()
@@ -106,15 +102,10 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 		if err := p.expect('('); err != nil {
 			return "", err
 		}
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return "", err
-				}
-			}
+		if err := p.listRest(func() error {
 			opt, err := p.keyword()
 			if err != nil {
-				return "", err
+				return err
 			}
 			switch opt {
 			case "SUBSCRIBED":
@@ -125,14 +116,17 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 				o.retSpecialUse = true
 			case "STATUS":
 				if err := p.sp(); err != nil {
-					return "", err
+					return err
 				}
 				if o.status, err = parseStatusItems(p); err != nil {
-					return "", err
+					return err
 				}
 			default:
-				return "", bad("", "Unknown LIST return option")
+				return bad("", "Unknown LIST return option")
 			}
+			return nil
+		}); err != nil {
+			return "", err
 		}
 	}
 	if err := p.end(); err != nil {

@@ -24,15 +24,10 @@ func (s *session) parseSearchPrefix(p *parser, allowReturn bool) (searchReturn, 
 			return r, err
 		}
 		r.extended = true
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return r, err
-				}
-			}
+		if err := p.listRest(func() error {
 			opt, err := p.keyword()
 			if err != nil {
-				return r, err
+				return err
 			}
 			switch opt {
 			case "MIN":
@@ -46,8 +41,11 @@ func (s *session) parseSearchPrefix(p *parser, allowReturn bool) (searchReturn, 
 			case "SAVE":
 				r.save = true
 			default:
-				return r, bad("", "Unknown RETURN option")
+				return bad("", "Unknown RETURN option")
 			}
+			return nil
+		}); err != nil {
+			return r, err
 		}
 		if !r.min && !r.max && !r.count && !r.save {
 			r.all = true // "RETURN ()" means ALL (RFC 4731 §3.1)

@@ -33,29 +33,27 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 		if err := p.expect('('); err != nil {
 			return "", err
 		}
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return "", err
-				}
-			}
+		if err := p.listRest(func() error {
 			param, err := p.keyword()
 			if err != nil {
-				return "", err
+				return err
 			}
 			switch param {
 			case "CONDSTORE":
 				s.condstore = true
 			case "QRESYNC":
 				if !s.qresync {
-					return "", bad("", "QRESYNC is not enabled")
+					return bad("", "QRESYNC is not enabled")
 				}
 				if qr, err = parseQresync(p); err != nil {
-					return "", err
+					return err
 				}
 			default:
-				return "", bad("", "Unknown SELECT parameter")
+				return bad("", "Unknown SELECT parameter")
 			}
+			return nil
+		}); err != nil {
+			return "", err
 		}
 	}
 	if err := p.end(); err != nil {

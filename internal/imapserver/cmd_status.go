@@ -13,25 +13,23 @@ func parseStatusItems(p *parser) ([]string, error) {
 		return nil, err
 	}
 	var items []string
-	for first := true; !p.accept(')'); first = false {
-		if !first {
-			if err := p.sp(); err != nil {
-				return nil, err
-			}
-		}
+	if err := p.listRest(func() error {
 		it, err := p.keyword()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		switch it {
 		case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "HIGHESTMODSEQ", "RECENT":
 		default:
-			return nil, errSyntax("unknown STATUS item " + it)
+			return errSyntax("unknown STATUS item " + it)
 		}
 		if len(items) > 16 {
-			return nil, errSyntax("too many STATUS items")
+			return errSyntax("too many STATUS items")
 		}
 		items = append(items, it)
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	if len(items) == 0 {
 		return nil, errSyntax("empty STATUS item list")

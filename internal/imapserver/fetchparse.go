@@ -49,20 +49,18 @@ func (it fetchItem) needsContent() bool {
 func (p *parser) fetchAtts() ([]fetchItem, error) {
 	if p.accept('(') {
 		var items []fetchItem
-		for first := true; !p.accept(')'); first = false {
-			if !first {
-				if err := p.sp(); err != nil {
-					return nil, err
-				}
-			}
+		if err := p.listRest(func() error {
 			it, err := p.fetchAtt()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if len(items) >= 100 {
-				return nil, errSyntax("too many FETCH items")
+				return errSyntax("too many FETCH items")
 			}
 			items = append(items, it)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		if len(items) == 0 {
 			return nil, errSyntax("empty FETCH item list")

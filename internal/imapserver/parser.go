@@ -382,3 +382,20 @@ func (p *parser) dateTime() (string, error) {
 	}
 	return s, nil
 }
+
+// listRest parses the rest of a parenthesised list whose "(" the caller
+// has consumed: elements separated by single spaces, up to and including
+// ")". each parses one element.
+func (p *parser) listRest(each func() error) error {
+	for first := true; !p.accept(')'); first = false {
+		if !first {
+			if err := p.sp(); err != nil {
+				return err
+			}
+		}
+		if err := each(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
