@@ -69,27 +69,7 @@ func (s *session) cmdSort(tag string, p *parser, uid bool) (string, error) {
 	if len(crit) == 0 || reverse {
 		return "", errSyntax("bad sort criteria")
 	}
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	cs, err := p.astring()
-	if err != nil {
-		return "", err
-	}
-	if !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
-		return "", no("BADCHARSET (UTF-8)", "Unsupported charset")
-	}
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	key, err := p.searchKeys(0)
-	if err != nil {
-		return "", err
-	}
-	if err := p.end(); err != nil {
-		return "", err
-	}
-	hits, err := s.runSearch(key)
+	hits, err := s.charsetSearch(p)
 	if err != nil {
 		return "", err
 	}
@@ -206,4 +186,30 @@ func (r *sortRec) fill(msg *message.Message) {
 	}
 	r.messageID = msg.MessageID()
 	r.refs = msg.References()
+}
+
+// charsetSearch parses the " charset SP search-key..." tail that SORT and
+// THREAD share (RFC 5256 §3) and runs the search.
+func (s *session) charsetSearch(p *parser) ([]searchHit, error) {
+	if err := p.sp(); err != nil {
+		return nil, err
+	}
+	cs, err := p.astring()
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
+		return nil, no("BADCHARSET (UTF-8)", "Unsupported charset")
+	}
+	if err := p.sp(); err != nil {
+		return nil, err
+	}
+	key, err := p.searchKeys(0)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.end(); err != nil {
+		return nil, err
+	}
+	return s.runSearch(key)
 }

@@ -19,27 +19,7 @@ func (s *session) cmdThread(tag string, p *parser, uid bool) (string, error) {
 	if alg != "ORDEREDSUBJECT" && alg != "REFERENCES" {
 		return "", bad("", "Unsupported threading algorithm")
 	}
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	cs, err := p.astring()
-	if err != nil {
-		return "", err
-	}
-	if !strings.EqualFold(cs, "UTF-8") && !strings.EqualFold(cs, "US-ASCII") {
-		return "", no("BADCHARSET (UTF-8)", "Unsupported charset")
-	}
-	if err := p.sp(); err != nil {
-		return "", err
-	}
-	key, err := p.searchKeys(0)
-	if err != nil {
-		return "", err
-	}
-	if err := p.end(); err != nil {
-		return "", err
-	}
-	hits, err := s.runSearch(key)
+	hits, err := s.charsetSearch(p)
 	if err != nil {
 		return "", err
 	}

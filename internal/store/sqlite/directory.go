@@ -185,19 +185,8 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 	}
 	acc := store.Account{Address: addr, PasswordHash: passwordHash}
 	err = s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
-		if err != nil {
+		if err := checkNewAddress(tx, addr, dom); err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: domain %s", store.ErrNotFound, dom)
-		}
-		ok, err = exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ? UNION ALL SELECT 1 FROM aliases WHERE address = ?", addr, addr)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return fmt.Errorf("%w: address %s", store.ErrExists, addr)
 		}
 		now := nowNano()
 		res, err := tx.ExecContext(bg, "INSERT INTO accounts(address, domain, password_hash, created) VALUES(?, ?, ?, ?)", addr, dom, passwordHash, now)
@@ -368,19 +357,8 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 		return fmt.Errorf("%w: alias without targets", store.ErrInvalidName)
 	}
 	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
-		if err != nil {
+		if err := checkNewAddress(tx, addr, dom); err != nil {
 			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: domain %s", store.ErrNotFound, dom)
-		}
-		ok, err = exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ? UNION ALL SELECT 1 FROM aliases WHERE address = ?", addr, addr)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return fmt.Errorf("%w: address %s", store.ErrExists, addr)
 		}
 		_, err = tx.ExecContext(bg, "INSERT INTO aliases(address, domain, targets) VALUES(?, ?, ?)", addr, dom, strings.Join(ts, "\n"))
 		return err
@@ -440,4 +418,24 @@ func (s *Store) RemoveAlias(ctx context.Context, address string) error {
 		}
 		return nil
 	}))
+}
+
+// checkNewAddress checks that addr's domain is served and that no account
+// or alias has the address yet (an address is one or the other).
+func checkNewAddress(tx *wtx, addr, dom string) error {
+	ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: domain %s", store.ErrNotFound, dom)
+	}
+	ok, err = exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ? UNION ALL SELECT 1 FROM aliases WHERE address = ?", addr, addr)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return fmt.Errorf("%w: address %s", store.ErrExists, addr)
+	}
+	return nil
 }
