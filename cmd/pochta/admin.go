@@ -150,10 +150,7 @@ func (c *cli) user(sub string, args []string) error {
 	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
 		switch sub {
 		case "list":
-			domain := ""
-			if len(pos) > 0 {
-				domain = strings.ToLower(pos[0])
-			}
+			domain := optionalDomain(pos)
 			accts, err := st.ListAccounts(ctx, domain)
 			if err != nil {
 				return err
@@ -250,10 +247,7 @@ func (c *cli) alias(sub string, args []string) error {
 	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
 		switch sub {
 		case "list":
-			domain := ""
-			if len(pos) > 0 {
-				domain = strings.ToLower(pos[0])
-			}
+			domain := optionalDomain(pos)
 			as, err := st.ListAliases(ctx, domain)
 			if err != nil {
 				return err
@@ -300,4 +294,12 @@ func (c *cli) alias(sub string, args []string) error {
 		}
 		return nil
 	})
+}
+
+// optionalDomain is the lower-cased first argument, or "" (all domains).
+func optionalDomain(pos []string) string {
+	if len(pos) == 0 {
+		return ""
+	}
+	return strings.ToLower(pos[0])
 }

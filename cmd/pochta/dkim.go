@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"pochta/internal/config"
 	"pochta/internal/dkim"
 )
 
@@ -12,19 +13,7 @@ func (c *cli) dkimKeygen(args []string) error {
 	fs := flag.NewFlagSet("dkim keygen", flag.ContinueOnError)
 	selector := fs.String("selector", "pochta", "DKIM selector")
 	algo := fs.String("algo", "ed25519", "ed25519 or rsa")
-	load := configFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := want("dkim keygen", pos, 1, "DOMAIN"); err != nil {
-		return err
-	}
-	cfg, _, err := load()
-	if err != nil {
-		return err
-	}
-	d, err := normDomain(pos[0])
+	cfg, d, err := domainCommand(fs, args)
 	if err != nil {
 		return err
 	}
@@ -39,19 +28,7 @@ func (c *cli) dkimKeygen(args []string) error {
 
 func (c *cli) dnsRecords(args []string) error {
 	fs := flag.NewFlagSet("dns records", flag.ContinueOnError)
-	load := configFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := want("dns records", pos, 1, "DOMAIN"); err != nil {
-		return err
-	}
-	cfg, _, err := load()
-	if err != nil {
-		return err
-	}
-	d, err := normDomain(pos[0])
+	cfg, d, err := domainCommand(fs, args)
 	if err != nil {
 		return err
 	}
@@ -67,4 +44,23 @@ func (c *cli) dnsRecords(args []string) error {
 	}
 	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, records))
 	return nil
+}
+
+// domainCommand parses the flags of a command that takes one DOMAIN and
+// loads the configuration.
+func domainCommand(fs *flag.FlagSet, args []string) (*config.Config, string, error) {
+	load := configFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := want(fs.Name(), pos, 1, "DOMAIN"); err != nil {
+		return nil, "", err
+	}
+	cfg, _, err := load()
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := normDomain(pos[0])
+	return cfg, d, err
 }
