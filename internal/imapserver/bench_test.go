@@ -209,3 +209,37 @@ func benchConns() int {
 	}
 	return 1000
 }
+
+// BenchmarkFetchBody measures one "UID FETCH n BODY.PEEK[]" round trip
+// for a random message of a 4,000-message INBOX over loopback.
+func BenchmarkFetchBody(b *testing.B) {
+	const seed, copies = 100, 40
+	e := newEnv(b, envOptions{})
+	ctx := context.Background()
+	for i := 0; i < seed; i++ {
+		e.deliver("Seed", testMessage(i, fmt.Sprintf("fetch body %03d", i)))
+	}
+	src, err := e.st.GetMailbox(ctx, e.acct.ID, "Seed")
+	if err != nil {
+		b.Fatal(err)
+	}
+	inbox, err := e.st.GetMailbox(ctx, e.acct.ID, "INBOX")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < copies; i++ {
+		if _, err := e.st.Copy(ctx, src.ID, nil, inbox.ID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := e.login()
+	mustHave(b, c.ok("SELECT INBOX"), fmt.Sprintf("* %d EXISTS", seed*copies))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		uid := 1 + (i*7919)%(seed*copies)
+		lines := c.ok("UID FETCH " + strconv.Itoa(uid) + " BODY.PEEK[]")
+		if len(lines) != 1 || !strings.Contains(lines[0], "Body of message") {
+			b.Fatalf("%q", lines)
+		}
+	}
+}

@@ -201,28 +201,50 @@ func (f *fetcher) withContent(uids []uint32, setSeen bool) error {
 	return nil
 }
 
-func (f *fetcher) load(m store.Message) (*message.Message, error) {
+// content is one message's stored octets, MIME-parsed only when an item
+// needs its structure: the whole message (BODY[], BINARY[], RFC822) is
+// sent straight from the raw bytes.
+type content struct {
+	raw []byte
+	msg *message.Message
+}
+
+// parsed returns the MIME structure, parsing on first use.
+func (c *content) parsed() *message.Message {
+	if c.msg == nil {
+		c.msg = message.Parse(c.raw)
+	}
+	return c.msg
+}
+
+// whole reports whether a section names the entire message (an empty part
+// path and no specifier), which needs no MIME parse (RFC 9051 §6.4.5).
+func whole(sec message.Section) bool {
+	return len(sec.Part) == 0 && sec.Specifier == ""
+}
+
+func (f *fetcher) load(m store.Message) (*content, error) {
 	rc, err := f.s.srv.opts.Store.Open(f.s.ctx, f.s.sel.mbox.ID, m.UID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return message.Parse(nil), nil
+			return &content{}, nil
 		}
 		return nil, err
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
 	if m.Size > 0 && m.Size < 1<<30 {
-		buf.Grow(int(m.Size))
+		buf.Grow(int(m.Size) + bytes.MinRead) // ReadFrom wants MinRead spare to see EOF
 	}
 	if _, err := io.Copy(&buf, io.LimitReader(rc, 1<<30)); err != nil {
 		return nil, err
 	}
-	return message.Parse(buf.Bytes()), nil
+	return &content{raw: buf.Bytes()}, nil
 }
 
 // write sends one "* n FETCH (...)" response. msg is nil when no item
 // needs the content.
-func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool) {
+func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 	s := f.s
 	if f.since > 0 && m.ModSeq <= f.since {
 		return
@@ -269,31 +291,35 @@ func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool
 		case fEnvelope:
 			add()
 			b = append(b, "ENVELOPE "...)
-			b = append(b, msg.Envelope().Format(utf8)...)
+			b = append(b, msg.parsed().Envelope().Format(utf8)...)
 		case fBody:
 			add()
 			b = append(b, "BODY "...)
-			b = append(b, msg.BodyStructureFormat(false, utf8)...)
+			b = append(b, msg.parsed().BodyStructureFormat(false, utf8)...)
 		case fBodyStructure:
 			add()
 			b = append(b, "BODYSTRUCTURE "...)
-			b = append(b, msg.BodyStructureFormat(true, utf8)...)
+			b = append(b, msg.parsed().BodyStructureFormat(true, utf8)...)
 		case fSection, fBinary:
 			var data []byte
 			var exists bool
 			binary := false
 			if it.kind == fBinary {
 				var err error
-				data, exists, err = msg.Binary(it.section.Part)
+				if len(it.section.Part) == 0 {
+					data, exists = msg.raw, true
+				} else {
+					data, exists, err = msg.parsed().Binary(it.section.Part)
+				}
 				if err != nil {
 					f.unknownCTE = true
 					continue
 				}
 				binary = bytes.IndexByte(data, 0) >= 0
-			} else if it.name == "RFC822" {
-				data, exists = msg.Raw(), true
+			} else if it.name == "RFC822" || whole(it.section) {
+				data, exists = msg.raw, true
 			} else {
-				data, exists = msg.Section(it.section)
+				data, exists = msg.parsed().Section(it.section)
 			}
 			add()
 			switch {
@@ -336,7 +362,10 @@ func (f *fetcher) write(m store.Message, msg *message.Message, flagsChanged bool
 			w.bytes(data)
 			b = b[:0]
 		case fBinarySize:
-			n, exists, err := msg.BinarySize(it.section.Part)
+			n, exists, err := len(msg.raw), true, error(nil)
+			if len(it.section.Part) > 0 {
+				n, exists, err = msg.parsed().BinarySize(it.section.Part)
+			}
 			if err != nil {
 				f.unknownCTE = true
 				continue

@@ -313,23 +313,26 @@ func (m msgRow) message(mailboxID int64) store.Message {
 // Messages implements store.Mailstore.
 func (s *Store) Messages(ctx context.Context, mailboxID int64, set store.UIDSet, fn func(store.Message) error) error {
 	f := newUIDFilter(set)
-	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
-		return dbErr(err)
-	}
 	if f.empty() {
-		return nil
+		return s.mailboxExists(ctx, mailboxID)
 	}
 	cond, args, filter := setClause(f)
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+msgCols+" FROM messages WHERE mailbox_id = ? AND "+cond+" ORDER BY uid", append([]any{mailboxID}, args...)...)
+	st, err := s.readStmt(ctx, "SELECT "+msgCols+" FROM messages WHERE mailbox_id = ? AND "+cond+" ORDER BY uid")
+	if err != nil {
+		return dbErr(err)
+	}
+	rows, err := st.QueryContext(ctx, append([]any{mailboxID}, args...)...)
 	if err != nil {
 		return dbErr(err)
 	}
 	defer rows.Close()
+	found := false
 	for rows.Next() {
 		m, err := scanMsgRow(rows)
 		if err != nil {
 			return dbErr(err)
 		}
+		found = true
 		if filter && !f.contains(m.uid) {
 			continue
 		}
@@ -337,7 +340,24 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, set store.UIDSet,
 			return err
 		}
 	}
-	return dbErr(rows.Err())
+	if err := rows.Err(); err != nil {
+		return dbErr(err)
+	}
+	if !found {
+		// Only an empty result can come from a missing mailbox: its
+		// messages go with it (ON DELETE CASCADE), so a row proves the
+		// mailbox exists and the lookup is skipped on the common path.
+		return s.mailboxExists(ctx, mailboxID)
+	}
+	return nil
+}
+
+// mailboxExists returns store.ErrNotFound when no mailbox has the id.
+func (s *Store) mailboxExists(ctx context.Context, mailboxID int64) error {
+	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
+		return dbErr(err)
+	}
+	return nil
 }
 
 // loadMessages reads the rows in f, ascending, inside a transaction.
@@ -368,7 +388,11 @@ func loadMessages(tx *wtx, mailboxID int64, f uidFilter, extra string) ([]msgRow
 // Open implements store.Mailstore.
 func (s *Store) Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadSeekCloser, error) {
 	var blob int64
-	err := s.rdb.QueryRowContext(ctx, "SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?", mailboxID, int64(uid)).Scan(&blob)
+	st, err := s.readStmt(ctx, "SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?")
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	err = st.QueryRowContext(ctx, mailboxID, int64(uid)).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: message %d/%d", store.ErrNotFound, mailboxID, uid)
 	}

@@ -70,8 +70,13 @@ type Store struct {
 	// prepared caches writer statements; used only by the committer.
 	prepared  map[string]*sql.Stmt
 	toPrepare map[string]bool
-	quit      chan struct{}
-	done      chan struct{}
+	// readStmts caches prepared statements of the hottest read queries
+	// (Messages, Open), keyed by SQL text; the key set is small and fixed.
+	readMu     sync.Mutex
+	readStmts  map[string]*sql.Stmt
+	readClosed bool
+	quit       chan struct{}
+	done       chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -155,6 +160,12 @@ func (s *Store) Close() error {
 		for _, st := range s.prepared {
 			st.Close()
 		}
+		s.readMu.Lock()
+		for _, st := range s.readStmts {
+			st.Close()
+		}
+		s.readStmts, s.readClosed = nil, true
+		s.readMu.Unlock()
 		s.watchMu.Lock()
 		s.closed = true
 		for _, set := range s.watchers {
@@ -169,6 +180,30 @@ func (s *Store) Close() error {
 		s.closeErr = errors.Join(err1, err2)
 	})
 	return s.closeErr
+}
+
+// readStmt returns a prepared statement of the read pool for query,
+// preparing it on first use; it saves SQLite parsing the same text on
+// every call of a hot read path. database/sql re-prepares it per pooled
+// connection as needed.
+func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	if st, ok := s.readStmts[query]; ok {
+		return st, nil
+	}
+	if s.readClosed {
+		return nil, errClosed
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.readStmts == nil {
+		s.readStmts = map[string]*sql.Stmt{}
+	}
+	s.readStmts[query] = st
+	return st, nil
 }
 
 func quickCheck(ctx context.Context, db *sql.DB) error {

@@ -691,6 +691,10 @@ func testMessages(t *testing.T, e *env) {
 	}
 	err = e.s.Messages(e.ctx, 987654, nil, func(store.Message) error { return nil })
 	e.wantErr(err, store.ErrNotFound)
+	err = e.s.Messages(e.ctx, 987654, store.UIDSet{{Start: 1, Stop: 5}}, func(store.Message) error { return nil })
+	e.wantErr(err, store.ErrNotFound)
+	// A set matching nothing in an existing mailbox is no error.
+	eqUIDs(t, "no match", get(store.UIDSet{{Start: 100000, Stop: 100005}}), nil)
 }
 
 func testFlags(t *testing.T, e *env) {
