@@ -242,14 +242,8 @@ func (s *Store) GetAccountByID(ctx context.Context, id int64) (store.Account, er
 
 // ListAccounts implements store.Directory.
 func (s *Store) ListAccounts(ctx context.Context, domain string) ([]store.Account, error) {
-	domain = strings.ToLower(strings.TrimSpace(domain))
-	q := "SELECT " + accountCols + " FROM accounts"
-	var args []any
-	if domain != "" {
-		q += " WHERE domain = ?"
-		args = append(args, domain)
-	}
-	rows, err := s.rdb.QueryContext(ctx, q+" ORDER BY address", args...)
+	q, args := byDomain("SELECT "+accountCols+" FROM accounts", domain)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -380,14 +374,8 @@ func (s *Store) GetAlias(ctx context.Context, address string) (store.Alias, erro
 
 // ListAliases implements store.Directory.
 func (s *Store) ListAliases(ctx context.Context, domain string) ([]store.Alias, error) {
-	domain = strings.ToLower(strings.TrimSpace(domain))
-	q := "SELECT address, targets FROM aliases"
-	var args []any
-	if domain != "" {
-		q += " WHERE domain = ?"
-		args = append(args, domain)
-	}
-	rows, err := s.rdb.QueryContext(ctx, q+" ORDER BY address", args...)
+	q, args := byDomain("SELECT address, targets FROM aliases", domain)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(err)
 	}
@@ -438,4 +426,14 @@ func checkNewAddress(tx *wtx, addr, dom string) error {
 		return fmt.Errorf("%w: address %s", store.ErrExists, addr)
 	}
 	return nil
+}
+
+// byDomain completes a listing query of accounts or aliases: all of them, or
+// those of one domain when domain is not empty, ordered by address.
+func byDomain(q, domain string) (string, []any) {
+	domain = strings.ToLower(strings.TrimSpace(domain))
+	if domain == "" {
+		return q + " ORDER BY address", nil
+	}
+	return q + " WHERE domain = ? ORDER BY address", []any{domain}
 }
