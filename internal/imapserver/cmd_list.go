@@ -8,14 +8,18 @@ import (
 	"pochta/internal/store"
 )
 
-// listEntry is a mailbox, or a placeholder for a missing parent, as LIST
-// sees it.
+// listEntry is a name LIST or LSUB may show: a mailbox, a missing parent
+// of one, or a subscribed name.
 type listEntry struct {
-	name        string
-	mbox        store.Mailbox
-	exists      bool
-	children    bool
-	subChildren bool // has a subscribed descendant (CHILDINFO)
+	name       string
+	mbox       store.Mailbox
+	exists     bool
+	children   bool // has an existing descendant (\HasChildren)
+	subscribed bool
+	// subHidden: some subscribed descendant matches none of the patterns,
+	// so RECURSIVEMATCH reports this name with CHILDINFO and LSUB's "%"
+	// shows it as \Noselect (RFC 5258 §3, RFC 3501 §6.3.9).
+	subHidden bool
 }
 
 // listOptions are LIST-EXTENDED selection and return options (RFC 5258,
@@ -24,6 +28,10 @@ type listOptions struct {
 	selSubscribed, selSpecialUse, recursive   bool
 	retSubscribed, retChildren, retSpecialUse bool
 	status                                    []string
+	// extended: the command used LIST-EXTENDED syntax (selection or
+	// return options, or several patterns), so the client knows
+	// \NonExistent (RFC 5258 §3).
+	extended bool
 }
 
 // cmdList: LIST (RFC 9051 §6.3.9) with LIST-EXTENDED, LIST-STATUS and
@@ -55,6 +63,7 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 		}); err != nil {
 			return "", err
 		}
+		o.extended = true
 		if o.recursive && !o.selSubscribed && !o.selSpecialUse {
 			return "", bad("", "RECURSIVEMATCH needs another selection option")
 		}
@@ -71,6 +80,7 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 	}
 	var patterns []string
 	if p.accept('(') {
+		o.extended = true
 		if err := p.listRest(func() error {
 			pat, err := p.listMailbox()
 			if err != nil {
@@ -92,6 +102,7 @@ func (s *session) cmdList(tag string, p *parser, uid bool) (string, error) {
 		patterns = append(patterns, pat)
 	}
 	if p.accept(' ') {
+		o.extended = true
 		kw, err := p.keyword()
 		if err != nil || kw != "RETURN" {
 			return "", errSyntax("expected RETURN")
@@ -148,29 +159,91 @@ func (s *session) list(ref string, patterns []string, o listOptions, lsub bool) 
 	if err != nil {
 		return err
 	}
+	var subs []string
+	if o.selSubscribed || o.retSubscribed {
+		if subs, err = s.srv.opts.Store.Subscriptions(s.ctx, s.acct.ID); err != nil {
+			return err
+		}
+	}
+	pats := s.listPatterns(ref, patterns)
+	matches := func(name string) bool {
+		for _, pat := range pats {
+			if matchPattern(pat, name) {
+				return true
+			}
+		}
+		return false
+	}
 	entries := map[string]*listEntry{}
-	for _, mb := range boxes {
-		entries[mb.Name] = &listEntry{name: mb.Name, mbox: mb, exists: true}
+	entry := func(name string) *listEntry {
+		e := entries[name]
+		if e == nil {
+			e = &listEntry{name: name}
+			entries[name] = e
+		}
+		return e
 	}
 	for _, mb := range boxes {
-		name := mb.Name
-		for {
-			i := strings.LastIndex(name, store.Delimiter)
-			if i <= 0 {
-				break
+		e := entry(mb.Name)
+		e.mbox, e.exists = mb, true
+		for _, p := range parentNames(mb.Name) {
+			entry(p).children = true
+		}
+	}
+	for _, n := range subs {
+		entry(n).subscribed = true
+		if matches(n) {
+			continue
+		}
+		for _, p := range parentNames(n) {
+			entry(p).subHidden = true
+		}
+	}
+	names := make([]string, 0, len(entries))
+	for n := range entries {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "INBOX") != (names[j] == "INBOX") {
+			return names[i] == "INBOX"
+		}
+		return names[i] < names[j]
+	})
+	for _, n := range names {
+		e := entries[n]
+		if !matches(n) {
+			continue
+		}
+		childInfo := false
+		if o.selSubscribed {
+			// A name that is not subscribed is shown only for a
+			// subscribed descendant the patterns do not show: with
+			// RECURSIVEMATCH (RFC 5258 §3) and for LSUB (RFC 3501
+			// §6.3.9, the "%" case).
+			if !e.subscribed && !((o.recursive || lsub) && e.subHidden) {
+				continue
 			}
-			name = name[:i]
-			e := entries[name]
-			if e == nil {
-				e = &listEntry{name: name}
-				entries[name] = e
-			}
-			e.children = true
-			if mb.Subscribed {
-				e.subChildren = true
+			childInfo = o.recursive && e.subHidden
+		} else if !e.exists && !e.children {
+			continue // known only as a subscription
+		}
+		if o.selSpecialUse && (!e.exists || e.mbox.SpecialUse == "") {
+			continue
+		}
+		s.w.untagged(s.listLine(e, o, lsub, childInfo))
+		if len(o.status) > 0 && e.exists {
+			if err := s.statusResponse(e.mbox, o.status); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
+
+// listPatterns makes the full patterns of a LIST or LSUB: the reference
+// prepended, decoded from modified UTF-7 for IMAP4rev1, INBOX in upper
+// case; patterns that can match no valid name are dropped.
+func (s *session) listPatterns(ref string, patterns []string) []string {
 	var pats []string
 	for _, pat := range patterns {
 		full := pat
@@ -192,76 +265,58 @@ func (s *session) list(ref string, patterns []string, o listOptions, lsub bool) 
 		}
 		pats = append(pats, full)
 	}
-	names := make([]string, 0, len(entries))
-	for n := range entries {
-		names = append(names, n)
+	return pats
+}
+
+// listLine renders one LIST or LSUB response.
+func (s *session) listLine(e *listEntry, o listOptions, lsub, childInfo bool) string {
+	var attrs []string
+	switch {
+	case lsub && (!e.exists || !e.subscribed):
+		// LSUB knows only \Noselect: for a name without a mailbox, and
+		// for an unsubscribed parent shown for its children (RFC 3501
+		// §6.3.9).
+		attrs = append(attrs, `\Noselect`)
+	case !e.exists && (s.rev2 || o.extended):
+		attrs = append(attrs, `\NonExistent`) // RFC 5258 §3: implies \Noselect
+	case !e.exists:
+		attrs = append(attrs, `\Noselect`)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		if (names[i] == "INBOX") != (names[j] == "INBOX") {
-			return names[i] == "INBOX"
+	if !lsub {
+		if e.children {
+			attrs = append(attrs, `\HasChildren`)
+		} else {
+			attrs = append(attrs, `\HasNoChildren`)
 		}
-		return names[i] < names[j]
-	})
-	for _, n := range names {
-		e := entries[n]
-		matched := false
-		for _, pat := range pats {
-			if matchPattern(pat, n) {
-				matched = true
-				break
-			}
+		if o.retSubscribed && e.subscribed {
+			attrs = append(attrs, `\Subscribed`)
 		}
-		if !matched {
-			continue
-		}
-		subscribed := e.exists && e.mbox.Subscribed
-		childInfo := false
-		if o.selSubscribed && !subscribed {
-			if !(o.recursive && e.subChildren) && !(lsub && e.subChildren) {
-				continue
-			}
-			childInfo = o.recursive
-		}
-		if o.selSpecialUse && (!e.exists || e.mbox.SpecialUse == "") {
-			continue
-		}
-		var attrs []string
-		if !e.exists {
-			if lsub || !s.rev2 {
-				attrs = append(attrs, `\Noselect`)
-			} else {
-				attrs = append(attrs, `\NonExistent`)
-			}
-		}
-		if !lsub {
-			if e.children {
-				attrs = append(attrs, `\HasChildren`)
-			} else {
-				attrs = append(attrs, `\HasNoChildren`)
-			}
-			if o.retSubscribed && subscribed {
-				attrs = append(attrs, `\Subscribed`)
-			}
-			if e.exists && e.mbox.SpecialUse != "" {
-				attrs = append(attrs, e.mbox.SpecialUse)
-			}
-		}
-		verb := "LIST"
-		if lsub {
-			verb = "LSUB"
-		}
-		line := verb + " (" + strings.Join(attrs, " ") + `) "/" ` + quote(s.encodeName(n), s.utf8Names())
-		if childInfo {
-			line += ` ("CHILDINFO" ("SUBSCRIBED"))`
-		}
-		s.w.untagged(line)
-		if len(o.status) > 0 && e.exists {
-			if err := s.statusResponse(e.mbox, o.status); err != nil {
-				return err
-			}
+		if e.exists && e.mbox.SpecialUse != "" {
+			attrs = append(attrs, e.mbox.SpecialUse)
 		}
 	}
-	return nil
+	verb := "LIST"
+	if lsub {
+		verb = "LSUB"
+	}
+	line := verb + " (" + strings.Join(attrs, " ") + `) "/" ` + quote(s.encodeName(e.name), s.utf8Names())
+	if childInfo {
+		line += ` ("CHILDINFO" ("SUBSCRIBED"))` // RFC 5258 §3.5
+	}
+	return line
+}
+
+// parentNames lists the superior names of a mailbox name, nearest first.
+func parentNames(name string) []string {
+	var out []string
+	for {
+		i := strings.LastIndex(name, store.Delimiter)
+		if i <= 0 {
+			return out
+		}
+		name = name[:i]
+		out = append(out, name)
+	}
 }
 
 // matchPattern matches a LIST pattern: "*" matches anything, "%" anything

@@ -22,7 +22,8 @@ type sortRec struct {
 	arrival   time.Time
 	size      int64
 	date      time.Time
-	subject   string
+	subject   string // base subject, case-mapped (message.CaseMap)
+	reply     bool   // the subject is a reply or forward (RFC 5256 §2.1)
 	addr      map[string]string
 	refs      []string
 	messageID string
@@ -179,7 +180,8 @@ func (r *sortRec) fill(msg *message.Message) {
 		r.date = r.arrival
 	}
 	r.date = r.date.UTC()
-	r.subject = strings.ToLower(message.BaseSubject(msg.Subject()))
+	base, reply := message.BaseSubjectReply(msg.Subject())
+	r.subject, r.reply = message.CaseMap(base), reply
 	r.addr = map[string]string{
 		"FROM": msg.SortAddress("from"), "TO": msg.SortAddress("to"), "CC": msg.SortAddress("cc"),
 		"DISPLAYFROM": msg.SortDisplay("from"), "DISPLAYTO": msg.SortDisplay("to"),

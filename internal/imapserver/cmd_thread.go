@@ -85,19 +85,24 @@ func (t *threadNode) write(b []byte, num func(*sortRec) string) []byte {
 	}
 }
 
-func earliest(t *threadNode) *sortRec {
-	if t.rec != nil {
-		return t.rec
-	}
-	var best *sortRec
-	for _, c := range t.children {
-		if r := earliest(c); r != nil && (best == nil || lessDate(r, best)) {
-			best = r
+// sentKey is the message whose sent date orders a thread node among its
+// siblings (RFC 5256 §2.2 step 6): the node's own message, or for a dummy
+// the first of its (already sorted) children.
+func sentKey(t *threadNode) *sortRec {
+	for t != nil && t.rec == nil {
+		if len(t.children) == 0 {
+			return nil
 		}
+		t = t.children[0]
 	}
-	return best
+	if t == nil {
+		return nil
+	}
+	return t.rec
 }
 
+// lessDate orders by sent date, then by sequence number (RFC 5256 §2.2:
+// ties are broken by the order of the messages in the mailbox).
 func lessDate(a, b *sortRec) bool {
 	if !a.date.Equal(b.date) {
 		return a.date.Before(b.date)
@@ -105,9 +110,15 @@ func lessDate(a, b *sortRec) bool {
 	return a.seq < b.seq
 }
 
+// sortThreads sorts every set of siblings by sent date, the deepest first,
+// so a dummy's first child is known when the dummy is placed (RFC 5256
+// §2.2 step 6).
 func sortThreads(ts []*threadNode) {
+	for _, t := range ts {
+		sortThreads(t.children)
+	}
 	sort.SliceStable(ts, func(i, j int) bool {
-		a, b := earliest(ts[i]), earliest(ts[j])
+		a, b := sentKey(ts[i]), sentKey(ts[j])
 		if a == nil || b == nil {
 			return a != nil
 		}
@@ -138,9 +149,42 @@ func orderedSubject(recs []*sortRec) []*threadNode {
 	return roots
 }
 
-// threadReferences implements RFC 5256 §4 REFERENCES: link messages by
-// References/In-Reply-To, prune dummies, then merge threads by subject.
+// isAncestor reports whether a is b or one of b's ancestors.
+func isAncestor(a, b *threadNode) bool {
+	for n := b; n != nil; n = n.parent {
+		if n == a {
+			return true
+		}
+	}
+	return false
+}
+
+// adopt makes child the last child of parent; child must have no parent.
+func (parent *threadNode) adopt(child *threadNode) {
+	child.parent = parent
+	parent.children = append(parent.children, child)
+}
+
+// unlink removes n from its parent's children.
+func (n *threadNode) unlink() {
+	p := n.parent
+	if p == nil {
+		return
+	}
+	for i, c := range p.children {
+		if c == n {
+			p.children = append(p.children[:i:i], p.children[i+1:]...)
+			break
+		}
+	}
+	n.parent = nil
+}
+
+// threadReferences implements the REFERENCES algorithm of RFC 5256 §2.2
+// (after Jamie Zawinski's), step by step.
 func threadReferences(recs []*sortRec) []*threadNode {
+	// (1) The ID table: one container per Message-ID, a dummy (no
+	// message) for IDs that are only referenced.
 	table := map[string]*threadNode{}
 	get := func(id string) *threadNode {
 		n := table[id]
@@ -150,148 +194,145 @@ func threadReferences(recs []*sortRec) []*threadNode {
 		}
 		return n
 	}
-	isAncestor := func(a, b *threadNode) bool { // a is an ancestor of b
-		for n := b; n != nil; n = n.parent {
-			if n == a {
-				return true
-			}
-		}
-		return false
-	}
-	link := func(parent, child *threadNode) {
-		if child.parent != nil || parent == child || isAncestor(child, parent) {
-			return
-		}
-		child.parent = parent
-		parent.children = append(parent.children, child)
-	}
-	unlink := func(n *threadNode) {
-		if p := n.parent; p != nil {
-			for i, c := range p.children {
-				if c == n {
-					p.children = append(p.children[:i], p.children[i+1:]...)
-					break
-				}
-			}
-			n.parent = nil
-		}
-	}
-	var nodes []*threadNode
 	for i, r := range recs {
+		// (1A) A missing or duplicate Message-ID gets a unique one.
 		id := r.messageID
 		if id == "" || (table[id] != nil && table[id].rec != nil) {
-			id = "\x00" + strconv.Itoa(i) // missing or duplicate Message-ID
+			id = "\x00" + strconv.Itoa(i)
 		}
 		n := get(id)
 		n.rec = r
-		nodes = append(nodes, n)
+		// (1B) Link the references in order, each the child of the one
+		// before, unless the child already has a parent or the link
+		// would make a loop.
 		var prev *threadNode
 		for _, ref := range r.refs {
-			if ref == id {
-				continue
-			}
 			rn := get(ref)
-			if prev != nil {
-				link(prev, rn)
+			if prev != nil && rn.parent == nil && !isAncestor(rn, prev) {
+				prev.adopt(rn)
 			}
 			prev = rn
 		}
-		if prev != nil && prev != n {
-			unlink(n)
-			if !isAncestor(n, prev) {
-				link(prev, n)
-			}
+		// (1C) The message's parent is its last reference (or none),
+		// replacing any parent presumed from other messages' references;
+		// no link that would make a loop.
+		n.unlink()
+		if prev != nil && !isAncestor(n, prev) {
+			prev.adopt(n)
 		}
 	}
-	// Root set: nodes without parents (step 2).
+	// (2) The root set: containers without a parent. (3) The table is
+	// not needed any more.
 	var roots []*threadNode
-	seen := map[*threadNode]bool{}
 	for _, n := range table {
-		top := n
-		for top.parent != nil {
-			top = top.parent
-		}
-		if !seen[top] {
-			seen[top] = true
-			roots = append(roots, top)
+		if n.parent == nil {
+			roots = append(roots, n)
 		}
 	}
-	// Prune dummies (step 4).
-	var prune func(n *threadNode) []*threadNode
-	prune = func(n *threadNode) []*threadNode {
-		var kids []*threadNode
-		for _, c := range n.children {
-			kids = append(kids, prune(c)...)
+	// (4) Prune dummies.
+	roots = pruneDummies(roots, true)
+	// Siblings in date order make the subject steps deterministic.
+	sortThreads(roots)
+	// (5) Gather threads with the same base subject.
+	roots = mergeBySubject(roots)
+	// (6) Sort every set of siblings by sent date.
+	sortThreads(roots)
+	return roots
+}
+
+// pruneDummies is step 4 of REFERENCES for one set of siblings: a dummy
+// without children is deleted; a dummy with children is replaced by them,
+// except at the top level when it has more than one child.
+func pruneDummies(ts []*threadNode, top bool) []*threadNode {
+	out := ts[:0:0]
+	for _, t := range ts {
+		t.children = pruneDummies(t.children, false)
+		for _, c := range t.children {
+			c.parent = t
 		}
-		n.children = kids
-		for _, c := range kids {
-			c.parent = n
+		if t.rec != nil || (top && len(t.children) > 1) {
+			out = append(out, t)
+			continue
 		}
-		if n.rec == nil && (n.parent != nil || len(kids) == 1) {
-			for _, c := range kids {
-				c.parent = nil
-			}
-			return kids
+		for _, c := range t.children {
+			c.parent = t.parent
 		}
-		return []*threadNode{n}
+		out = append(out, t.children...)
 	}
-	var pruned []*threadNode
-	for _, r := range roots {
-		for _, n := range prune(r) {
-			n.parent = nil
-			if n.rec != nil || len(n.children) > 0 {
-				pruned = append(pruned, n)
-			}
-		}
+	return out
+}
+
+// threadSubject is the base subject of a top-level thread: its message's,
+// or for a dummy its first child's (RFC 5256 §2.2 step 5.B.i).
+func threadSubject(t *threadNode) string {
+	if t.rec == nil && len(t.children) > 0 {
+		t = t.children[0]
 	}
-	// Group by base subject (step 5).
-	subj := func(t *threadNode) string {
-		if t.rec != nil {
-			return t.rec.subject
-		}
-		if len(t.children) > 0 && t.children[0].rec != nil {
-			return t.children[0].rec.subject
-		}
+	if t.rec == nil {
 		return ""
 	}
-	sortThreads(pruned)
+	return t.rec.subject
+}
+
+// isReply reports whether a thread node is a message whose subject is a
+// reply or forward; a dummy is not.
+func isReply(t *threadNode) bool { return t.rec != nil && t.rec.reply }
+
+// mergeBySubject is step 5 of REFERENCES on the top-level threads.
+func mergeBySubject(roots []*threadNode) []*threadNode {
+	// (5A, 5B) One thread per base subject: a dummy is preferred, then a
+	// message that is not a reply, then the first seen.
 	bySubject := map[string]*threadNode{}
-	var out []*threadNode
-	for _, t := range pruned {
-		sj := subj(t)
+	for _, t := range roots {
+		sj := threadSubject(t)
 		if sj == "" {
-			out = append(out, t)
 			continue
 		}
-		other := bySubject[sj]
-		if other == nil {
+		old := bySubject[sj]
+		if old == nil || (old.rec != nil && (t.rec == nil || (isReply(old) && !isReply(t)))) {
 			bySubject[sj] = t
-			out = append(out, t)
+		}
+	}
+	// (5C) Merge every other thread with that subject into it.
+	pos := make(map[*threadNode]int, len(roots))
+	for i, t := range roots {
+		pos[t] = i
+	}
+	for i := 0; i < len(roots); i++ {
+		t := roots[i]
+		if t == nil {
 			continue
 		}
-		// Merge t under other as a sibling set (simplified step 5.C).
-		if other.rec == nil {
-			other.children = append(other.children, t)
-		} else {
-			dummy := &threadNode{children: []*threadNode{other, t}}
-			for i, o := range out {
-				if o == other {
-					out[i] = dummy
-				}
+		sj := threadSubject(t)
+		other := bySubject[sj]
+		if sj == "" || other == t {
+			continue
+		}
+		roots[i] = nil
+		switch {
+		case t.rec == nil && other.rec == nil:
+			// Both dummies: t's children become other's.
+			for _, c := range t.children {
+				c.parent = nil
+				other.adopt(c)
 			}
-			bySubject[sj] = dummy
+		case other.rec == nil, isReply(t) && !isReply(other):
+			other.adopt(t)
+		default:
+			// A new dummy with both as children takes other's place.
+			d := &threadNode{}
+			roots[pos[other]] = d
+			pos[d] = pos[other]
+			d.adopt(other)
+			d.adopt(t)
+			bySubject[sj] = d
 		}
 	}
-	var order func(t *threadNode)
-	order = func(t *threadNode) {
-		sortThreads(t.children)
-		for _, c := range t.children {
-			order(c)
+	out := roots[:0]
+	for _, t := range roots {
+		if t != nil {
+			out = append(out, t)
 		}
 	}
-	for _, t := range out {
-		order(t)
-	}
-	sortThreads(out)
 	return out
 }

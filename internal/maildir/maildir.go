@@ -121,10 +121,12 @@ func Import(ctx context.Context, ms store.Mailstore, accountID int64, dir string
 	for _, f := range folders {
 		f.name = canonical(f.name)
 		mb, err := ms.GetMailbox(ctx, accountID, f.name)
+		created := false
 		if errors.Is(err, store.ErrNotFound) {
 			mb, err = ms.CreateMailbox(ctx, accountID, f.name, "")
 			if err == nil {
 				names[strings.ToLower(mb.Name)] = mb.Name
+				created = true
 			}
 		}
 		if err != nil {
@@ -151,6 +153,13 @@ func Import(ctx context.Context, ms store.Mailstore, accountID int64, dir string
 				return n, fmt.Errorf("maildir: storing %s: %w", mf.path, err)
 			}
 			n++
+		}
+		if !haveSubs && created {
+			// Without a subscriptions file every imported folder is
+			// shown: CreateMailbox does not subscribe.
+			if err := ms.SetSubscribed(ctx, accountID, mb.Name, true); err != nil {
+				return n, fmt.Errorf("maildir: subscribing %q: %w", mb.Name, err)
+			}
 		}
 		if haveSubs {
 			want := false

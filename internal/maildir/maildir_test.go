@@ -484,3 +484,23 @@ func TestModifiedUTF7(t *testing.T) {
 		t.Errorf("raw UTF-8 folder name: %q, %v", got, err)
 	}
 }
+
+// Without a subscriptions file every imported folder is subscribed, so
+// clients that show only subscribed folders see the imported mail
+// (CreateMailbox itself does not subscribe).
+func TestImportWithoutSubscriptions(t *testing.T) {
+	st := openStore(t)
+	acct := addAccount(t, st, "nosubs@example.org")
+	dir := t.TempDir()
+	mkdirs(t, dir, ".", ".Work", ".Work.2026")
+	put(t, dir, ".Work.2026/cur/1600000005.P1_5.host:2,S", "Subject: work\r\n\r\ny\r\n", d2)
+	if _, err := Import(context.Background(), st, acct, dir); err != nil {
+		t.Fatal(err)
+	}
+	_, subs := snapshot(t, st, acct)
+	for _, want := range []string{"INBOX", "Work", "Work/2026"} {
+		if !slices.Contains(subs, want) {
+			t.Errorf("%s not subscribed after import: %q", want, subs)
+		}
+	}
+}

@@ -7,8 +7,17 @@ import "strings"
 // are decoded to UTF-8 and white space is normalised; reply/forward leaders
 // ("Re:", "Fwd:", "[list]"), "(fwd)" trailers and "[fwd: ...]" wrappers are
 // removed. Case is preserved: compare results case-insensitively
-// (i;ascii-casemap / i;unicode-casemap), e.g. with strings.ToUpper keys.
+// (i;ascii-casemap / i;unicode-casemap), e.g. with CaseMap keys.
 func BaseSubject(subject string) string {
+	base, _ := BaseSubjectReply(subject)
+	return base
+}
+
+// BaseSubjectReply is BaseSubject that also reports whether the subject
+// is a reply or forward, which THREAD=REFERENCES needs (RFC 5256 §2.1:
+// the extraction removed a subj-refwd in step 3, a "(fwd)" subj-trailer in
+// step 2 or a subj-fwd-hdr/subj-fwd-trl wrapper in step 6).
+func BaseSubjectReply(subject string) (base string, reply bool) {
 	// (1) Decode, convert tabs and continuations to space, collapse spaces.
 	s := strings.Join(strings.FieldsFunc(decodeHeader(subject), func(r rune) bool {
 		return r == ' ' || r == '\t' || r == '\r' || r == '\n'
@@ -19,7 +28,7 @@ func BaseSubject(subject string) string {
 			if strings.HasSuffix(s, " ") {
 				s = s[:len(s)-1]
 			} else if len(s) >= 5 && strings.EqualFold(s[len(s)-5:], "(fwd)") {
-				s = s[:len(s)-5]
+				s, reply = s[:len(s)-5], true
 			} else {
 				break
 			}
@@ -30,7 +39,7 @@ func BaseSubject(subject string) string {
 			if strings.HasPrefix(s, " ") {
 				s, changed = s[1:], true
 			} else if n := refwdLeader(s); n > 0 {
-				s, changed = s[n:], true
+				s, changed, reply = s[n:], true, true
 			}
 			if n := blob(s); n > 0 && strings.TrimSpace(s[n:]) != "" {
 				s, changed = s[n:], true
@@ -41,10 +50,10 @@ func BaseSubject(subject string) string {
 		}
 		// (6) "[fwd:" ... "]" wrapper: strip and start again at (2).
 		if len(s) >= 6 && strings.EqualFold(s[:5], "[fwd:") && s[len(s)-1] == ']' {
-			s = s[5 : len(s)-1]
+			s, reply = s[5:len(s)-1], true
 			continue
 		}
-		return s
+		return s, reply
 	}
 }
 
@@ -102,3 +111,10 @@ func refwd(s, word string) int {
 	}
 	return 0
 }
+
+// CaseMap folds s for the case-insensitive comparisons of SORT and THREAD.
+// The collation of RFC 5256 §3 is i;ascii-casemap, which maps a-z to A-Z,
+// so keys are upper-cased (not lower-cased): "_" and "[" sort after
+// letters as they do in Dovecot. Non-ASCII letters are upper-cased too, a
+// simple approximation of i;unicode-casemap (RFC 5051) titlecasing.
+func CaseMap(s string) string { return strings.ToUpper(s) }

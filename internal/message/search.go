@@ -227,14 +227,16 @@ func msgIDs(v string) []string {
 	return ids
 }
 
-// firstMailbox returns the first non-group address of a header.
-func (m *Message) firstMailbox(field string) (Address, bool) {
+// firstAddress returns the first address of a header as the IMAP
+// ENVELOPE lists it: a group's start, whose addr-mailbox is the group name
+// (RFC 3501 §7.4.2), counts as an address; a group's end does not.
+func (m *Message) firstAddress(field string) (Address, bool) {
 	v, ok := m.root.headerValue(m.raw, field)
 	if !ok {
 		return Address{}, false
 	}
 	for _, a := range parseAddressList(v) {
-		if !a.GroupStart && !a.GroupEnd {
+		if !a.GroupEnd {
 			return a, true
 		}
 	}
@@ -242,30 +244,32 @@ func (m *Message) firstMailbox(field string) (Address, bool) {
 }
 
 // SortAddress returns the sort key for SORT FROM, TO and CC (RFC 5256 §3):
-// the addr-mailbox (local part) of the first address of that header, lower
-// case, or "" if there is none. field is "from", "to" or "cc".
+// the addr-mailbox of the first address of that header (for a group, the
+// group name, as in ENVELOPE), case-mapped with CaseMap, or "" if there is
+// none. field is "from", "to" or "cc".
 func (m *Message) SortAddress(field string) string {
-	a, ok := m.firstMailbox(field)
+	a, ok := m.firstAddress(field)
 	if !ok {
 		return ""
 	}
-	return strings.ToLower(a.Mailbox)
+	return CaseMap(a.Mailbox)
 }
 
 // SortDisplay returns the sort key for SORT DISPLAYFROM and DISPLAYTO
 // (RFC 5957 §3): the decoded display name of the first address of that
-// header when present and not empty, otherwise its addr-spec (mailbox@host);
-// lower case, or "" if there is no address. field is "from" or "to".
+// header when present and not empty, otherwise its addr-spec (mailbox@host,
+// or for a group the group name); case-mapped with CaseMap, or "" if there
+// is no address. field is "from" or "to".
 func (m *Message) SortDisplay(field string) string {
-	a, ok := m.firstMailbox(field)
+	a, ok := m.firstAddress(field)
 	if !ok {
 		return ""
 	}
 	if name := strings.TrimSpace(decodeHeader(a.Name)); name != "" {
-		return strings.ToLower(name)
+		return CaseMap(name)
 	}
 	if a.Host == "" {
-		return strings.ToLower(a.Mailbox)
+		return CaseMap(decodeHeader(a.Mailbox))
 	}
-	return strings.ToLower(a.Mailbox + "@" + a.Host)
+	return CaseMap(a.Mailbox + "@" + a.Host)
 }

@@ -1,40 +1,62 @@
 package message
 
 import (
+	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestBaseSubject covers the RFC 5256 §2.1 extraction steps.
+// TestBaseSubject covers the RFC 5256 §2.1 extraction steps with the
+// cases in testdata/basesubject.txt.
 func TestBaseSubject(t *testing.T) {
-	cases := []struct{ in, want string }{
-		{"Hello", "Hello"},
-		{"Re: Hello", "Hello"},
-		{"RE: re: Re:Hello", "Hello"},
-		{"Fwd: Hello", "Hello"},
-		{"fw: Hello", "Hello"},
-		{"Re [PATCH]: Hello", "Hello"},   // subj-refwd with subj-blob before ":"
-		{"[list] Re: Hello", "Hello"},    // blobs before subj-refwd
-		{"[list] Hello", "Hello"},        // step 4: blob prefix
-		{"[PATCH]", "[PATCH]"},           // blob kept: removal would leave nothing
-		{"Hello (fwd)", "Hello"},         // step 2 trailer
-		{"Hello (FWD) (fwd)  ", "Hello"}, // repeated trailers and WSP
-		{"[fwd: Re: Hello]", "Hello"},    // step 6 wrapper
-		{"Re: [Fwd: [list] Hello (fwd)]", "Hello"},
-		{"  Hello\t\r\n world  ", "Hello world"}, // step 1 white space
-		{"=?UTF-8?Q?Re=3A_Gr=C3=BC=C3=9Fe?=", "Grüße"},
-		{"=?ISO-8859-1?Q?Re:_caf=E9?= (fwd)", "café"},
-		{"Re:", ""},
-		{"", ""},
-		{"Rex: Hello", "Rex: Hello"}, // not a reply leader
-		{"Re: Re[2]: Hello", "Hello"},
-		{"[a][b] Re: [c] Fwd: Hello", "Hello"},
+	raw, err := os.ReadFile("testdata/basesubject.txt")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range cases {
-		if got := BaseSubject(c.in); got != c.want {
-			t.Errorf("BaseSubject(%q) = %q, want %q", c.in, got, c.want)
+	n := 0
+	for i, line := range strings.Split(string(raw), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
 		}
+		in, rest, err1 := unquoteField(line)
+		want, rest, err2 := unquoteField(rest)
+		if err1 != nil || err2 != nil || (rest != "" && rest != "reply") {
+			t.Fatalf("line %d: malformed: %q", i+1, line)
+		}
+		n++
+		base, reply := BaseSubjectReply(in)
+		if base != want || reply != (rest == "reply") {
+			t.Errorf("line %d: BaseSubjectReply(%q) = %q, %v; want %q, %v", i+1, in, base, reply, want, rest == "reply")
+		}
+		if got := BaseSubject(in); got != base {
+			t.Errorf("BaseSubject(%q) = %q, BaseSubjectReply gave %q", in, got, base)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d cases read", n)
+	}
+}
+
+// unquoteField reads one Go-quoted string from the start of s and returns
+// it and the rest without leading blanks.
+func unquoteField(s string) (string, string, error) {
+	q, err := strconv.QuotedPrefix(s)
+	if err != nil {
+		return "", "", err
+	}
+	v, err := strconv.Unquote(q)
+	return v, strings.TrimLeft(s[len(q):], " "), err
+}
+
+// TestCaseMap: SORT keys are upper-cased (i;ascii-casemap), so "[" and "_"
+// sort after letters.
+func TestCaseMap(t *testing.T) {
+	keys := []string{CaseMap("_"), CaseMap("[xyz]"), CaseMap("c"), CaseMap("B"), CaseMap("a")}
+	if !sort.StringsAreSorted([]string{keys[4], keys[3], keys[2], keys[1], keys[0]}) {
+		t.Errorf("CaseMap keys out of order: %q", keys)
 	}
 }
 
@@ -56,13 +78,14 @@ func TestSearchHelpers(t *testing.T) {
 	if !m.HeaderContains("jørn") || !m.HeaderContains("subject: if you") || m.HeaderContains("nowhere") {
 		t.Error("HeaderContains")
 	}
-	if got := m.SortAddress("from"); got != "keld" {
+	if got := m.SortAddress("from"); got != "KELD" {
 		t.Errorf("SortAddress(from) = %q", got)
 	}
-	if got := m.SortDisplay("from"); got != "keld jørn simonsen" {
+	if got := m.SortDisplay("from"); got != "KELD JØRN SIMONSEN" {
 		t.Errorf("SortDisplay(from) = %q", got)
 	}
-	if got := m.SortAddress("cc"); got != "" {
+	// A group's name is the addr-mailbox of its first ENVELOPE address.
+	if got := m.SortAddress("cc"); got != "UNDISCLOSED RECIPIENTS" {
 		t.Errorf("SortAddress(cc) of an empty group = %q", got)
 	}
 
@@ -73,7 +96,7 @@ func TestSearchHelpers(t *testing.T) {
 	if mixed.TextContains("JVBERi") || mixed.TextContains("report.pdf") {
 		t.Error("TextContains must not search non-text parts or MIME headers")
 	}
-	if got := mixed.SortAddress("TO"); got != "dave" {
+	if got := mixed.SortAddress("TO"); got != "DAVE" {
 		t.Errorf("SortAddress(to) = %q", got)
 	}
 	if got := mixed.MessageID(); got != "mixed-1@example.net" {
@@ -92,10 +115,10 @@ func TestSearchHelpers(t *testing.T) {
 	}
 
 	lf := mustRead(t, "bare-lf.eml")
-	if got := lf.SortDisplay("from"); got != "unix user" {
+	if got := lf.SortDisplay("from"); got != "UNIX USER" {
 		t.Errorf("SortDisplay from comment name = %q", got)
 	}
-	if got := lf.SortDisplay("to"); got != "other@example.com" {
+	if got := lf.SortDisplay("to"); got != "OTHER@EXAMPLE.COM" {
 		t.Errorf("SortDisplay without name = %q", got)
 	}
 	if want := time.Date(2025, 3, 10, 7, 0, 0, 0, time.UTC); !lf.Date().Equal(want) {
@@ -197,5 +220,34 @@ func TestQuote(t *testing.T) {
 		if got := Quote(c.in, c.utf8); got != c.want {
 			t.Errorf("Quote(%q, %v) = %q, want %q", c.in, c.utf8, got, c.want)
 		}
+	}
+}
+
+// TestSortKeys: the address keys of SORT (RFC 5256 §3) and SORT=DISPLAY
+// (RFC 5957 §3) take the first address as ENVELOPE lists it, so a group's
+// name counts; display names are decoded and fall back to the addr-spec.
+func TestSortKeys(t *testing.T) {
+	cases := []struct{ to, addr, display string }{
+		{"foo bar <a@b.c>", "A", "FOO BAR"},
+		{"b@c.d", "B", "B@C.D"},
+		{"d", "D", "D"},
+		{"=?iso-8859-1?q?foo_aar?= <e@f.g>", "E", "FOO AAR"},
+		{"a: xx@xx.org, yy@yy.org;", "A", "A"},
+		{"empty:;", "EMPTY", "EMPTY"},
+		{"user2@domain2.org (foo bar)", "USER2", "FOO BAR"},
+		{"user2: blah@domain1.org;", "USER2", "USER2"},
+		{"", "", ""},
+	}
+	for _, c := range cases {
+		m := Parse([]byte("To: " + c.to + "\r\n\r\nbody\r\n"))
+		if got := m.SortAddress("to"); got != c.addr {
+			t.Errorf("SortAddress(To: %s) = %q, want %q", c.to, got, c.addr)
+		}
+		if got := m.SortDisplay("to"); got != c.display {
+			t.Errorf("SortDisplay(To: %s) = %q, want %q", c.to, got, c.display)
+		}
+	}
+	if got := Parse([]byte("Subject: x\r\n\r\n")).SortAddress("cc"); got != "" {
+		t.Errorf("SortAddress without the header = %q", got)
 	}
 }

@@ -106,7 +106,7 @@ type Mailbox struct {
 	UIDValidity   uint32
 	UIDNext       uint32
 	HighestModSeq uint64
-	Subscribed    bool
+	Subscribed    bool // the name is in the account's subscriptions
 	// RecentWatermark is the highest UID already claimed as \Recent by
 	// some session (ClaimRecent); messages above it are still recent for
 	// the next session that claims (RFC 3501 §2.3.2). New mailboxes, and
@@ -231,7 +231,14 @@ type Mailstore interface {
 	// moves its messages into a new mailbox and leaves INBOX empty
 	// (RFC 9051 §6.3.6).
 	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
+	// SetSubscribed adds a name to or removes it from the account's
+	// subscriptions. The name need not exist: subscriptions are names,
+	// kept when their mailbox is deleted (RFC 9051 §6.3.7); they follow
+	// a RENAME. CreateMailbox does not subscribe; an account's default
+	// mailboxes and folders created by delivery start subscribed.
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	// Subscriptions lists the subscribed names of an account, sorted.
+	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	Status(ctx context.Context, mailboxID int64) (MailboxStatus, error)
 	// ClaimRecent takes the \Recent flag (RFC 3501 §2.3.2) of every
 	// message that arrived since the last claim: it atomically raises the

@@ -199,7 +199,7 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 		}
 		acc.Created = fromNano(now)
 		for _, mb := range store.DefaultMailboxes {
-			if _, err := createMailbox(tx, acc.ID, mb.Name, mb.SpecialUse); err != nil {
+			if _, err := createMailbox(tx, acc.ID, mb.Name, mb.SpecialUse, true); err != nil {
 				return err
 			}
 		}

@@ -12,7 +12,14 @@ import (
 	"pochta/internal/store"
 )
 
-const mailboxCols = "id, account_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed, recent_uid"
+// mailboxCols are the columns scanMailbox reads from the mailboxes table;
+// Subscribed comes from the subscriptions table.
+const mailboxCols = "id, account_id, name, special_use, uidvalidity, uidnext, highest_modseq, " +
+	"EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name), recent_uid"
+
+// maxSubscriptions bounds the subscription list of one account: names
+// need not exist, so without a bound a client could grow it forever.
+const maxSubscriptions = 10000
 
 func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 	var m store.Mailbox
@@ -59,8 +66,10 @@ func nextUIDValidity(tx *wtx) (uint32, error) {
 	return uint32(v), err
 }
 
-// createMailbox inserts one mailbox; name must be normalised.
-func createMailbox(tx *wtx, accountID int64, name, specialUse string) (store.Mailbox, error) {
+// createMailbox inserts one mailbox; name must be normalised. subscribe
+// also subscribes the name (an account's default mailboxes, folders that
+// delivery creates); IMAP CREATE does not (RFC 9051 §6.3.4).
+func createMailbox(tx *wtx, accountID int64, name, specialUse string, subscribe bool) (store.Mailbox, error) {
 	ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name)
 	if err != nil {
 		return store.Mailbox{}, err
@@ -72,14 +81,44 @@ func createMailbox(tx *wtx, accountID int64, name, specialUse string) (store.Mai
 	if err != nil {
 		return store.Mailbox{}, err
 	}
-	m := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: specialUse, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1, Subscribed: true}
-	res, err := tx.ExecContext(bg, "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq, subscribed) VALUES(?, ?, ?, ?, 1, 1, 1)",
+	m := store.Mailbox{AccountID: accountID, Name: name, SpecialUse: specialUse, UIDValidity: uv, UIDNext: 1, HighestModSeq: 1}
+	res, err := tx.ExecContext(bg, "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq) VALUES(?, ?, ?, ?, 1, 1)",
 		accountID, name, specialUse, int64(uv))
 	if err != nil {
 		return m, err
 	}
-	m.ID, err = res.LastInsertId()
+	if m.ID, err = res.LastInsertId(); err != nil {
+		return m, err
+	}
+	if subscribe {
+		if err := setSubscribed(tx, accountID, name, true); err != nil {
+			return m, err
+		}
+	}
+	m.Subscribed, err = exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
 	return m, err
+}
+
+// setSubscribed adds name to or removes it from the account's
+// subscriptions; name must be normalised and need not exist.
+func setSubscribed(tx *wtx, accountID int64, name string, on bool) error {
+	if !on {
+		_, err := tx.ExecContext(bg, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+		return err
+	}
+	var n int
+	if err := tx.QueryRowContext(bg, "SELECT count(*) FROM subscriptions WHERE account_id = ?", accountID).Scan(&n); err != nil {
+		return err
+	}
+	if n >= maxSubscriptions {
+		ok, err := exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+		if err != nil || ok {
+			return err
+		}
+		return fmt.Errorf("%w: more than %d subscriptions", store.ErrOverQuota, maxSubscriptions)
+	}
+	_, err := tx.ExecContext(bg, "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?, ?)", accountID, name)
+	return err
 }
 
 // createParents creates missing superior mailboxes of name (RFC 9051
@@ -93,7 +132,7 @@ func createParents(tx *wtx, e *effects, accountID int64, name string) error {
 		if ok {
 			continue
 		}
-		m, err := createMailbox(tx, accountID, p, "")
+		m, err := createMailbox(tx, accountID, p, "", false)
 		if err != nil {
 			return err
 		}
@@ -165,7 +204,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 			return err
 		}
 		var err error
-		m, err = createMailbox(tx, accountID, n, specialUse)
+		m, err = createMailbox(tx, accountID, n, specialUse, false)
 		if err != nil {
 			return err
 		}
@@ -342,8 +381,44 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			}
 			e.changed(accountID, m.id)
 		}
+		if err := renameSubscriptions(tx, accountID, on, nn); err != nil {
+			return err
+		}
 		return createParents(tx, e, accountID, nn)
 	}))
+}
+
+// renameSubscriptions makes the subscriptions of a renamed mailbox and
+// of the names below it follow the rename, as they did when a
+// subscription was a property of its mailbox.
+func renameSubscriptions(tx *wtx, accountID int64, oldName, newName string) error {
+	// The list is bounded (maxSubscriptions); filtering here avoids
+	// SQLite's character-based substr and LIKE's wildcards.
+	all, err := queryStrings(bg, tx, "SELECT name FROM subscriptions WHERE account_id = ?", accountID)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, n := range all {
+		if n == oldName || strings.HasPrefix(n, oldName+store.Delimiter) {
+			names = append(names, n)
+		}
+	}
+	for _, n := range names {
+		if _, err := tx.ExecContext(bg, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, n); err != nil {
+			return err
+		}
+	}
+	for _, n := range names {
+		renamed := newName + n[len(oldName):]
+		if len(renamed) > maxNameLen {
+			continue // only a name without a mailbox can get here
+		}
+		if _, err := tx.ExecContext(bg, "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?, ?)", accountID, renamed); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // renameInbox moves every INBOX message into a new mailbox, leaving INBOX
@@ -352,7 +427,7 @@ func renameInbox(tx *wtx, e *effects, inbox store.Mailbox, newName string) error
 	if err := createParents(tx, e, inbox.AccountID, newName); err != nil {
 		return err
 	}
-	dst, err := createMailbox(tx, inbox.AccountID, newName, "")
+	dst, err := createMailbox(tx, inbox.AccountID, newName, "", false)
 	if err != nil {
 		return err
 	}
@@ -361,22 +436,43 @@ func renameInbox(tx *wtx, e *effects, inbox store.Mailbox, newName string) error
 	return err
 }
 
-// SetSubscribed implements store.Mailstore.
+// SetSubscribed implements store.Mailstore: any valid name can be
+// subscribed, whether or not a mailbox has it.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
 	n, err := normName(name)
 	if err != nil {
-		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+		return err
 	}
 	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		res, err := tx.ExecContext(bg, "UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, n)
-		if err != nil {
+		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
 		}
-		if c, _ := res.RowsAffected(); c == 0 {
-			return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(n))
-		}
-		return nil
+		return setSubscribed(tx, accountID, n, subscribed)
 	}))
+}
+
+// Subscriptions implements store.Mailstore.
+func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	names, err := queryStrings(ctx, s.rdb, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
+	return names, dbErr(err)
+}
+
+// queryStrings runs a query of one text column and returns its values.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // Status implements store.Mailstore; the counters are maintained on every

@@ -141,7 +141,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 				if err := createParents(tx, e, t.AccountID, names[i]); err != nil {
 					return err
 				}
-				mb, err = createMailbox(tx, t.AccountID, names[i], "")
+				mb, err = createMailbox(tx, t.AccountID, names[i], "", true)
 			}
 			if err != nil {
 				return err

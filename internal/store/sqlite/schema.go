@@ -93,6 +93,18 @@ CREATE VIRTUAL TABLE search USING fts5(
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = max(uidnext - 1, 0);
 `,
+	// 3: subscriptions are names, not a property of a mailbox: a name
+	// stays subscribed when its mailbox is deleted, and a name that does
+	// not exist can be subscribed (RFC 9051 §6.3.7, RFC 3501 §6.3.6).
+	`
+CREATE TABLE subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	PRIMARY KEY(account_id, name)
+) WITHOUT ROWID;
+INSERT INTO subscriptions(account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed != 0;
+ALTER TABLE mailboxes DROP COLUMN subscribed;
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -247,16 +247,7 @@ func TestMigrateRecent(t *testing.T) {
 	}
 	s.Close()
 	// Turn the file back into a version-1 database.
-	db, err := sql.Open("sqlite", filepath.Join(dir, "pochta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
+	downgrade(t, dir, append(downgradeTo2, "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"))
 	s = openTest(t, dir)
 	defer s.Close()
 	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
@@ -275,6 +266,59 @@ func TestMigrateRecent(t *testing.T) {
 	}
 	if first, next, err := s.ClaimRecent(ctx, inbox.ID); err != nil || first != 3 || next != 4 {
 		t.Fatalf("ClaimRecent = %d, %d, %v", first, next, err)
+	}
+	checkConsistency(t, s)
+}
+
+// downgradeTo2 undoes migration 3: subscriptions back into a column of
+// mailboxes.
+var downgradeTo2 = []string{
+	"ALTER TABLE mailboxes ADD COLUMN subscribed INTEGER NOT NULL DEFAULT 0",
+	"UPDATE mailboxes SET subscribed = EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = mailboxes.account_id AND s.name = mailboxes.name)",
+	"DROP TABLE subscriptions",
+	"PRAGMA user_version = 2",
+}
+
+// downgrade runs statements on the closed store's database file.
+func downgrade(t *testing.T, dir string, stmts []string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "pochta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+}
+
+// TestMigrateSubscriptions upgrades a version-2 database, where a
+// subscription was a column of its mailbox: exactly the subscribed
+// mailboxes stay subscribed, and afterwards a name outlives its mailbox.
+func TestMigrateSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a := setupAccount(t, s)
+	if _, err := s.CreateMailbox(ctx, a.ID, "Work/Old", ""); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	stmts := append([]string{}, downgradeTo2[:len(downgradeTo2)-1]...)
+	downgrade(t, dir, append(stmts, "UPDATE mailboxes SET subscribed = (name IN ('INBOX', 'Work/Old'))", "PRAGMA user_version = 2"))
+	s = openTest(t, dir)
+	defer s.Close()
+	subs, err := s.Subscriptions(ctx, a.ID)
+	if err != nil || strings.Join(subs, ",") != "INBOX,Work/Old" {
+		t.Fatalf("subscriptions after migration: %q %v", subs, err)
+	}
+	if err := s.DeleteMailbox(ctx, a.ID, "Work/Old"); err != nil {
+		t.Fatal(err)
+	}
+	if subs, err := s.Subscriptions(ctx, a.ID); err != nil || strings.Join(subs, ",") != "INBOX,Work/Old" {
+		t.Fatalf("subscriptions after delete: %q %v", subs, err)
 	}
 	checkConsistency(t, s)
 }

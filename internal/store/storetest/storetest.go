@@ -407,7 +407,9 @@ func testCreateDeleteMailbox(t *testing.T, e *env) {
 	a := e.account("bob@example.org")
 	m, err := e.s.CreateMailbox(e.ctx, a.ID, "Lists/Go", `\Important`)
 	e.must(err)
-	if m.SpecialUse != `\Important` || m.UIDNext != 1 || m.UIDValidity == 0 || !m.Subscribed {
+	// CREATE does not subscribe (RFC 9051 §6.3.4 says nothing of it;
+	// clients subscribe themselves).
+	if m.SpecialUse != `\Important` || m.UIDNext != 1 || m.UIDValidity == 0 || m.Subscribed {
 		t.Fatalf("created %+v", m)
 	}
 	// The parent was created too (RFC 9051 §6.3.4).
@@ -526,6 +528,10 @@ func testRenameInbox(t *testing.T, e *env) {
 
 func testSubscribe(t *testing.T, e *env) {
 	a := e.account("bob@example.org")
+	// An account's default mailboxes start subscribed.
+	if !e.mailbox(a.ID, "Drafts").Subscribed {
+		t.Fatal("default mailbox not subscribed")
+	}
 	e.must(e.s.SetSubscribed(e.ctx, a.ID, "Drafts", false))
 	if e.mailbox(a.ID, "Drafts").Subscribed {
 		t.Fatal("still subscribed")
@@ -534,7 +540,47 @@ func testSubscribe(t *testing.T, e *env) {
 	if !e.mailbox(a.ID, "Drafts").Subscribed {
 		t.Fatal("not subscribed")
 	}
-	e.wantErr(e.s.SetSubscribed(e.ctx, a.ID, "Nope", true), store.ErrNotFound)
+	// A name without a mailbox can be subscribed (RFC 9051 §6.3.7), and
+	// a subscription outlives its mailbox.
+	e.must(e.s.SetSubscribed(e.ctx, a.ID, "Nope/Child", true))
+	_, err := e.s.CreateMailbox(e.ctx, a.ID, "Gône", "")
+	e.must(err)
+	e.must(e.s.SetSubscribed(e.ctx, a.ID, "Gône", true))
+	e.must(e.s.DeleteMailbox(e.ctx, a.ID, "Gône"))
+	subs, err := e.s.Subscriptions(e.ctx, a.ID)
+	e.must(err)
+	if !slices.Contains(subs, "Nope/Child") || !slices.Contains(subs, "Gône") || !slices.Contains(subs, "Drafts") {
+		t.Fatalf("subscriptions %q", subs)
+	}
+	// A recreated mailbox finds its name still subscribed.
+	m, err := e.s.CreateMailbox(e.ctx, a.ID, "Gône", "")
+	e.must(err)
+	if !m.Subscribed || !e.mailbox(a.ID, "Gône").Subscribed {
+		t.Fatal("recreated mailbox lost its subscription")
+	}
+	// Subscriptions follow a RENAME, children included.
+	_, err = e.s.CreateMailbox(e.ctx, a.ID, "Gône/Kid", "")
+	e.must(err)
+	e.must(e.s.SetSubscribed(e.ctx, a.ID, "Gône/Kid", true))
+	e.must(e.s.RenameMailbox(e.ctx, a.ID, "Gône", "Here"))
+	subs, err = e.s.Subscriptions(e.ctx, a.ID)
+	e.must(err)
+	if slices.Contains(subs, "Gône") || slices.Contains(subs, "Gône/Kid") || !slices.Contains(subs, "Here") || !slices.Contains(subs, "Here/Kid") {
+		t.Fatalf("subscriptions after rename %q", subs)
+	}
+	e.must(e.s.SetSubscribed(e.ctx, a.ID, "Nope/Child", false))
+	subs, err = e.s.Subscriptions(e.ctx, a.ID)
+	e.must(err)
+	if slices.Contains(subs, "Nope/Child") || !slices.IsSorted(subs) {
+		t.Fatalf("subscriptions after unsubscribe %q", subs)
+	}
+	// "inbox" is INBOX; invalid names are refused.
+	e.must(e.s.SetSubscribed(e.ctx, a.ID, "inbox", true))
+	if !e.mailbox(a.ID, "INBOX").Subscribed {
+		t.Fatal("inbox not subscribed as INBOX")
+	}
+	e.wantErr(e.s.SetSubscribed(e.ctx, a.ID, "a//b", true), store.ErrInvalidName)
+	e.wantErr(e.s.SetSubscribed(e.ctx, 987654, "X", true), store.ErrNotFound)
 }
 
 func testDeliverAndRead(t *testing.T, e *env) {
