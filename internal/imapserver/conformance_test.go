@@ -1,0 +1,96 @@
+package imapserver
+
+import (
+	"strings"
+	"testing"
+)
+
+// Behaviours Dovecot's imaptest scripted groups (atoms, select, move,
+// esearch-condstore, search-addresses, append-binary) found wrong, each
+// guarded here without the tool.
+
+// '~' is an ATOM-CHAR (RFC 9051 §9); only "~{" starts a literal8. Every
+// other ATOM-CHAR, ']' and the list wildcards are astring / list-mailbox
+// characters.
+func TestAtomCharacters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.login()
+	mustNotHave(t, c.ok(`LIST "" ~foo`), "~foo")
+	c.expect("SELECT ~foo", "NO [NONEXISTENT]")
+	// '&' starts modified UTF-7 in an IMAP4rev1 name, so this one is
+	// refused as a name but parses.
+	c.expect("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}", "NO")
+	c.ok(`LIST "" !#$&'+,-.0123456789:;<=>?@^_` + "`|[}%*")
+	odd := "!#$'+,-.0123456789:;<=>?@^_`|[}~"
+	c.expect("SELECT "+odd, "NO [NONEXISTENT]")
+	c.ok("CREATE ~" + odd)
+	mustHave(t, c.ok(`LIST "" ~`+odd+"%*"), `"/" "~`+odd+`"`)
+	mustHave(t, c.ok("SELECT ~"+odd), "* 0 EXISTS")
+	// A real literal8 still parses where a string is allowed.
+	mustHave(t, c.ok("STATUS ~{5}\r\nINBOX (MESSAGES)"), `* STATUS "INBOX" (MESSAGES 0)`)
+
+	p := newParser([]byte("~foo ~{3}\r\nabc ~"))
+	if s, err := p.astring(); err != nil || s != "~foo" {
+		t.Fatalf("astring ~foo: %q %v", s, err)
+	}
+	p.sp()
+	if s, err := p.astring(); err != nil || s != "abc" {
+		t.Fatalf("literal8: %q %v", s, err)
+	}
+	p.sp()
+	if s, err := p.listMailbox(); err != nil || s != "~" {
+		t.Fatalf("list-mailbox ~: %q %v", s, err)
+	}
+}
+
+// IMAP4rev1 sessions get OK [UNSEEN n] on SELECT and EXAMINE, the sequence
+// number of the first message without \Seen (RFC 3501 §6.3.1); IMAP4rev2
+// sessions do not (RFC 9051 Appendix E).
+func TestSelectUnseen(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := 1; i <= 4; i++ {
+		e.deliver("", testMessage(i, "unseen"))
+	}
+	c := e.login()
+	mustHave(t, c.ok("EXAMINE INBOX"), "* OK [UNSEEN 1]")
+	c.ok("CLOSE")
+	mustHave(t, c.ok("SELECT INBOX"), "* OK [UNSEEN 1]")
+	c.ok(`STORE 1:2 +FLAGS.SILENT (\Seen)`)
+	mustHave(t, c.ok("SELECT INBOX"), "* OK [UNSEEN 3]")
+	c.ok(`STORE 1:4 +FLAGS.SILENT (\Seen)`)
+	mustNotHave(t, c.ok("EXAMINE INBOX"), "UNSEEN")
+
+	r2 := e.login()
+	r2.ok("ENABLE IMAP4rev2")
+	r2.ok("SELECT INBOX")
+	r2.ok(`STORE 4 -FLAGS.SILENT (\Seen)`)
+	mustNotHave(t, r2.ok("SELECT INBOX"), "UNSEEN")
+	mustHave(t, c.ok("SELECT INBOX"), "* OK [UNSEEN 4]")
+}
+
+// MOVE into the selected mailbox itself is allowed (RFC 6851 does not
+// forbid it): the message gets a new UID, COPYUID reports it, the old one
+// is expunged and the new one announced.
+func TestMoveToSameMailbox(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := 1; i <= 3; i++ {
+		e.deliver("", testMessage(i, "move"))
+	}
+	c := e.login()
+	lines := c.ok("SELECT INBOX")
+	uv := ""
+	for _, l := range lines {
+		if strings.HasPrefix(l, "* OK [UIDVALIDITY ") {
+			uv = strings.Fields(l)[3]
+			uv = strings.TrimSuffix(uv, "]")
+		}
+	}
+	if uv == "" {
+		t.Fatalf("no UIDVALIDITY in %q", lines)
+	}
+	lines = c.ok("MOVE 1 INBOX")
+	mustHave(t, lines, "* OK [COPYUID "+uv+" 1 4]", "* 1 EXPUNGE", "* 3 EXISTS")
+	mustHave(t, c.ok("UID MOVE 2 INBOX"), "* OK [COPYUID "+uv+" 2 5]", "* 1 EXPUNGE", "* 3 EXISTS")
+	mustHave(t, c.ok("FETCH 1:* UID"), "* 1 FETCH (UID 3)", "* 2 FETCH (UID 4)", "* 3 FETCH (UID 5)")
+	mustHave(t, c.ok("STATUS INBOX (MESSAGES UIDNEXT)"), "(MESSAGES 3 UIDNEXT 6)")
+}
