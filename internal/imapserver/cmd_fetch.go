@@ -92,7 +92,7 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 		rest = append(rest, it)
 	}
 	if wantModSeq {
-		s.condstore = true
+		s.enableCondstore()
 	}
 	f := &fetcher{s: s, items: rest, uid: hasUID, modseq: wantModSeq, since: changedSince}
 	uset, ok := s.sel.uidSet(set, uid)

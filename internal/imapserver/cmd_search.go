@@ -100,7 +100,7 @@ func (s *session) cmdSearch(tag string, p *parser, uid bool) (string, error) {
 	}
 	withModSeq := key.usesModSeq()
 	if withModSeq {
-		s.condstore = true
+		s.enableCondstore()
 	}
 	hits, err := s.runSearch(key)
 	if err != nil {
@@ -112,9 +112,21 @@ func (s *session) cmdSearch(tag string, p *parser, uid bool) (string, error) {
 		}
 		return h.seq
 	}
+	// The MODSEQ of the result is the highest of the messages returned
+	// (RFC 7162 §3.1.5): all hits, unless an ESEARCH asks only for MIN
+	// and/or MAX, which return one message each.
 	var highest uint64
-	for _, h := range hits {
-		highest = max(highest, h.modseq)
+	if ret.extended && !ret.all && !ret.count && len(hits) > 0 {
+		if ret.min {
+			highest = hits[0].modseq
+		}
+		if ret.max {
+			highest = max(highest, hits[len(hits)-1].modseq)
+		}
+	} else {
+		for _, h := range hits {
+			highest = max(highest, h.modseq)
+		}
 	}
 	if ret.save {
 		saved := make([]uint32, len(hits))

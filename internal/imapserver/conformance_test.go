@@ -1,6 +1,7 @@
 package imapserver
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -93,4 +94,48 @@ func TestMoveToSameMailbox(t *testing.T) {
 	mustHave(t, c.ok("UID MOVE 2 INBOX"), "* OK [COPYUID "+uv+" 2 5]", "* 1 EXPUNGE", "* 3 EXISTS")
 	mustHave(t, c.ok("FETCH 1:* UID"), "* 1 FETCH (UID 3)", "* 2 FETCH (UID 4)", "* 3 FETCH (UID 5)")
 	mustHave(t, c.ok("STATUS INBOX (MESSAGES UIDNEXT)"), "(MESSAGES 3 UIDNEXT 6)")
+}
+
+// The first CONDSTORE-enabling command in selected state announces
+// HIGHESTMODSEQ (RFC 7162 §3.1); ESEARCH MIN/MAX report the mod-sequence
+// of the message they return, ALL/COUNT the highest of all matches
+// (RFC 7162 §3.1.5).
+func TestESearchModSeq(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := 1; i <= 4; i++ {
+		e.deliver("", testMessage(i, "modseq"))
+	}
+	c := e.login()
+	c.ok("SELECT INBOX")
+	mustHave(t, c.ok("FETCH 1 MODSEQ"), "* OK [HIGHESTMODSEQ ")
+	mustNotHave(t, c.ok("FETCH 1 MODSEQ"), "HIGHESTMODSEQ")
+	modseq := map[int]string{}
+	for _, n := range []int{1, 3, 2, 4} {
+		lines := c.ok(fmt.Sprintf(`STORE %d +FLAGS (\Seen)`, n))
+		for _, l := range lines {
+			if i := strings.Index(l, "MODSEQ ("); i >= 0 {
+				modseq[n] = strings.TrimSuffix(strings.TrimSuffix(l[i+len("MODSEQ ("):], ")"), ")")
+			}
+		}
+		if modseq[n] == "" {
+			t.Fatalf("STORE %d: no MODSEQ in %q", n, lines)
+		}
+	}
+	for _, tc := range []struct{ cmd, want string }{
+		{`SEARCH RETURN (MIN) 1:3 MODSEQ "/flags/\\seen" all 1`, " MIN 1 MODSEQ " + modseq[1]},
+		{`SEARCH RETURN (MAX) 1:3 MODSEQ "/flags/\\seen" all 1`, " MAX 3 MODSEQ " + modseq[3]},
+		{`SEARCH RETURN () 1:3 MODSEQ "/flags/\\seen" all 1`, " ALL 1:3 MODSEQ " + modseq[2]},
+		{`SEARCH RETURN (MIN MAX) 2:3 MODSEQ "/flags/\\seen" all 1`, " MIN 2 MAX 3 MODSEQ " + modseq[2]},
+		{`SEARCH RETURN (MIN MAX) 1 MODSEQ 1`, " MIN 1 MAX 1 MODSEQ " + modseq[1]},
+		{`SEARCH RETURN (COUNT) 1:3 MODSEQ 1`, " COUNT 3 MODSEQ " + modseq[2]},
+		{`SEARCH 1:3 MODSEQ 1`, "* SEARCH 1 2 3 (MODSEQ " + modseq[2] + ")"},
+	} {
+		mustHave(t, c.ok(tc.cmd), tc.want)
+	}
+
+	// ENABLE CONDSTORE in selected state announces it too, once.
+	d := e.login()
+	d.ok("SELECT INBOX")
+	mustHave(t, d.ok("ENABLE CONDSTORE"), "* OK [HIGHESTMODSEQ "+modseq[4]+"]", "* ENABLED CONDSTORE")
+	mustNotHave(t, d.ok("SEARCH MODSEQ 1"), "HIGHESTMODSEQ")
 }
