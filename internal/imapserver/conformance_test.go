@@ -139,3 +139,50 @@ func TestESearchModSeq(t *testing.T) {
 	mustHave(t, d.ok("ENABLE CONDSTORE"), "* OK [HIGHESTMODSEQ "+modseq[4]+"]", "* ENABLED CONDSTORE")
 	mustNotHave(t, d.ok("SEARCH MODSEQ 1"), "HIGHESTMODSEQ")
 }
+
+// SEARCH FROM/TO/CC/BCC match a substring of the header or of its parsed
+// addresses, so an addr-spec written with comments is found by its plain
+// form (the messages of imaptest's search-addresses group).
+func TestSearchAddresses(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, h := range []string{
+		"From: user-from@domain.org\r\nTo: user-to@domain.org\r\nCc: user-cc@domain.org\r\nBcc: user-bcc@domain.org\r\n",
+		"From: RealFrom <user-from@domain.org>\r\nTo: RealTo <user-to@domain.org>\r\nCc: RealCc <user-cc@domain.org>\r\nBcc: RealBcc <user-bcc@domain.org>\r\n",
+		"From: <user-from (comment)@ (comment) domain.org>\r\nTo: <user-to@domain.org>\r\nCc: <user-cc@domain.org>\r\nBcc: <user-bcc@domain.org>\r\n",
+		"From: user-from@domain.org (RealFrom)\r\nTo: user-to@domain.org (RealTo)\r\nCc: user-cc@domain.org (RealCc)\r\nBcc: user-bcc@domain.org (RealBcc)\r\n",
+		"From: user-from1@domain.org, user-from2@domain.org\r\nCc: user-cc@domain.org\r\n",
+		"From: RealFrom <user-from@domain.org>\r\nTo: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n  groupname2: groupuser3@domain.org;\r\n",
+		"From: RealFrom <user-from@domain.org>\r\nTo: groupname:;\r\n",
+		"From: =?UTF-8?Q?J=C3=B6rg?= <joerg (at home) @ example.org>\r\n",
+	} {
+		e.deliver("", h+"\r\nbody\r\n")
+	}
+	c := e.login()
+	c.ok("SELECT INBOX")
+	for _, tc := range []struct{ cmd, want string }{
+		{"SEARCH FROM user-from@domain.org", "* SEARCH 1 2 3 4 6 7"},
+		{"SEARCH TO user-to@domain.org", "* SEARCH 1 2 3 4"},
+		{"SEARCH CC user-cc@domain.org", "* SEARCH 1 2 3 4 5"},
+		{"SEARCH BCC user-bcc@domain.org", "* SEARCH 1 2 3 4"},
+		{"SEARCH FROM realfrom", "* SEARCH 2 4 6 7"},
+		{"SEARCH BCC realbcc", "* SEARCH 2 4"},
+		{"SEARCH FROM ser-fro", "* SEARCH 1 2 3 4 5 6 7"},
+		{"SEARCH FROM user-from1", "* SEARCH 5"},
+		{"SEARCH TO groupname2", "* SEARCH 6"},
+		{"SEARCH TO groupuser3", "* SEARCH 6"},
+		{"SEARCH CHARSET UTF-8 FROM \"jörg <joerg@example.org>\"", "* SEARCH 8"},
+		{"SEARCH FROM joerg@example.org", "* SEARCH 8"},
+	} {
+		lines := c.ok(tc.cmd)
+		found := false
+		for _, l := range lines {
+			if l == tc.want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s: got %q, want %q", tc.cmd, lines, tc.want)
+		}
+	}
+	mustNotHave(t, c.ok("SEARCH TO groupuser4"), "SEARCH 6")
+}
