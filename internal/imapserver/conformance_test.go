@@ -186,3 +186,27 @@ func TestSearchAddresses(t *testing.T) {
 	}
 	mustNotHave(t, c.ok("SEARCH TO groupuser4"), "SEARCH 6")
 }
+
+// A part APPENDed in the binary transfer encoding (here with a NUL, sent
+// as literal8) is stored base64-encoded: BODY[1] carries no NUL (RFC 9051
+// §4.3.1), BINARY[1] returns the original octets as literal8 (RFC 3516).
+func TestAppendBinaryPart(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.login()
+	body := "\x00-\xe4\r\n\r\n"
+	msg := "From: user@domain.org\r\nDate: Sat, 24 Mar 2007 23:00:00 +0200\r\nMime-Version: 1.0\r\n" +
+		"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + body
+	c.ok(fmt.Sprintf("APPEND INBOX ~{%d+}\r\n%s", len(msg), msg))
+	c.ok("SELECT INBOX")
+	lines := c.ok("FETCH 1 (BODY.PEEK[1] BODYSTRUCTURE)")
+	mustHave(t, lines, "BODY[1] {14}\r\nAC3kDQoNCg==\r\n", `"APPLICATION" "OCTET-STREAM" NIL NIL NIL "BASE64" 14`)
+	if strings.Contains(strings.Join(lines, ""), "\x00") {
+		t.Fatalf("NUL in BODY[1]: %q", lines)
+	}
+	mustHave(t, c.ok("FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1])"), "BINARY.SIZE[1] 7 BINARY[1] ~{7}\r\n"+body)
+	// A message without binary parts is stored byte for byte.
+	plain := "Subject: 8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\nb\xe4dy\r\n"
+	c.ok(fmt.Sprintf("APPEND INBOX {%d+}\r\n%s", len(plain), plain))
+	c.ok("NOOP")
+	mustHave(t, c.ok("FETCH 2 (BODY.PEEK[])"), fmt.Sprintf("BODY[] {%d}\r\n%s", len(plain), plain))
+}
