@@ -142,27 +142,15 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	return "[READ-WRITE] SELECT completed", nil
 }
 
-// errFound ends a Messages scan once the answer is known.
-var errFound = errors.New("found")
-
 // firstUnseen returns the sequence number of the first message of sel
-// without \Seen, 0 when every message is seen.
+// without \Seen, 0 when every message is seen. A message the session has
+// not learnt of yet does not count.
 func (s *session) firstUnseen(sel *selected) (uint32, error) {
-	var seq uint32
-	err := s.srv.opts.Store.Messages(s.ctx, sel.mbox.ID, nil, func(m store.Message) error {
-		if m.HasFlag(`\Seen`) {
-			return nil
-		}
-		n, ok := sel.seqOf(m.UID)
-		if !ok {
-			return nil
-		}
-		seq = n
-		return errFound
-	})
-	if err != nil && !errors.Is(err, errFound) {
+	uid, err := s.srv.opts.Store.FirstUnseen(s.ctx, sel.mbox.ID)
+	if err != nil || uid == 0 {
 		return 0, err
 	}
+	seq, _ := sel.seqOf(uid)
 	return seq, nil
 }
 

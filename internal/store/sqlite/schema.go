@@ -93,6 +93,12 @@ CREATE VIRTUAL TABLE search USING fts5(
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = max(uidnext - 1, 0);
 `,
+	// 3: the unseen messages of each mailbox by UID, for the first unseen
+	// message an IMAP4rev1 SELECT reports (RFC 3501 §6.3.1); partial, so
+	// it holds only the (few) unseen messages.
+	`
+CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -251,7 +251,7 @@ func TestMigrateRecent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"} {
+	for _, q := range []string{"DROP INDEX messages_unseen", "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
@@ -266,6 +266,10 @@ func TestMigrateRecent(t *testing.T) {
 	st, err := s.Status(ctx, inbox.ID)
 	if err != nil || st.Recent != 0 || st.RecentWatermark != 2 {
 		t.Fatalf("after migration: %+v %v", st, err)
+	}
+	// Migration 3 indexes the unseen messages that are already there.
+	if u, err := s.FirstUnseen(ctx, inbox.ID); err != nil || u != 1 {
+		t.Fatalf("FirstUnseen after migration: %d %v", u, err)
 	}
 	if _, err := s.Deliver(ctx, strings.NewReader("Subject: new\r\n\r\nx\r\n"), []store.Target{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
