@@ -210,3 +210,20 @@ func TestAppendBinaryPart(t *testing.T) {
 	c.ok("NOOP")
 	mustHave(t, c.ok("FETCH 2 (BODY.PEEK[])"), fmt.Sprintf("BODY[] {%d}\r\n%s", len(plain), plain))
 }
+
+// Mail that reached the store with raw NULs (SMTP, import) is answered in
+// BODY[] with NUL replaced by 0x80, same length (RFC 9051 §4.3.1: no NUL in
+// a literal); BINARY[] still returns the octets as literal8.
+func TestFetchBodyWithNUL(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	msg := "Subject: nul\r\n\r\na\x00b\r\n"
+	e.deliver("", msg)
+	c := e.login()
+	c.ok("SELECT INBOX")
+	lines := c.ok("FETCH 1 (BODY.PEEK[] BODY.PEEK[TEXT] BODY.PEEK[1]<1.1> RFC822.SIZE)")
+	mustHave(t, lines, "BODY[] {21}\r\nSubject: nul\r\n\r\na\x80b\r\n", "BODY[TEXT] {5}\r\na\x80b\r\n", "BODY[1]<1> {1}\r\n\x80", "RFC822.SIZE 21")
+	if strings.Contains(strings.Join(lines, ""), "\x00") {
+		t.Fatalf("NUL in BODY[]: %q", lines)
+	}
+	mustHave(t, c.ok("FETCH 1 (BINARY.PEEK[])"), "BINARY[] ~{21}\r\n"+msg)
+}
