@@ -112,25 +112,27 @@ func (s *session) cmdSearch(tag string, p *parser, uid bool) (string, error) {
 		}
 		return h.seq
 	}
-	// The MODSEQ of the result is the highest of the messages returned
-	// (RFC 7162 §3.1.5): all hits, unless an ESEARCH asks only for MIN
-	// and/or MAX, which return one message each.
-	var highest uint64
-	if ret.extended && !ret.all && !ret.count && len(hits) > 0 {
+	// With only MIN and/or MAX asked for, the response returns one or two
+	// messages; those are what the MODSEQ result reports the highest
+	// mod-sequence of (RFC 7162 §3.1.5) and what SAVE keeps (RFC 9051
+	// §6.4.4.2). Otherwise both cover every match.
+	returned := hits
+	if ret.extended && (ret.min || ret.max) && !ret.all && !ret.count && len(hits) > 0 {
+		returned = nil
 		if ret.min {
-			highest = hits[0].modseq
+			returned = append(returned, hits[0])
 		}
-		if ret.max {
-			highest = max(highest, hits[len(hits)-1].modseq)
-		}
-	} else {
-		for _, h := range hits {
-			highest = max(highest, h.modseq)
+		if ret.max && (!ret.min || len(hits) > 1) {
+			returned = append(returned, hits[len(hits)-1])
 		}
 	}
+	var highest uint64
+	for _, h := range returned {
+		highest = max(highest, h.modseq)
+	}
 	if ret.save {
-		saved := make([]uint32, len(hits))
-		for i, h := range hits {
+		saved := make([]uint32, len(returned))
+		for i, h := range returned {
 			saved[i] = h.uid
 		}
 		s.sel.saved = saved

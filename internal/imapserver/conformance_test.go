@@ -133,6 +133,19 @@ func TestESearchModSeq(t *testing.T) {
 		mustHave(t, c.ok(tc.cmd), tc.want)
 	}
 
+	// SAVE with only MIN/MAX keeps the returned messages (RFC 9051
+	// §6.4.4.2), with ALL or COUNT every match.
+	mustHave(t, c.ok("SEARCH RETURN (SAVE MIN MAX) 1:4"), " MIN 1 MAX 4")
+	lines := c.ok("FETCH $ (UID)")
+	mustHave(t, lines, "* 1 FETCH (UID 1)", "* 4 FETCH (UID 4)")
+	mustNotHave(t, lines, "* 2 FETCH", "* 3 FETCH")
+	mustHave(t, c.ok("SEARCH RETURN (SAVE MAX) 1:3"), " MAX 3")
+	lines = c.ok("FETCH $ (UID)")
+	mustHave(t, lines, "* 3 FETCH (UID 3)")
+	mustNotHave(t, lines, "* 1 FETCH", "* 2 FETCH")
+	mustHave(t, c.ok("SEARCH RETURN (SAVE MIN COUNT) 2:3"), " MIN 2 COUNT 2")
+	mustHave(t, c.ok("FETCH $ (UID)"), "* 2 FETCH (UID 2)", "* 3 FETCH (UID 3)")
+
 	// ENABLE CONDSTORE in selected state announces it too, once.
 	d := e.login()
 	d.ok("SELECT INBOX")
