@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"pochta/internal/message"
 	"pochta/internal/store"
 )
 
@@ -87,6 +88,10 @@ func (s *session) cmdAppend(tag string, p *parser, uid bool) (string, error) {
 		}
 		return "", s.storeError(err)
 	}
+	// Parts in the binary transfer encoding (RFC 3516 §4.4 allows them in
+	// APPEND) are stored base64-encoded, so BODY[] never has to carry
+	// octets an IMAP string cannot (RFC 9051 §4.3.1); BINARY[] decodes them.
+	msg = message.EncodeBinaryParts(msg)
 	m, err := s.srv.opts.Store.Append(s.ctx, mb.ID, canonicalFlags(flags), date, bytes.NewReader(msg))
 	if err != nil {
 		return "", s.storeError(err)

@@ -1,6 +1,9 @@
 package imapserver
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // cmdEnable: ENABLE (RFC 5161, RFC 9051 §6.3.1).
 func (s *session) cmdEnable(tag string, p *parser, uid bool) (string, error) {
@@ -23,13 +26,14 @@ func (s *session) cmdEnable(tag string, p *parser, uid bool) (string, error) {
 		switch n {
 		case "CONDSTORE":
 			if !s.condstore {
-				s.condstore = true
+				s.enableCondstore()
 				enabled = append(enabled, n)
 			}
 		case "QRESYNC":
 			// QRESYNC implies CONDSTORE (RFC 7162 §3.2.3).
 			if !s.qresync {
-				s.qresync, s.condstore = true, true
+				s.qresync = true
+				s.enableCondstore()
 				enabled = append(enabled, n)
 			}
 		case "IMAP4REV2":
@@ -50,4 +54,20 @@ func (s *session) cmdEnable(tag string, p *parser, uid bool) (string, error) {
 	}
 	s.w.untagged(line)
 	return "ENABLE completed", nil
+}
+
+// enableCondstore turns CONDSTORE on, as every CONDSTORE-enabling command
+// does (RFC 7162 §3.1). When that happens with a mailbox selected, the
+// client starts tracking mod-sequences from here on, so the mailbox's
+// HIGHESTMODSEQ as this session knows it is announced in an untagged OK
+// before the command's own responses (RFC 7162 §3.1.2.1; Dovecot does the
+// same).
+func (s *session) enableCondstore() {
+	if s.condstore {
+		return
+	}
+	s.condstore = true
+	if s.sel != nil {
+		s.w.untagged("OK [HIGHESTMODSEQ " + strconv.FormatUint(s.sel.modseq, 10) + "] Highest")
+	}
 }

@@ -92,7 +92,7 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 		rest = append(rest, it)
 	}
 	if wantModSeq {
-		s.condstore = true
+		s.enableCondstore()
 	}
 	f := &fetcher{s: s, items: rest, uid: hasUID, modseq: wantModSeq, since: changedSince}
 	uset, ok := s.sel.uidSet(set, uid)
@@ -321,6 +321,9 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 			} else {
 				data, exists = msg.parsed().Section(it.section)
 			}
+			if it.kind != fBinary {
+				data = replaceNUL(data)
+			}
 			add()
 			switch {
 			case it.name != "":
@@ -399,4 +402,25 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 	if flagsDone && m.ModSeq > s.sel.modseq {
 		s.sel.reported[m.UID] = m.ModSeq
 	}
+}
+
+// replaceNUL returns data with every NUL octet replaced by 0x80, as
+// Dovecot does: a literal cannot carry NUL (RFC 9051 §4.3.1, CHAR8), and
+// only BINARY[] may answer with literal8. APPEND stores binary parts
+// base64-encoded, so only mail that arrived otherwise (SMTP, import) with
+// raw NULs takes this path. The length, and so every size and offset the
+// client was told, is unchanged. data itself is returned when it has none.
+func replaceNUL(data []byte) []byte {
+	i := bytes.IndexByte(data, 0)
+	if i < 0 {
+		return data
+	}
+	out := make([]byte, len(data))
+	copy(out, data)
+	for ; i < len(out); i++ {
+		if out[i] == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }

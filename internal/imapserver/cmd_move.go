@@ -1,7 +1,9 @@
 package imapserver
 
 // cmdMove: MOVE and UID MOVE (RFC 6851, RFC 9051 §6.4.8): COPYUID in an
-// untagged OK, then EXPUNGE (or VANISHED) for the moved messages.
+// untagged OK, then EXPUNGE (or VANISHED) for the moved messages. RFC 6851
+// does not forbid the selected mailbox as destination: the messages get
+// new UIDs there and the old ones are expunged, as Dovecot does.
 func (s *session) cmdMove(tag string, p *parser, uid bool) (string, error) {
 	if err := p.sp(); err != nil {
 		return "", err
@@ -20,9 +22,6 @@ func (s *session) cmdMove(tag string, p *parser, uid bool) (string, error) {
 	uset, ok := s.sel.uidSet(set, uid)
 	if !ok {
 		return "MOVE completed", nil
-	}
-	if dst.ID == s.sel.mbox.ID {
-		return "", no("CANNOT", "Source and destination are the same mailbox")
 	}
 	pairs, err := s.srv.opts.Store.Move(s.ctx, s.sel.mbox.ID, uset, dst.ID)
 	if err != nil {

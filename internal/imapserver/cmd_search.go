@@ -100,7 +100,7 @@ func (s *session) cmdSearch(tag string, p *parser, uid bool) (string, error) {
 	}
 	withModSeq := key.usesModSeq()
 	if withModSeq {
-		s.condstore = true
+		s.enableCondstore()
 	}
 	hits, err := s.runSearch(key)
 	if err != nil {
@@ -112,13 +112,27 @@ func (s *session) cmdSearch(tag string, p *parser, uid bool) (string, error) {
 		}
 		return h.seq
 	}
+	// With only MIN and/or MAX asked for, the response returns one or two
+	// messages; those are what the MODSEQ result reports the highest
+	// mod-sequence of (RFC 7162 §3.1.5) and what SAVE keeps (RFC 9051
+	// §6.4.4.2). Otherwise both cover every match.
+	returned := hits
+	if ret.extended && (ret.min || ret.max) && !ret.all && !ret.count && len(hits) > 0 {
+		returned = nil
+		if ret.min {
+			returned = append(returned, hits[0])
+		}
+		if ret.max && (!ret.min || len(hits) > 1) {
+			returned = append(returned, hits[len(hits)-1])
+		}
+	}
 	var highest uint64
-	for _, h := range hits {
+	for _, h := range returned {
 		highest = max(highest, h.modseq)
 	}
 	if ret.save {
-		saved := make([]uint32, len(hits))
-		for i, h := range hits {
+		saved := make([]uint32, len(returned))
+		for i, h := range returned {
 			saved[i] = h.uid
 		}
 		s.sel.saved = saved

@@ -112,6 +112,16 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	s.w.untagged(strconv.Itoa(len(uids)) + " EXISTS")
 	if !s.rev2 {
 		s.w.untagged(strconv.Itoa(sel.recentCount()) + " RECENT")
+		// RFC 3501 §6.3.1: IMAP4rev1 clients learn the first unseen
+		// message from OK [UNSEEN n]; IMAP4rev2 dropped it (RFC 9051
+		// Appendix E).
+		seq, err := s.firstUnseen(sel)
+		if err != nil {
+			return "", err
+		}
+		if seq > 0 {
+			s.w.untagged("OK [UNSEEN " + strconv.FormatUint(uint64(seq), 10) + "] First unseen")
+		}
 	}
 	s.w.untagged("OK [UIDVALIDITY " + strconv.FormatUint(uint64(mb.UIDValidity), 10) + "] UIDs valid")
 	s.w.untagged("OK [UIDNEXT " + strconv.FormatUint(uint64(uidNext), 10) + "] Predicted next UID")
@@ -130,6 +140,18 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 		return "[READ-ONLY] EXAMINE completed", nil
 	}
 	return "[READ-WRITE] SELECT completed", nil
+}
+
+// firstUnseen returns the sequence number of the first message of sel
+// without \Seen, 0 when every message is seen. A message the session has
+// not learnt of yet does not count.
+func (s *session) firstUnseen(sel *selected) (uint32, error) {
+	uid, err := s.srv.opts.Store.FirstUnseen(s.ctx, sel.mbox.ID)
+	if err != nil || uid == 0 {
+		return 0, err
+	}
+	seq, _ := sel.seqOf(uid)
+	return seq, nil
 }
 
 func (s *session) specialAttr(mb store.Mailbox) string {

@@ -37,7 +37,7 @@ func (s *session) cmdStore(tag string, p *parser, uid bool) (string, error) {
 		if err := p.sp(); err != nil {
 			return "", err
 		}
-		s.condstore = true
+		s.enableCondstore()
 	}
 	item := strings.ToUpper(p.takeWhile(func(c byte) bool { return c == '+' || c == '-' || c == '.' || isAtomChar(c) }))
 	op := store.FlagsReplace

@@ -168,12 +168,25 @@ func (p *parser) quoted() (string, error) {
 	}
 }
 
+// atString reports whether a string (quoted, literal or literal8) starts
+// here. '~' is an ATOM-CHAR (RFC 9051 §9: atom-specials do not include
+// it), so only "~{" starts a literal8; "~foo" is an atom.
+func (p *parser) atString() bool {
+	switch p.peek() {
+	case '"', '{':
+		return true
+	case '~':
+		return p.pos+1 < len(p.b) && p.b[p.pos+1] == '{'
+	}
+	return false
+}
+
 // str reads a string: quoted or literal.
 func (p *parser) str() (string, error) {
-	switch p.peek() {
-	case '"':
+	switch {
+	case p.peek() == '"':
 		return p.quoted()
-	case '{', '~':
+	case p.atString():
 		b, err := p.literal()
 		return string(b), err
 	}
@@ -182,8 +195,7 @@ func (p *parser) str() (string, error) {
 
 // astring reads an atom (with ']' allowed) or a string.
 func (p *parser) astring() (string, error) {
-	switch p.peek() {
-	case '"', '{', '~':
+	if p.atString() {
 		return p.str()
 	}
 	s := p.takeWhile(isAstringChar)
@@ -208,8 +220,7 @@ func (p *parser) nstring() (s string, isNil bool, err error) {
 
 // listMailbox reads a LIST pattern: 1*list-char or a string.
 func (p *parser) listMailbox() (string, error) {
-	switch p.peek() {
-	case '"', '{', '~':
+	if p.atString() {
 		return p.str()
 	}
 	s := p.takeWhile(isListChar)
@@ -363,7 +374,8 @@ func (p *parser) skipValue(depth int) error {
 			}
 		}
 		return nil
-	case '"', '{', '~':
+	}
+	if p.atString() {
 		_, err := p.str()
 		return err
 	}

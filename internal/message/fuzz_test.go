@@ -27,6 +27,15 @@ func exercise(t *testing.T, raw []byte) {
 	_ = m.SortDisplay("to")
 	_ = m.MessageID()
 	_ = m.References()
+	_ = AddressSearchText(strings.Join(m.HeaderValues("to"), ", "))
+	if enc := EncodeBinaryParts(raw); !bytes.Equal(enc, raw) {
+		Parse(enc).walk(Parse(enc).root, 0, func(p *Part) bool {
+			if p.Children == nil && p.Embedded == nil && p.Encoding == "binary" {
+				t.Fatalf("binary leaf left after EncodeBinaryParts")
+			}
+			return true
+		})
+	}
 
 	hdr, _ := m.Section(Section{Specifier: "HEADER"})
 	text, _ := m.Section(Section{Specifier: "TEXT"})

@@ -240,6 +240,10 @@ type Mailstore interface {
 	// Subscriptions lists the subscribed names of an account, sorted.
 	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	Status(ctx context.Context, mailboxID int64) (MailboxStatus, error)
+	// FirstUnseen returns the lowest UID of a message without \Seen, 0
+	// when every message is seen (IMAP4rev1 SELECT's OK [UNSEEN n],
+	// RFC 3501 §6.3.1). It answers from an index, not by a scan.
+	FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error)
 	// ClaimRecent takes the \Recent flag (RFC 3501 §2.3.2) of every
 	// message that arrived since the last claim: it atomically raises the
 	// mailbox's RecentWatermark to UIDNEXT-1 and reports that the messages

@@ -15,6 +15,7 @@ import (
 	_ "github.com/emersion/go-message/charset" // legacy charsets for decoding
 	"github.com/emersion/go-message/textproto"
 
+	msgtext "pochta/internal/message"
 	"pochta/internal/store"
 )
 
@@ -60,13 +61,13 @@ func buildIndex(r io.Reader) *index {
 		case "subject":
 			idx.subject = join(idx.subject, value)
 		case "from":
-			idx.from = join(idx.from, value)
+			idx.from = join(idx.from, addressText(value, f.Value()))
 		case "to":
-			idx.to = join(idx.to, value)
+			idx.to = join(idx.to, addressText(value, f.Value()))
 		case "cc":
-			idx.cc = join(idx.cc, value)
+			idx.cc = join(idx.cc, addressText(value, f.Value()))
 		case "bcc":
-			idx.bcc = join(idx.bcc, value)
+			idx.bcc = join(idx.bcc, addressText(value, f.Value()))
 		}
 	}
 	idx.headerText = ht.String()
@@ -75,6 +76,18 @@ func buildIndex(r io.Reader) *index {
 	w.walk(h, br, 0)
 	idx.body = strings.ToLower(body.String())
 	return idx
+}
+
+// addressText is what SEARCH FROM/TO/CC/BCC match for one address
+// header: its decoded text (lower case) and, when different, its parsed
+// addresses in canonical form, so that an address written with comments
+// or folding inside the addr-spec is found by its plain form.
+func addressText(decoded, raw string) string {
+	canon := strings.ToLower(strings.ToValidUTF8(msgtext.AddressSearchText(raw), "\uFFFD"))
+	if canon == "" || canon == decoded {
+		return decoded
+	}
+	return decoded + "\n" + canon
 }
 
 func join(a, b string) string {

@@ -494,6 +494,20 @@ func (s *Store) Status(ctx context.Context, mailboxID int64) (store.MailboxStatu
 	return st, dbErr(err)
 }
 
+// FirstUnseen implements store.Mailstore with the partial index of unseen
+// messages (messages_unseen).
+func (s *Store) FirstUnseen(ctx context.Context, mailboxID int64) (uint32, error) {
+	var uid sql.NullInt64
+	err := s.rdb.QueryRowContext(ctx, "SELECT min(uid) FROM messages INDEXED BY messages_unseen WHERE mailbox_id = ? AND seen = 0", mailboxID).Scan(&uid)
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	if !uid.Valid {
+		return 0, s.mailboxExists(ctx, mailboxID)
+	}
+	return uint32(uid.Int64), nil
+}
+
 // ClaimRecent implements store.Mailstore. When nothing arrived since the
 // last claim it answers from the read pool without a write (and so without
 // an fsync), which is what most SELECTs see; otherwise the claim goes

@@ -247,7 +247,7 @@ func TestMigrateRecent(t *testing.T) {
 	}
 	s.Close()
 	// Turn the file back into a version-1 database.
-	downgrade(t, dir, append(downgradeTo2, "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"))
+	downgrade(t, dir, append(append(downgradeTo3[:1:1], downgradeTo2...), "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"))
 	s = openTest(t, dir)
 	defer s.Close()
 	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
@@ -257,6 +257,10 @@ func TestMigrateRecent(t *testing.T) {
 	st, err := s.Status(ctx, inbox.ID)
 	if err != nil || st.Recent != 0 || st.RecentWatermark != 2 {
 		t.Fatalf("after migration: %+v %v", st, err)
+	}
+	// Migration 4 indexes the unseen messages that are already there.
+	if u, err := s.FirstUnseen(ctx, inbox.ID); err != nil || u != 1 {
+		t.Fatalf("FirstUnseen after migration: %d %v", u, err)
 	}
 	if _, err := s.Deliver(ctx, strings.NewReader("Subject: new\r\n\r\nx\r\n"), []store.Target{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
@@ -269,6 +273,9 @@ func TestMigrateRecent(t *testing.T) {
 	}
 	checkConsistency(t, s)
 }
+
+// downgradeTo3 undoes migration 4: the index of unseen messages.
+var downgradeTo3 = []string{"DROP INDEX messages_unseen", "PRAGMA user_version = 3"}
 
 // downgradeTo2 undoes migration 3: subscriptions back into a column of
 // mailboxes.
@@ -306,7 +313,7 @@ func TestMigrateSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	stmts := append([]string{}, downgradeTo2[:len(downgradeTo2)-1]...)
+	stmts := append(append([]string{}, downgradeTo3[:1]...), downgradeTo2[:len(downgradeTo2)-1]...)
 	downgrade(t, dir, append(stmts, "UPDATE mailboxes SET subscribed = (name IN ('INBOX', 'Work/Old'))", "PRAGMA user_version = 2"))
 	s = openTest(t, dir)
 	defer s.Close()

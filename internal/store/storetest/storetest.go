@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UnchangedSince", testUnchangedSince},
 		{"ModSeqMonotonic", testModSeqMonotonic},
 		{"Status", testStatus},
+		{"FirstUnseen", testFirstUnseen},
 		{"Recent", testRecent},
 		{"RecentRenameInbox", testRecentRenameInbox},
 		{"Expunge", testExpunge},
