@@ -160,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			IdleTimeout:         0, // RFC 1939 §3: at least 10 minutes, the package default
 			MaxConnections:      cfg.Limits.MaxConnections,
 			MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
+			PerIPExempt:         cfg.Limits.PerIPExempt(),
 			MaxErrors:           cfg.Limits.MaxErrors,
 			Logger:              log.With("service", name),
 		}
