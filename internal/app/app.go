@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		FailureDelay:        cfg.Auth.FailureDelay.Duration,
 		MaxFailureDelay:     cfg.Auth.MaxFailureDelay.Duration,
 		BeforeSMTPWindow:    cfg.Submission.BeforeSMTPWindow.Duration,
+		CacheTTL:            cfg.Auth.CacheTTL.Duration,
+		CacheSize:           cfg.Auth.CacheSize,
+		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{

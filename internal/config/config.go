@@ -88,6 +88,18 @@ type Auth struct {
 	// each further failure from the same IP, up to MaxFailureDelay.
 	FailureDelay    Duration `toml:"failure_delay"`
 	MaxFailureDelay Duration `toml:"max_failure_delay"`
+	// CacheTTL is how long a successful password verification is
+	// remembered in memory (keyed by an HMAC of user and password, never
+	// the password), so a client that reconnects does not cost an argon2id
+	// hash each time; a password change or removed account takes effect
+	// at once. 0 disables the cache. Failures are never cached.
+	CacheTTL Duration `toml:"cache_ttl"`
+	// CacheSize bounds the remembered verifications.
+	CacheSize int `toml:"cache_size"`
+	// MaxConcurrentHashes bounds the argon2id verifications computed at
+	// once (19 MiB of memory each); further logins wait. 0 means the
+	// number of CPUs.
+	MaxConcurrentHashes int `toml:"max_concurrent_hashes"`
 }
 
 // Limits bound every resource a client can consume.
@@ -258,6 +270,8 @@ func Default() *Config {
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
 			MaxFailureDelay:     D(8 * time.Second),
+			CacheTTL:            D(5 * time.Minute),
+			CacheSize:           10000,
 		},
 		Limits: Limits{
 			MaxMessageSize:      50 << 20,
@@ -401,6 +415,15 @@ func (c *Config) Validate() error {
 		if p.v <= 0 {
 			bad(p.key, "must be greater than zero")
 		}
+	}
+	if c.Auth.CacheTTL.Duration < 0 {
+		bad("auth.cache_ttl", "must not be negative (0 disables the cache)")
+	}
+	if c.Auth.CacheSize <= 0 {
+		bad("auth.cache_size", "must be greater than zero")
+	}
+	if c.Auth.MaxConcurrentHashes < 0 {
+		bad("auth.max_concurrent_hashes", "must not be negative (0 means the number of CPUs)")
 	}
 	if c.Limits.MaxLineLength < 1000 {
 		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")

@@ -73,3 +73,32 @@ func TestConnectionLimitExceptions(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthCacheKeys(t *testing.T) {
+	d := Default().Auth
+	if d.CacheTTL.Duration != 5*time.Minute || d.CacheSize != 10000 || d.MaxConcurrentHashes != 0 {
+		t.Fatalf("defaults %+v", d)
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.toml")
+	write := func(body string) {
+		if err := os.WriteFile(p, []byte("data_dir = \"d\"\n[auth]\n"+body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cache_ttl = \"0s\"\ncache_size = 5\nmax_concurrent_hashes = 3\n")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.CacheTTL.Duration != 0 || c.Auth.CacheSize != 5 || c.Auth.MaxConcurrentHashes != 3 {
+		t.Fatalf("loaded %+v", c.Auth)
+	}
+	write("cache_ttl = \"-1s\"\ncache_size = 0\nmax_concurrent_hashes = -1\n")
+	_, err = Load(p)
+	for _, key := range []string{"auth.cache_ttl", "auth.cache_size", "auth.max_concurrent_hashes"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Fatalf("error %v does not name %s", err, key)
+		}
+	}
+}
