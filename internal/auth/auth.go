@@ -1,8 +1,9 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
 // password hashing with argon2id, verification against the Directory,
-// slowing down failed logins per client IP, the "no plaintext password
-// without TLS" rule, and the record of recent logins that
-// POP/IMAP-before-SMTP relies on.
+// a bounded cache of recent successful verifications and a bound on the
+// hashes computed at once (cache.go), slowing down failed logins per
+// client IP, the "no plaintext password without TLS" rule, and the record
+// of recent logins that POP/IMAP-before-SMTP relies on.
 package auth
 
 import (

@@ -1,7 +1,9 @@
 // Package conntrack is the connection handling shared by pochta's protocol
 // servers (SMTP, POP3, IMAP): the accept loop with back-off on temporary
 // errors, the registry of listeners and live sessions, the limits on
-// connections in total and per client IP, and the graceful Shutdown that
+// connections in total and per client IP (with exempt networks, and
+// Release so that a session saying goodbye stops counting before its
+// client can reconnect), and the graceful Shutdown that
 // stops the listeners, interrupts idle sessions, waits for work in
 // progress and, when its context ends, closes what is left.
 //
