@@ -154,8 +154,8 @@ func New(dir store.Directory, opts Options) *Authenticator {
 	}
 }
 
-// Hashes returns how many argon2id verifications Login has computed.
-func (a *Authenticator) Hashes() int64 { return a.gate.count.Load() }
+// hashes returns how many argon2id verifications Login has computed.
+func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 
 // Login checks username (an address) and password for a client at remote.
 // On failure it waits (growing with repeated failures from the same IP)

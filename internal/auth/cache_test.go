@@ -56,7 +56,7 @@ func (e *cacheEnv) login(user, pass string, wantOK bool, wantHashes int64) {
 	if wantOK && err != nil || !wantOK && !errors.Is(err, ErrInvalid) {
 		e.t.Fatalf("login %s/%s: %v, want ok=%v", user, pass, err, wantOK)
 	}
-	if got := e.a.Hashes(); got != wantHashes {
+	if got := e.a.hashes(); got != wantHashes {
 		e.t.Fatalf("after login %s/%s: %d hashes computed, want %d", user, pass, got, wantHashes)
 	}
 }
@@ -176,7 +176,7 @@ func TestHashConcurrencyBound(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if got := e.a.Hashes(); got != n {
+	if got := e.a.hashes(); got != n {
 		t.Errorf("%d hashes, want %d (cache off)", got, n)
 	}
 	if p := e.a.gate.peak.Load(); p < 1 || p > 2 {
@@ -199,7 +199,7 @@ func TestIdenticalLoginsShareOneHash(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := e.a.Hashes(); got != 1 {
+	if got := e.a.hashes(); got != 1 {
 		t.Fatalf("%d hashes for 20 identical logins, want 1", got)
 	}
 }
@@ -227,8 +227,8 @@ func TestQueuedLoginGivesUp(t *testing.T) {
 		}
 	}
 	<-e.a.gate.slots
-	if e.a.Hashes() != 0 {
-		t.Fatalf("%d hashes computed", e.a.Hashes())
+	if e.a.hashes() != 0 {
+		t.Fatalf("%d hashes computed", e.a.hashes())
 	}
 	e.a.mu.Lock()
 	failures := len(e.a.failures)
