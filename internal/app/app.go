@@ -89,6 +89,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		FailureDelay:        cfg.Auth.FailureDelay.Duration,
 		MaxFailureDelay:     cfg.Auth.MaxFailureDelay.Duration,
 		BeforeSMTPWindow:    cfg.Submission.BeforeSMTPWindow.Duration,
+		CacheTTL:            cfg.Auth.CacheTTL.Duration,
+		CacheSize:           cfg.Auth.CacheSize,
+		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{
@@ -160,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			IdleTimeout:         0, // RFC 1939 §3: at least 10 minutes, the package default
 			MaxConnections:      cfg.Limits.MaxConnections,
 			MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
+			PerIPExempt:         cfg.Limits.PerIPExempt(),
 			MaxErrors:           cfg.Limits.MaxErrors,
 			Logger:              log.With("service", name),
 		}

@@ -1,8 +1,9 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
 // password hashing with argon2id, verification against the Directory,
-// slowing down failed logins per client IP, the "no plaintext password
-// without TLS" rule, and the record of recent logins that
-// POP/IMAP-before-SMTP relies on.
+// a bounded cache of recent successful verifications and a bound on the
+// hashes computed at once (cache.go), slowing down failed logins per
+// client IP, the "no plaintext password without TLS" rule, and the record
+// of recent logins that POP/IMAP-before-SMTP relies on.
 package auth
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -96,6 +98,14 @@ type Options struct {
 	MaxFailureDelay time.Duration
 	// BeforeSMTPWindow is how long a POP3/IMAP login lets its IP relay.
 	BeforeSMTPWindow time.Duration
+	// CacheTTL is how long a successful verification of a user's password
+	// is remembered (see verifyCache); 0 disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the remembered verifications (0 = 10,000).
+	CacheSize int
+	// MaxConcurrentHashes bounds the argon2id verifications computed at
+	// once; further logins wait their turn (0 = GOMAXPROCS).
+	MaxConcurrentHashes int
 }
 
 // Authenticator verifies logins against a Directory.
@@ -104,9 +114,13 @@ type Authenticator struct {
 	opts Options
 	now  func() time.Time
 
+	gate *hashGate
+
 	mu       sync.Mutex
 	failures map[netip.Addr]*failure
 	logins   map[netip.Addr]time.Time
+	cache    *verifyCache
+	flights  map[cacheKey]*flight
 	dummy    string // hash verified for unknown users, to equalise timing
 }
 
@@ -120,32 +134,57 @@ func New(dir store.Directory, opts Options) *Authenticator {
 	if opts.MaxFailureDelay < opts.FailureDelay {
 		opts.MaxFailureDelay = opts.FailureDelay
 	}
+	if opts.CacheSize <= 0 {
+		opts.CacheSize = 10000
+	}
+	if opts.MaxConcurrentHashes <= 0 {
+		opts.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret) // never fails on Linux (crypto/rand)
 	dummy, _ := Hash("pochta-dummy-password")
 	return &Authenticator{
 		dir: dir, opts: opts, now: time.Now,
+		gate:     newHashGate(opts.MaxConcurrentHashes),
 		failures: map[netip.Addr]*failure{},
 		logins:   map[netip.Addr]time.Time{},
+		cache:    newVerifyCache(secret, opts.CacheTTL, opts.CacheSize),
+		flights:  map[cacheKey]*flight{},
 		dummy:    dummy,
 	}
 }
 
+// hashes returns how many argon2id verifications Login has computed.
+func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
+
 // Login checks username (an address) and password for a client at remote.
 // On failure it waits (growing with repeated failures from the same IP)
-// before returning ErrInvalid, unless ctx ends first.
+// before returning ErrInvalid, unless ctx ends first. A password hash is
+// computed only when this user and password have not been verified
+// against the account's current hash within CacheTTL, and then only when
+// one of MaxConcurrentHashes slots is free; if ctx ends while waiting for
+// one, Login returns ctx's error.
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
-	case err == nil && Verify(acct.PasswordHash, password):
-		a.mu.Lock()
-		delete(a.failures, remote)
-		a.logins[remote] = a.now()
-		a.mu.Unlock()
-		return acct, nil
-	case err == nil, errors.Is(err, store.ErrNotFound):
+	case err == nil:
+		ok, err := a.verify(ctx, username, password, acct.PasswordHash)
 		if err != nil {
-			Verify(a.dummy, password) // same cost as a real check
+			return store.Account{}, err
+		}
+		if ok {
+			a.mu.Lock()
+			delete(a.failures, remote)
+			a.logins[remote] = a.now()
+			a.mu.Unlock()
+			return acct, nil
+		}
+	case errors.Is(err, store.ErrNotFound):
+		// The same cost as a real check, never cached.
+		if _, err := a.gate.verify(ctx, a.dummy, password); err != nil {
+			return store.Account{}, err
 		}
 	default:
 		return store.Account{}, err

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"pochta/internal/store/sqlite"
 )
 
 func TestHashVerify(t *testing.T) {
@@ -54,19 +52,7 @@ func TestFailureDelayGrows(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := Hash("pw")
-	if _, err := st.AddAccount(ctx, "kate@example.test", h); err != nil {
-		t.Fatal(err)
-	}
-	a := New(st, Options{FailureDelay: 20 * time.Millisecond, MaxFailureDelay: 40 * time.Millisecond, BeforeSMTPWindow: time.Minute})
+	a := newCacheEnv(t, Options{FailureDelay: 20 * time.Millisecond, MaxFailureDelay: 40 * time.Millisecond, BeforeSMTPWindow: time.Minute}).a
 	ip := netip.MustParseAddr("127.0.0.1")
 	acct, err := a.Login(ctx, " Kate@Example.TEST", "pw", ip)
 	if err != nil || acct.Address != "kate@example.test" {

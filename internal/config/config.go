@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,12 +88,24 @@ type Auth struct {
 	// each further failure from the same IP, up to MaxFailureDelay.
 	FailureDelay    Duration `toml:"failure_delay"`
 	MaxFailureDelay Duration `toml:"max_failure_delay"`
+	// CacheTTL is how long a successful password verification is
+	// remembered in memory (keyed by an HMAC of user and password, never
+	// the password), so a client that reconnects does not cost an argon2id
+	// hash each time; a password change or removed account takes effect
+	// at once. 0 disables the cache. Failures are never cached.
+	CacheTTL Duration `toml:"cache_ttl"`
+	// CacheSize bounds the remembered verifications.
+	CacheSize int `toml:"cache_size"`
+	// MaxConcurrentHashes bounds the argon2id verifications computed at
+	// once (19 MiB of memory each); further logins wait. 0 means the
+	// number of CPUs.
+	MaxConcurrentHashes int `toml:"max_concurrent_hashes"`
 }
 
 // Limits bound every resource a client can consume.
 type Limits struct {
 	MaxMessageSize      int64    `toml:"max_message_size"` // bytes
-	MaxRecipients       int      `toml:"max_recipients"`   // per transaction
+	MaxRecipients       int      `toml:"max_recipients"`   // RCPT commands per transaction
 	MaxLineLength       int      `toml:"max_line_length"`  // bytes, in DATA/BDAT
 	MaxConnections      int      `toml:"max_connections"`  // per service, total
 	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
@@ -101,6 +114,39 @@ type Limits struct {
 	MaxErrors           int      `toml:"max_errors"`        // bad commands before disconnect
 	IMAPIdleTimeout     Duration `toml:"imap_idle_timeout"` // authenticated idle connection
 	IMAPLiteralSize     int64    `toml:"imap_max_literal"`  // bytes, largest APPEND
+	// MaxJunkCommands is how many NOOP, RSET, VRFY, EXPN, HELP, repeated
+	// EHLO/HELO and RCPT beyond max_recipients an SMTP session may send
+	// between two delivered messages before it is closed with 421, as
+	// Postfix's smtpd_junk_command_limit.
+	MaxJunkCommands int `toml:"max_junk_commands"`
+	// ConnectionLimitExceptions (CIDR) are not held to
+	// max_connections_per_ip, only to max_connections, as Postfix's
+	// smtpd_client_connection_limit_exceptions. Unset means loopback
+	// (127.0.0.0/8 and ::1), where webmail, a local relay or a load
+	// test open many sessions from one address; [] means none.
+	// submission.trusted_networks are not implied: that key grants
+	// relaying, this one only lifts a limit.
+	ConnectionLimitExceptions []string `toml:"connection_limit_exceptions"`
+}
+
+// defaultConnectionLimitExceptions: loopback, IPv4 and IPv6.
+var defaultConnectionLimitExceptions = []string{"127.0.0.0/8", "::1/128"}
+
+// PerIPExempt returns the parsed ConnectionLimitExceptions (the loopback
+// default when unset). Entries that do not parse are skipped; Validate
+// reports them.
+func (l Limits) PerIPExempt() []netip.Prefix {
+	list := l.ConnectionLimitExceptions
+	if list == nil {
+		list = defaultConnectionLimitExceptions
+	}
+	var out []netip.Prefix
+	for _, n := range list {
+		if p, err := netip.ParsePrefix(n); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // WithDefaults returns l with every zero or negative limit replaced by its
@@ -117,6 +163,10 @@ func (l Limits) WithDefaults() Limits {
 	orDefault(&l.MaxErrors, d.MaxErrors)
 	orDefault(&l.IMAPIdleTimeout.Duration, d.IMAPIdleTimeout.Duration)
 	orDefault(&l.IMAPLiteralSize, d.IMAPLiteralSize)
+	orDefault(&l.MaxJunkCommands, d.MaxJunkCommands)
+	if l.ConnectionLimitExceptions == nil {
+		l.ConnectionLimitExceptions = d.ConnectionLimitExceptions
+	}
 	return l
 }
 
@@ -220,6 +270,8 @@ func Default() *Config {
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
 			MaxFailureDelay:     D(8 * time.Second),
+			CacheTTL:            D(5 * time.Minute),
+			CacheSize:           10000,
 		},
 		Limits: Limits{
 			MaxMessageSize:      50 << 20,
@@ -232,6 +284,9 @@ func Default() *Config {
 			MaxErrors:           10,
 			IMAPIdleTimeout:     D(30 * time.Minute),
 			IMAPLiteralSize:     50 << 20,
+			MaxJunkCommands:     100,
+
+			ConnectionLimitExceptions: slices.Clone(defaultConnectionLimitExceptions),
 		},
 		Submission: Submission{
 			EnforceSender:    true,
@@ -343,6 +398,7 @@ func (c *Config) Validate() error {
 		{"limits.max_connections", int64(c.Limits.MaxConnections)},
 		{"limits.max_connections_per_ip", int64(c.Limits.MaxConnectionsPerIP)},
 		{"limits.max_errors", int64(c.Limits.MaxErrors)},
+		{"limits.max_junk_commands", int64(c.Limits.MaxJunkCommands)},
 		{"limits.imap_max_literal", c.Limits.IMAPLiteralSize},
 		{"limits.command_timeout", int64(c.Limits.CommandTimeout.Duration)},
 		{"limits.data_timeout", int64(c.Limits.DataTimeout.Duration)},
@@ -360,12 +416,26 @@ func (c *Config) Validate() error {
 			bad(p.key, "must be greater than zero")
 		}
 	}
+	if c.Auth.CacheTTL.Duration < 0 {
+		bad("auth.cache_ttl", "must not be negative (0 disables the cache)")
+	}
+	if c.Auth.CacheSize <= 0 {
+		bad("auth.cache_size", "must be greater than zero")
+	}
+	if c.Auth.MaxConcurrentHashes < 0 {
+		bad("auth.max_concurrent_hashes", "must not be negative (0 means the number of CPUs)")
+	}
 	if c.Limits.MaxLineLength < 1000 {
 		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
 	}
-	for i, n := range c.Submission.TrustedNetworks {
-		if _, err := netip.ParsePrefix(n); err != nil {
-			bad(fmt.Sprintf("submission.trusted_networks[%d]", i), "%q is not a CIDR prefix", n)
+	for key, list := range map[string][]string{
+		"submission.trusted_networks":        c.Submission.TrustedNetworks,
+		"limits.connection_limit_exceptions": c.Limits.ConnectionLimitExceptions,
+	} {
+		for i, n := range list {
+			if _, err := netip.ParsePrefix(n); err != nil {
+				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not a CIDR prefix", n)
+			}
 		}
 	}
 	checkHost := func(key string, s Smarthost) {

@@ -1,7 +1,9 @@
 // Package conntrack is the connection handling shared by pochta's protocol
 // servers (SMTP, POP3, IMAP): the accept loop with back-off on temporary
 // errors, the registry of listeners and live sessions, the limits on
-// connections in total and per client IP, and the graceful Shutdown that
+// connections in total and per client IP (with exempt networks, and
+// Release so that a session saying goodbye stops counting before its
+// client can reconnect), and the graceful Shutdown that
 // stops the listeners, interrupts idle sessions, waits for work in
 // progress and, when its context ends, closes what is left.
 //
@@ -65,6 +67,11 @@ type Options struct {
 	// MaxConns and MaxConnsPerIP bound the concurrent sessions in total
 	// and per client IP address; both must be positive.
 	MaxConns, MaxConnsPerIP int
+	// PerIPExempt lists networks whose clients are not held to
+	// MaxConnsPerIP (only to MaxConns), as Postfix exempts $mynetworks
+	// with smtpd_client_connection_limit_exceptions: typically loopback,
+	// where a local load generator or webmail opens many sessions.
+	PerIPExempt []netip.Prefix
 	// ErrClosed is what Serve returns after Shutdown.
 	ErrClosed error
 	// NewSession builds the session for an admitted connection; it is
@@ -89,9 +96,19 @@ type Tracker struct {
 	mu        sync.Mutex
 	closing   bool
 	listeners map[net.Listener]struct{}
-	sessions  map[net.Conn]Session
+	sessions  map[net.Conn]*entry
+	counted   int // sessions still counted toward MaxConns
 	perIP     map[netip.Addr]int
 	wg        sync.WaitGroup
+}
+
+// entry is one running session. It stays registered (for Shutdown) until
+// its Serve returns, but stops counting toward the limits as soon as it
+// is released.
+type entry struct {
+	sess     Session
+	ip       netip.Addr
+	released bool
 }
 
 // New returns a Tracker with opts.
@@ -101,7 +118,7 @@ func New(opts Options) *Tracker {
 		opts: opts, ctx: ctx, cancel: cancel,
 		done:      make(chan struct{}),
 		listeners: map[net.Listener]struct{}{},
-		sessions:  map[net.Conn]Session{},
+		sessions:  map[net.Conn]*entry{},
 		perIP:     map[netip.Addr]int{},
 	}
 }
@@ -166,9 +183,9 @@ func (t *Tracker) accept(conn net.Conn) {
 	switch {
 	case t.closing:
 		why = Closing
-	case len(t.sessions) >= t.opts.MaxConns:
+	case t.counted >= t.opts.MaxConns:
 		why = TooMany
-	case t.perIP[ip] >= t.opts.MaxConnsPerIP:
+	case t.perIP[ip] >= t.opts.MaxConnsPerIP && !t.exempt(ip):
 		why = TooManyFromIP
 	}
 	if why == Closing {
@@ -187,21 +204,59 @@ func (t *Tracker) accept(conn net.Conn) {
 		return
 	}
 	sess := t.opts.NewSession(conn, ip)
-	t.sessions[conn] = sess
+	t.sessions[conn] = &entry{sess: sess, ip: ip}
+	t.counted++
 	t.perIP[ip]++
 	t.wg.Add(1)
 	t.mu.Unlock()
 	go func() {
 		defer t.wg.Done()
-		defer conn.Close()
 		sess.Serve()
+		// Close before the connection stops counting, so that the
+		// limits never admit more open sockets than they say.
+		conn.Close()
 		t.mu.Lock()
+		t.release(conn)
 		delete(t.sessions, conn)
-		if t.perIP[ip]--; t.perIP[ip] <= 0 {
-			delete(t.perIP, ip)
-		}
 		t.mu.Unlock()
 	}()
+}
+
+// exempt reports whether ip is in Options.PerIPExempt.
+func (t *Tracker) exempt(ip netip.Addr) bool {
+	for _, p := range t.opts.PerIPExempt {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// Release stops conn from counting toward the connection limits while its
+// session finishes. A session calls it just before its farewell (SMTP 221,
+// POP3 +OK after QUIT, IMAP BYE): a client that has read the farewell and
+// reconnects at once must not find its old connection still counted,
+// which happened when the count dropped only after Serve returned — a
+// load generator with MaxConnsPerIP sessions that reconnected was refused
+// 421. Releasing twice, or a conn the Tracker does not know, is harmless;
+// the Tracker releases every conn when its Serve returns.
+func (t *Tracker) Release(conn net.Conn) {
+	t.mu.Lock()
+	t.release(conn)
+	t.mu.Unlock()
+}
+
+// release is Release with t.mu held.
+func (t *Tracker) release(conn net.Conn) {
+	e := t.sessions[conn]
+	if e == nil || e.released {
+		return
+	}
+	e.released = true
+	t.counted--
+	if t.perIP[e.ip]--; t.perIP[e.ip] <= 0 {
+		delete(t.perIP, e.ip)
+	}
 }
 
 func (t *Tracker) refuse(conn net.Conn, why Reason) {
@@ -225,8 +280,8 @@ func (t *Tracker) Shutdown(ctx context.Context) error {
 	for l := range t.listeners {
 		l.Close()
 	}
-	for _, sess := range t.sessions {
-		sess.Interrupt()
+	for _, e := range t.sessions {
+		e.sess.Interrupt()
 	}
 	t.mu.Unlock()
 

@@ -81,11 +81,11 @@ type harness struct {
 	refused  []Reason
 }
 
-func newHarness(t *testing.T, maxConns, maxPerIP int, block bool) *harness {
+func newHarness(t *testing.T, maxConns, maxPerIP int, block bool, exempt ...netip.Prefix) *harness {
 	t.Helper()
 	h := &harness{t: t, block: block, release: make(chan struct{}), serveErr: make(chan error, 1)}
 	h.tr = New(Options{
-		MaxConns: maxConns, MaxConnsPerIP: maxPerIP, ErrClosed: errClosed,
+		MaxConns: maxConns, MaxConnsPerIP: maxPerIP, ErrClosed: errClosed, PerIPExempt: exempt,
 		NewSession: func(conn net.Conn, ip netip.Addr) Session {
 			if !ip.IsLoopback() {
 				t.Errorf("session ip = %v, want loopback", ip)

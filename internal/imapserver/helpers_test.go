@@ -84,17 +84,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	if o.unauth > 0 {
 		srv.unauthTimeout = o.unauth
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return &testEnv{t: t, st: st, srv: srv, addr: l.Addr().String(), acct: alice, other: bob, tls: tc}
+	return &testEnv{t: t, st: st, srv: srv, addr: serveLoopback(t, srv), acct: alice, other: bob, tls: tc}
 }
 
 // deliver stores a message in alice's mailbox (INBOX when box is "").

@@ -81,6 +81,7 @@ func New(opts Options) *Server {
 	s.conns = conntrack.New(conntrack.Options{
 		MaxConns:      opts.Limits.MaxConnections,
 		MaxConnsPerIP: opts.Limits.MaxConnectionsPerIP,
+		PerIPExempt:   opts.Limits.PerIPExempt(),
 		ErrClosed:     ErrServerClosed,
 		NewSession: func(c net.Conn, _ netip.Addr) conntrack.Session {
 			return &conn{srv: s, raw: c}

@@ -63,6 +63,8 @@ type Options struct {
 	// MaxConnections and MaxConnectionsPerIP bound concurrent sessions
 	// (0 = 1000 and 50).
 	MaxConnections, MaxConnectionsPerIP int
+	// PerIPExempt are networks not held to MaxConnectionsPerIP.
+	PerIPExempt []netip.Prefix
 	// MaxErrors is how many bad commands or failed logins a session may
 	// make before it is closed (0 = 10).
 	MaxErrors int
@@ -149,6 +151,7 @@ func New(opts Options) *Server {
 	s.conns = conntrack.New(conntrack.Options{
 		MaxConns:      opts.MaxConnections,
 		MaxConnsPerIP: opts.MaxConnectionsPerIP,
+		PerIPExempt:   opts.PerIPExempt,
 		ErrClosed:     ErrServerClosed,
 		NewSession: func(conn net.Conn, ip netip.Addr) conntrack.Session {
 			return newSession(s, conn, ip)

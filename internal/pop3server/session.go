@@ -303,6 +303,7 @@ func (s *session) dispatch(line string) bool {
 		case "AUTH":
 			return s.cmdAuth(cmd)
 		case "QUIT":
+			s.srv.conns.Release(s.rawConn) // before the client can reconnect
 			s.reply("+OK %s POP3 server signing off", s.srv.opts.Hostname)
 			s.flush()
 			return false
@@ -815,6 +816,7 @@ func (s *session) cmdQuit() bool {
 			s.deletedCount++
 		}
 	}
+	s.srv.conns.Release(s.rawConn) // before the client can reconnect
 	s.reply("+OK %s POP3 server signing off (%d messages left)", s.srv.opts.Hostname, left)
 	s.flush()
 	s.logout("quit")

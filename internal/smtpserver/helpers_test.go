@@ -116,6 +116,8 @@ func (f *fixture) options(mode Mode) Options {
 			MaxConnections: 20, MaxConnectionsPerIP: 10,
 			CommandTimeout: config.D(10 * time.Second), DataTimeout: config.D(10 * time.Second),
 			MaxErrors: 10,
+			// Loopback (every test client) is held to the per-IP limit.
+			ConnectionLimitExceptions: []string{},
 		},
 		Logger: slog.New(slog.DiscardHandler),
 	}

@@ -69,6 +69,7 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 		return c.replyErr(rerr)
 	}
 	c.logTx(tx, size, "accepted")
+	c.junk = 0 // a delivered message makes the session useful again (as Postfix)
 	return c.reply(250, "2.0.0", "OK queued as "+tx.id)
 }
 

@@ -139,6 +139,7 @@ func New(opts Options) *Server {
 	s.conns = conntrack.New(conntrack.Options{
 		MaxConns:      l.MaxConnections,
 		MaxConnsPerIP: l.MaxConnectionsPerIP,
+		PerIPExempt:   l.PerIPExempt(),
 		ErrClosed:     ErrServerClosed,
 		NewSession: func(conn net.Conn, ip netip.Addr) conntrack.Session {
 			return newSession(s, conn, ip)

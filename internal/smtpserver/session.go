@@ -37,6 +37,13 @@ type session struct {
 	esmtp   bool
 	account *store.Account // authenticated account
 	errors  int
+	// junk counts commands that move no mail (NOOP, RSET, VRFY, EXPN,
+	// HELP, EHLO/HELO after the first, RCPT past max_recipients) since
+	// the session began or last delivered a message.
+	junk int
+	// greeted is set by the first EHLO/HELO (again after STARTTLS, which
+	// requires a new EHLO).
+	greeted bool
 	tx      *transaction
 
 	mu          sync.Mutex
@@ -52,6 +59,11 @@ type transaction struct {
 	params  mailParams
 	rcpts   []envelope.Recipient
 	isLocal []bool
+	// rcptCmds counts every RCPT command of the transaction: accepted,
+	// duplicate or refused. max_recipients bounds it, so a transaction
+	// costs at most that many recipient lookups, however the client
+	// repeats or varies its addresses.
+	rcptCmds int
 	// BDAT state (RFC 3030)
 	bdat    bool
 	chunks  []byte
@@ -233,21 +245,17 @@ func (c *session) handle(line string) error {
 		return c.cmdData(arg)
 	case "BDAT":
 		return c.cmdBdat(arg)
-	case "RSET":
-		c.tx = nil
-		return c.reply(250, "2.0.0", "OK")
-	case "NOOP":
-		return c.reply(250, "2.0.0", "OK")
+	case "RSET", "NOOP", "VRFY", "EXPN", "HELP":
+		if err := c.countJunk(); err != nil {
+			return err
+		}
+		return c.cmdJunk(verb)
 	case "QUIT":
+		// The connection stops counting toward the connection limits
+		// before the client can read 221 and reconnect.
+		c.s.conns.Release(c.raw)
 		c.reply(221, "2.0.0", c.s.opts.Hostname+" Bye")
 		return errClose
-	case "VRFY":
-		// RFC 5321 §3.5.3: 252 without revealing whether the user exists.
-		return c.reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")
-	case "EXPN":
-		return c.reply(502, "5.5.1", "EXPN not available")
-	case "HELP":
-		return c.reply(214, "2.0.0", "See RFC 5321")
 	case "STARTTLS":
 		return c.cmdStartTLS(arg)
 	case "AUTH":
@@ -256,10 +264,48 @@ func (c *session) handle(line string) error {
 	return c.protocolError(500, "5.5.1", "Command not recognized")
 }
 
+// cmdJunk answers the commands that move no mail.
+func (c *session) cmdJunk(verb string) error {
+	switch verb {
+	case "RSET":
+		c.tx = nil
+	case "VRFY":
+		// RFC 5321 §3.5.3: 252 without revealing whether the user exists.
+		return c.reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery")
+	case "EXPN":
+		return c.reply(502, "5.5.1", "EXPN not available")
+	case "HELP":
+		return c.reply(214, "2.0.0", "See RFC 5321")
+	}
+	return c.reply(250, "2.0.0", "OK")
+}
+
+// countJunk counts a command that moves no mail. Past MaxJunkCommands
+// since the last delivered message the session ends with 421 instead of
+// the command's answer: a client may probe, keep alive and reset, but not
+// hold a connection (and its per-IP place) forever without sending mail,
+// as Postfix's smtpd_junk_command_limit.
+func (c *session) countJunk() error {
+	c.junk++
+	if c.junk <= c.s.limits.MaxJunkCommands {
+		return nil
+	}
+	c.s.log.Info("too many junk commands", "ip", c.remote, "count", c.junk)
+	c.s.conns.Release(c.raw)
+	c.reply(421, "4.7.0", c.s.opts.Hostname+" Too many commands without mail, closing connection")
+	return errClose
+}
+
 func (c *session) cmdHello(ehlo bool, arg string) error {
+	if c.greeted {
+		if err := c.countJunk(); err != nil {
+			return err
+		}
+	}
 	if !validHelo(arg) {
 		return c.protocolError(501, "5.5.4", "Domain or address literal required")
 	}
+	c.greeted = true
 	c.helo, c.esmtp, c.tx = arg, ehlo, nil
 	greeting := c.s.opts.Hostname + " Hello " + arg
 	if !ehlo {
@@ -326,6 +372,7 @@ func (c *session) cmdStartTLS(arg string) error {
 	c.setConn(tc)
 	c.tls = true
 	c.helo, c.esmtp, c.tx, c.account = "", false, nil, nil
+	c.greeted = false // RFC 3207 §4.2: the client must send EHLO again
 	return nil
 }
 
@@ -544,11 +591,19 @@ func (c *session) cmdRcpt(arg string) error {
 	if rerr != nil {
 		return c.protocolErr(rerr)
 	}
+	// RFC 5321 §4.5.3.1.10: past the limit, 452 and the client sends the
+	// rest in another transaction. Every RCPT counts, so duplicates and
+	// refused addresses cannot buy lookups beyond the limit, and each one
+	// past it is a junk command, so ignoring 452 ends the session.
+	if tx.rcptCmds >= c.s.limits.MaxRecipients {
+		if err := c.countJunk(); err != nil {
+			return err
+		}
+		return c.reply(452, "4.5.3", "Too many recipients")
+	}
+	tx.rcptCmds++
 	if p.NonASCII && !tx.params.SMTPUTF8 {
 		return c.replyErr(errNeedUTF8)
-	}
-	if len(tx.rcpts) >= c.s.limits.MaxRecipients {
-		return c.reply(452, "4.5.3", "Too many recipients")
 	}
 	if relayTrick(p.Addr) {
 		return c.replyErr(reply.New(550, "5.7.1", "Relaying denied: address form not accepted"))

@@ -103,14 +103,18 @@ func benchSend(c *smtp.Client, rcpt string, body []byte) error {
 }
 
 // rssKiB reads a process's resident set size from /proc.
-func rssKiB(pid int) int {
+func rssKiB(pid int) int { return procStatusKiB(pid, "VmRSS") }
+
+// procStatusKiB reads a kB field (VmRSS, VmHWM: the peak) of
+// /proc/PID/status; 0 if it cannot.
+func procStatusKiB(pid int, field string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(l)[1])
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == field+":" {
+			n, _ := strconv.Atoi(f[1])
 			return n
 		}
 	}
