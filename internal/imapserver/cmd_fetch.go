@@ -95,6 +95,9 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 		s.condstore = true
 	}
 	f := &fetcher{s: s, items: rest, uid: hasUID, modseq: wantModSeq, since: changedSince}
+	for _, it := range rest {
+		f.flags = f.flags || it.kind == fFlags
+	}
 	uset, ok := s.sel.uidSet(set, uid)
 	if !ok {
 		return "FETCH completed", nil
@@ -139,6 +142,7 @@ type fetcher struct {
 	modseq     bool
 	since      uint64
 	unknownCTE bool
+	flags      bool // FLAGS is among the items
 	line       []byte
 }
 
@@ -252,6 +256,9 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 	seq, ok := s.sel.seqOf(m.UID)
 	if !ok {
 		return
+	}
+	if flagsChanged || f.flags {
+		s.announce(m.Flags)
 	}
 	w := s.w
 	b := f.line[:0]

@@ -81,8 +81,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sel := &selected{mbox: mb, readOnly: readOnly, uids: uids, modseq: mb.HighestModSeq,
-		pending: map[uint32]bool{}, reported: map[uint32]uint64{}}
+	sel := newSelected(mb, readOnly, uids)
 	uidNext := mb.UIDNext
 	if n := len(uids); n > 0 && uids[n-1] >= uidNext {
 		uidNext = uids[n-1] + 1
@@ -103,12 +102,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 			sel.addRecent(first, next)
 		}
 	}
-	s.w.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk)`)
-	if readOnly {
-		s.w.untagged(`OK [PERMANENTFLAGS ()] Read-only mailbox`)
-	} else {
-		s.w.untagged(`OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk \*)] Flags permitted`)
-	}
+	s.writeFlags(sel)
 	s.w.untagged(strconv.Itoa(len(uids)) + " EXISTS")
 	if !s.rev2 {
 		s.w.untagged(strconv.Itoa(sel.recentCount()) + " RECENT")
