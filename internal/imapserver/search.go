@@ -145,10 +145,14 @@ func (s *session) eval(k *searchKey, seq, uid uint32, m *store.Message, msg func
 			i := sort.Search(len(sel.saved), func(i int) bool { return sel.saved[i] >= uid })
 			return i < len(sel.saved) && sel.saved[i] == uid
 		}
+		n, star := uid, sel.maxUID()
 		if k.op == sSeq {
-			return k.set.containsNum(seq, uint32(len(sel.uids)))
+			n, star = seq, uint32(len(sel.uids))
 		}
-		return k.set.containsNum(uid, sel.maxUID())
+		if !k.resolved {
+			k.ranges, k.resolved = k.set.resolve(star, star), true
+		}
+		return inRanges(k.ranges, n)
 	case sFlag:
 		return m.HasFlag(k.flag)
 	case sNoFlag:

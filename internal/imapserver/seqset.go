@@ -103,6 +103,13 @@ func (s seqSet) resolve(star, max uint32) []seqRange {
 	return merged
 }
 
+// inRanges reports whether n is in rs, ascending and merged as resolve
+// returns them, by binary search.
+func inRanges(rs []seqRange, n uint32) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].stop >= n })
+	return i < len(rs) && rs[i].start <= n
+}
+
 // containsNum reports whether n is in the (unresolved) set for a given star.
 func (s seqSet) containsNum(n, star uint32) bool {
 	for _, r := range s.ranges {
