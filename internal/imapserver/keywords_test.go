@@ -119,6 +119,11 @@ func TestKeywordAnnouncedOwnSession(t *testing.T) {
 	ft.feed(lines)
 	mustNotHave(t, lines, "* FLAGS")
 
+	// .SILENT sends no FETCH, but the keyword is defined now.
+	lines = c.ok("STORE 1 +FLAGS.SILENT ($Silent)")
+	mustHave(t, lines, "* FLAGS (", " $Silent)")
+	mustNotHave(t, lines, "FETCH")
+
 	// NIL is an atom, so a valid keyword (RFC 9051 §9 flag-keyword);
 	// Dovecot stores it and imaptest's "nil" group expects FETCH FLAGS
 	// (NIL). It is announced like any other keyword.

@@ -274,6 +274,14 @@ drain:
 		}
 		max := sel.maxUID()
 		base := sel.modseq
+		// New keywords are announced in one FLAGS before the FETCHes.
+		var kw []string
+		for _, m := range changed {
+			if m.UID <= max {
+				kw = append(kw, m.Flags...)
+			}
+		}
+		s.announce(kw)
 		for _, m := range changed {
 			if m.ModSeq > base {
 				base = m.ModSeq
