@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"math"
 	"sort"
 	"strconv"
 
@@ -176,8 +177,12 @@ func (s *session) qresyncSelect(q *qresyncParams) error {
 		return err
 	}
 	var gone []uint32
+	var known []seqRange // resolved once: a binary search per UID
+	if q.knownUIDs != nil {
+		known = q.knownUIDs.resolve(sel.maxUID(), math.MaxUint32)
+	}
 	for _, u := range vanished {
-		if q.knownUIDs == nil || q.knownUIDs.containsNum(u, sel.maxUID()) {
+		if q.knownUIDs == nil || inRanges(known, u) {
 			if _, known := sel.seqOf(u); !known {
 				gone = append(gone, u)
 			}

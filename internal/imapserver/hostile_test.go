@@ -165,3 +165,36 @@ func TestSearchBounds(t *testing.T) {
 	mustNotHave(t, lines, " 50")
 	c.expect("SEARCH "+sets+",1", "BAD")
 }
+
+// QRESYNC's known-uids (RFC 7162 §3.2.5) may be a long set; it is resolved
+// once, and UIDs above the mailbox's largest still count.
+func TestQresyncKnownUIDs(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := 1; i <= 5; i++ {
+		e.deliver("", testMessage(i, "q"))
+	}
+	c := e.login()
+	c.ok("ENABLE QRESYNC")
+	var validity, modseq string
+	for _, l := range c.ok("SELECT INBOX") {
+		if f := strings.Fields(l); len(f) > 3 && f[2] == "[UIDVALIDITY" {
+			validity = strings.TrimSuffix(f[3], "]")
+		} else if len(f) > 3 && f[2] == "[HIGHESTMODSEQ" {
+			modseq = strings.TrimSuffix(f[3], "]")
+		}
+	}
+	c.ok(`STORE 2,5 +FLAGS (\Deleted)`)
+	c.ok("EXPUNGE")
+	var odd []string
+	for i := 1; i < maxSeqRanges*2; i += 2 {
+		odd = append(odd, strconv.Itoa(i))
+	}
+	lines := c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " " + strings.Join(odd, ",") + "))")
+	mustHave(t, lines, "* VANISHED (EARLIER) 5")
+	mustNotHave(t, lines, "EARLIER) 2")
+	lines = c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " 2:3))")
+	mustHave(t, lines, "* VANISHED (EARLIER) 2")
+	mustNotHave(t, lines, "EARLIER) 2,5")
+	lines = c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " 2:9))")
+	mustHave(t, lines, "* VANISHED (EARLIER) 2,5")
+}

@@ -110,26 +110,6 @@ func inRanges(rs []seqRange, n uint32) bool {
 	return i < len(rs) && rs[i].start <= n
 }
 
-// containsNum reports whether n is in the (unresolved) set for a given star.
-func (s seqSet) containsNum(n, star uint32) bool {
-	for _, r := range s.ranges {
-		a, b := r.start, r.stop
-		if a == 0 {
-			a = star
-		}
-		if b == 0 {
-			b = star
-		}
-		if a > b {
-			a, b = b, a
-		}
-		if n >= a && n <= b {
-			return true
-		}
-	}
-	return false
-}
-
 // formatUIDs writes ascending UIDs compactly ("1:3,7,9:10").
 func formatUIDs(uids []uint32) string {
 	var sb strings.Builder
