@@ -198,3 +198,23 @@ func TestQresyncKnownUIDs(t *testing.T) {
 	lines = c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " 2:9))")
 	mustHave(t, lines, "* VANISHED (EARLIER) 2,5")
 }
+
+// An over-long line inside IDLE or an AUTHENTICATE exchange ends the
+// session with BYE too.
+func TestHugeLineInExchanges(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.dial()
+	c.send("A1 AUTHENTICATE PLAIN\r\n")
+	if l := c.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("got %q", l)
+	}
+	hugeLine(t, e, c, "")
+
+	c = e.login()
+	c.ok("SELECT INBOX")
+	c.send("I1 IDLE\r\n")
+	if l := c.line(); !strings.HasPrefix(l, "+ ") {
+		t.Fatalf("IDLE: %q", l)
+	}
+	hugeLine(t, e, c, "")
+}
