@@ -151,13 +151,9 @@ func TestSearchBounds(t *testing.T) {
 	c.expect("SEARCH "+strings.TrimSpace(strings.Repeat(group+" ", maxSearchKeys/30)), "BAD")
 	c.ok("SEARCH " + strings.TrimSpace(strings.Repeat(group+" ", maxSearchKeys/40)))
 
-	// Odd numbers up to 20,000 as one set, ten times over.
-	var set []string
-	for i := 1; i < maxSeqRanges*2; i += 2 {
-		set = append(set, strconv.Itoa(i))
-	}
-	sets := strings.Join(set, ",")
-	lines := c.ok("SEARCH " + strings.TrimSpace(strings.Repeat(strings.Join(set[:1000], ",")+" ", 10)))
+	// Odd numbers as sets, ten times over.
+	sets := oddSet(maxSeqRanges)
+	lines := c.ok("SEARCH " + strings.TrimSpace(strings.Repeat(oddSet(1000)+" ", 10)))
 	mustHave(t, lines, "* SEARCH 1 3 5 7 9 ")
 	mustNotHave(t, lines, " 2 ")
 	lines = c.ok("UID SEARCH UID " + sets)
@@ -185,11 +181,7 @@ func TestQresyncKnownUIDs(t *testing.T) {
 	}
 	c.ok(`STORE 2,5 +FLAGS (\Deleted)`)
 	c.ok("EXPUNGE")
-	var odd []string
-	for i := 1; i < maxSeqRanges*2; i += 2 {
-		odd = append(odd, strconv.Itoa(i))
-	}
-	lines := c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " " + strings.Join(odd, ",") + "))")
+	lines := c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " " + oddSet(maxSeqRanges) + "))")
 	mustHave(t, lines, "* VANISHED (EARLIER) 5")
 	mustNotHave(t, lines, "EARLIER) 2")
 	lines = c.ok("SELECT INBOX (QRESYNC (" + validity + " " + modseq + " 2:3))")
@@ -217,4 +209,37 @@ func TestHugeLineInExchanges(t *testing.T) {
 		t.Fatalf("IDLE: %q", l)
 	}
 	hugeLine(t, e, c, "")
+}
+
+// UID FETCH ... (CHANGEDSINCE m VANISHED) reports expunged UIDs of the set
+// as the client gave it, with a long set, and above the largest UID still
+// present (RFC 7162 §3.2.6).
+func TestFetchVanishedSet(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := 1; i <= 5; i++ {
+		e.deliver("", testMessage(i, "v"))
+	}
+	c := e.login()
+	c.ok("ENABLE QRESYNC")
+	c.ok("SELECT INBOX")
+	c.ok(`STORE 2,5 +FLAGS (\Deleted)`)
+	c.ok("EXPUNGE")
+	lines := c.ok("UID FETCH " + oddSet(maxSeqRanges) + " FLAGS (CHANGEDSINCE 1 VANISHED)")
+	mustHave(t, lines, "* VANISHED (EARLIER) 5")
+	mustNotHave(t, lines, "EARLIER) 2")
+	mustHave(t, c.ok("UID FETCH 5:9 FLAGS (CHANGEDSINCE 1 VANISHED)"), "* VANISHED (EARLIER) 5")
+	mustHave(t, c.ok("UID FETCH 1:9 FLAGS (CHANGEDSINCE 1 VANISHED)"), "* VANISHED (EARLIER) 2,5")
+	// "*" is the largest UID in use, 4 (RFC 9051 §9 seq-number).
+	lines = c.ok("UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)")
+	mustHave(t, lines, "* VANISHED (EARLIER) 2")
+	mustNotHave(t, lines, "2,5")
+}
+
+// oddSet is the sequence set "1,3,5,..." of n ranges.
+func oddSet(n int) string {
+	odd := make([]string, n)
+	for i := range odd {
+		odd[i] = strconv.Itoa(2*i + 1)
+	}
+	return strings.Join(odd, ",")
 }

@@ -101,7 +101,7 @@ func (s *session) announce(flags []string) {
 
 // isRecent reports whether uid is recent in this session.
 func (sel *selected) isRecent(uid uint32) bool {
-	return len(sel.recent) > 0 && sel.recent.Contains(uid)
+	return inUIDSet(sel.recent, uid)
 }
 
 // addRecent records the UIDs first <= uid < next as recent.

@@ -110,6 +110,13 @@ func inRanges(rs []seqRange, n uint32) bool {
 	return i < len(rs) && rs[i].start <= n
 }
 
+// inUIDSet reports whether uid is in set, whose ranges must be ascending
+// and disjoint (as uidSet and addRecent build them), by binary search.
+func inUIDSet(set store.UIDSet, uid uint32) bool {
+	i := sort.Search(len(set), func(i int) bool { return set[i].Stop == 0 || set[i].Stop >= uid })
+	return i < len(set) && set[i].Start <= uid
+}
+
 // formatUIDs writes ascending UIDs compactly ("1:3,7,9:10").
 func formatUIDs(uids []uint32) string {
 	var sb strings.Builder
