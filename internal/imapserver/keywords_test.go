@@ -82,6 +82,15 @@ func TestKeywordAnnouncedFromOtherSession(t *testing.T) {
 		t.Fatal("CHECK did not report the other session's keyword")
 	}
 
+	// A message another session appends with a new keyword: FLAGS comes
+	// with its EXISTS, before any FETCH.
+	msg := testMessage(3, "appended")
+	b.ok("APPEND INBOX ($Arrived) {" + strconv.Itoa(len(msg)) + "+}\r\n" + msg)
+	lines := a.ok("NOOP")
+	mustHave(t, lines, "* 3 EXISTS", "* FLAGS (", " $Arrived)")
+	fa.feed(lines)
+	fa.feed(a.ok("FETCH 3 FLAGS"))
+
 	// And while idling.
 	a.send("I1 IDLE\r\n")
 	if l := a.line(); !strings.HasPrefix(l, "+ ") {
@@ -135,6 +144,7 @@ func TestKeywordAnnouncedOwnSession(t *testing.T) {
 	msg := testMessage(2, "appended")
 	lines = c.ok("APPEND INBOX (\\Seen $Appended) {" + strconv.Itoa(len(msg)) + "+}\r\n" + msg)
 	ft.feed(lines)
+	mustHave(t, lines, "* FLAGS (", " $Appended)")
 	lines = c.ok("FETCH 1:* (UID FLAGS)")
 	if used := ft.feed(lines); !used["$appended"] {
 		t.Fatalf("FETCH lacks the appended keyword: %q", lines)

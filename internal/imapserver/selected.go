@@ -274,12 +274,11 @@ drain:
 		}
 		max := sel.maxUID()
 		base := sel.modseq
-		// New keywords are announced in one FLAGS before the FETCHes.
+		// New keywords, of changed and of new messages, are announced in
+		// one FLAGS before the FETCHes.
 		var kw []string
 		for _, m := range changed {
-			if m.UID <= max {
-				kw = append(kw, m.Flags...)
-			}
+			kw = append(kw, m.Flags...)
 		}
 		s.announce(kw)
 		for _, m := range changed {
