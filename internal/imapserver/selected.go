@@ -37,10 +37,6 @@ type selected struct {
 	kwOrder  []string
 }
 
-// defaultKeywords are announced at every SELECT: those clients commonly
-// set (RFC 5788 registry).
-var defaultKeywords = [...]string{"$Forwarded", "$Junk", "$NotJunk"}
-
 // maxAnnounced bounds the keywords listed in FLAGS; beyond it the session
 // stops listing new ones (a client sees them only in FETCH) rather than
 // sending ever longer FLAGS responses.
@@ -49,7 +45,9 @@ const maxAnnounced = 1000
 func newSelected(mb store.Mailbox, readOnly bool, uids []uint32) *selected {
 	sel := &selected{mbox: mb, readOnly: readOnly, uids: uids, modseq: mb.HighestModSeq,
 		pending: map[uint32]bool{}, reported: map[uint32]uint64{}, keywords: map[string]bool{}}
-	for _, k := range defaultKeywords {
+	// Announced at every SELECT: keywords clients commonly set (RFC 5788
+	// registry).
+	for _, k := range [...]string{"$Forwarded", "$Junk", "$NotJunk"} {
 		sel.keywords[strings.ToLower(k)] = true
 		sel.kwOrder = append(sel.kwOrder, k)
 	}
