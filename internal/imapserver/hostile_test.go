@@ -151,6 +151,16 @@ func TestSearchBounds(t *testing.T) {
 	c.expect("SEARCH "+strings.TrimSpace(strings.Repeat(group+" ", maxSearchKeys/30)), "BAD")
 	c.ok("SEARCH " + strings.TrimSpace(strings.Repeat(group+" ", maxSearchKeys/40)))
 
+	// Text keys: repeated ones are one index query; too many different
+	// ones are refused.
+	mustHave(t, c.ok("SEARCH "+strings.TrimSpace(strings.Repeat("SUBJECT s TEXT body ", 400))), "* SEARCH 1 2 3")
+	var text []string
+	for i := 0; i <= maxTextKeys; i++ {
+		text = append(text, "BODY w"+strconv.Itoa(i))
+	}
+	c.expect("SEARCH "+strings.Join(text, " "), "NO [LIMIT]")
+	c.ok("SEARCH " + strings.Join(text[:maxTextKeys], " "))
+
 	// Odd numbers as sets, ten times over.
 	sets := oddSet(maxSeqRanges)
 	lines := c.ok("SEARCH " + strings.TrimSpace(strings.Repeat(oddSet(1000)+" ", 10)))
