@@ -29,8 +29,9 @@ type selected struct {
 	// whenever the session learns of new messages, or, for EXAMINE, the
 	// messages still unclaimed when it opened (seen, never taken).
 	recent store.UIDSet
-	// keywords holds, lower-cased, every keyword the client has been told
-	// of in FLAGS; kwOrder the same in the order (and spelling) announced.
+	// keywords holds, lower-cased and as spelled when met, every keyword
+	// the client has been told of in FLAGS; kwOrder lists them once each,
+	// in the order (and spelling) announced.
 	// A response never carries a keyword that is not here (RFC 9051
 	// §7.3.5, RFC 3501 §7.2.6): announce adds it first.
 	keywords map[string]bool
@@ -84,13 +85,15 @@ func (s *session) announce(flags []string) {
 		if strings.HasPrefix(f, `\`) || len(sel.kwOrder) >= maxAnnounced {
 			continue
 		}
-		k := strings.ToLower(f)
-		if sel.keywords[k] {
+		if sel.keywords[f] { // as spelled before: no lower-casing
 			continue
 		}
-		sel.keywords[k] = true
-		sel.kwOrder = append(sel.kwOrder, f)
-		grew = true
+		k := strings.ToLower(f)
+		if !sel.keywords[k] {
+			sel.kwOrder = append(sel.kwOrder, f)
+			grew = true
+		}
+		sel.keywords[k], sel.keywords[f] = true, true
 	}
 	if grew {
 		s.writeFlags(sel)
