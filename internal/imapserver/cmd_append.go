@@ -98,6 +98,7 @@ func (s *session) cmdAppend(tag string, p *parser, uid bool) (string, error) {
 	}
 	if s.sel != nil && s.sel.mbox.ID == mb.ID {
 		s.sel.dirty = true
+		s.announce(m.Flags) // new keywords are defined now (RFC 9051 §7.3.5)
 	}
 	return "[APPENDUID " + strconv.FormatUint(uint64(mb.UIDValidity), 10) + " " +
 		strconv.FormatUint(uint64(m.UID), 10) + "] APPEND completed", nil

@@ -41,8 +41,11 @@ func (s *session) cmdAuthenticate(tag string, p *parser, uid bool) (string, erro
 		}
 		line, err := s.cr.readLine(nil)
 		if err != nil {
+			// An over-long or lost response line ends the session, as
+			// between commands (BYE where there is someone to tell).
+			s.readFailed(err)
 			s.state = stateLogout
-			return "", bad("", "Authentication exchange failed")
+			return "", nil
 		}
 		ir = string(line)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"strconv"
 
 	"pochta/internal/message"
@@ -95,24 +96,37 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 		s.enableCondstore()
 	}
 	f := &fetcher{s: s, items: rest, uid: hasUID, modseq: wantModSeq, since: changedSince}
-	uset, ok := s.sel.uidSet(set, uid)
-	if !ok {
-		return "FETCH completed", nil
+	for _, it := range rest {
+		f.flags = f.flags || it.kind == fFlags
 	}
 	if vanished {
+		// The client's UID set as given, not clamped to the UIDs still
+		// here: an expunged UID above the largest one is reported too
+		// (RFC 7162 §3.2.6).
 		_, gone, err := s.srv.opts.Store.Changes(s.ctx, s.sel.mbox.ID, changedSince)
 		if err != nil {
 			return "", err
 		}
+		asked := set.resolve(s.sel.maxUID(), math.MaxUint32)
+		if set.saved {
+			asked = nil
+			for _, r := range uidSetOf(s.sel.saved) {
+				asked = append(asked, seqRange{r.Start, r.Stop})
+			}
+		}
 		var in []uint32
 		for _, u := range gone {
-			if uset.Contains(u) {
+			if inRanges(asked, u) {
 				in = append(in, u)
 			}
 		}
 		if len(in) > 0 {
 			s.w.untagged("VANISHED (EARLIER) " + formatUIDs(sortedUnique(in)))
 		}
+	}
+	uset, ok := s.sel.uidSet(set, uid)
+	if !ok {
+		return "FETCH completed", nil
 	}
 	if !needContent && !setSeen {
 		err = s.srv.opts.Store.Messages(s.ctx, s.sel.mbox.ID, uset, func(m store.Message) error {
@@ -139,6 +153,7 @@ type fetcher struct {
 	modseq     bool
 	since      uint64
 	unknownCTE bool
+	flags      bool // FLAGS is among the items
 	line       []byte
 }
 
@@ -252,6 +267,9 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 	seq, ok := s.sel.seqOf(m.UID)
 	if !ok {
 		return
+	}
+	if flagsChanged || f.flags {
+		s.announce(m.Flags)
 	}
 	w := s.w
 	b := f.line[:0]

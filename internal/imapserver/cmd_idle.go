@@ -36,6 +36,7 @@ func (s *session) cmdIdle(tag string, p *parser, uid bool) (string, error) {
 		select {
 		case r := <-lines:
 			if r.err != nil {
+				s.readFailed(r.err) // BYE for an over-long line
 				s.state = stateLogout
 				return "", nil
 			}

@@ -2,6 +2,7 @@ package imapserver
 
 import (
 	"errors"
+	"math"
 	"sort"
 	"strconv"
 
@@ -81,8 +82,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sel := &selected{mbox: mb, readOnly: readOnly, uids: uids, modseq: mb.HighestModSeq,
-		pending: map[uint32]bool{}, reported: map[uint32]uint64{}}
+	sel := newSelected(mb, readOnly, uids)
 	uidNext := mb.UIDNext
 	if n := len(uids); n > 0 && uids[n-1] >= uidNext {
 		uidNext = uids[n-1] + 1
@@ -103,12 +103,7 @@ func (s *session) selectCmd(p *parser, readOnly bool) (string, error) {
 			sel.addRecent(first, next)
 		}
 	}
-	s.w.untagged(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk)`)
-	if readOnly {
-		s.w.untagged(`OK [PERMANENTFLAGS ()] Read-only mailbox`)
-	} else {
-		s.w.untagged(`OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft $Forwarded $Junk $NotJunk \*)] Flags permitted`)
-	}
+	s.writeFlags(sel)
 	s.w.untagged(strconv.Itoa(len(uids)) + " EXISTS")
 	if !s.rev2 {
 		s.w.untagged(strconv.Itoa(sel.recentCount()) + " RECENT")
@@ -204,8 +199,12 @@ func (s *session) qresyncSelect(q *qresyncParams) error {
 		return err
 	}
 	var gone []uint32
+	var known []seqRange // resolved once: a binary search per UID
+	if q.knownUIDs != nil {
+		known = q.knownUIDs.resolve(sel.maxUID(), math.MaxUint32)
+	}
 	for _, u := range vanished {
-		if q.knownUIDs == nil || q.knownUIDs.containsNum(u, sel.maxUID()) {
+		if q.knownUIDs == nil || inRanges(known, u) {
 			if _, known := sel.seqOf(u); !known {
 				gone = append(gone, u)
 			}

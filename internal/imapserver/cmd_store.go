@@ -89,6 +89,11 @@ func (s *session) cmdStore(tag string, p *parser, uid bool) (string, error) {
 	for _, u := range failed {
 		failedSet[u] = true
 	}
+	// New keywords are defined now, even for .SILENT: one FLAGS for the
+	// whole STORE (RFC 9051 §7.3.5).
+	if op != store.FlagsRemove && len(changed) > 0 {
+		s.announce(flags)
+	}
 	if silent {
 		for _, m := range changed {
 			if m.ModSeq > s.sel.modseq {

@@ -183,6 +183,9 @@ func partLabel(part []int) string {
 }
 
 // section reads "[" [section-spec] "]".
+// maxHeaderFields bounds the names of one HEADER.FIELDS list.
+const maxHeaderFields = 200
+
 func (p *parser) section(it *fetchItem) error {
 	if err := p.expect('['); err != nil {
 		return err
@@ -225,7 +228,7 @@ func (p *parser) section(it *fetchItem) error {
 			if err != nil {
 				return err
 			}
-			if len(it.section.Fields) >= 200 {
+			if len(it.section.Fields) >= maxHeaderFields {
 				return errSyntax("too many header fields")
 			}
 			it.section.Fields = append(it.section.Fields, f)

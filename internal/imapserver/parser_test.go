@@ -15,7 +15,7 @@ func parseAll(b []byte) {
 	for i := 0; i < 20; i++ {
 		cmd, err := cr.read()
 		if err != nil {
-			if _, ok := err.(*literalError); ok || err == errLineTooLong {
+			if _, ok := err.(*literalError); ok {
 				continue
 			}
 			break
@@ -130,8 +130,8 @@ func TestParserGrammar(t *testing.T) {
 }
 
 func TestReaderLiterals(t *testing.T) {
-	in := "a LOGIN {5}\r\nalice {3+}\r\npwd\r\nb NOOP\r\n" + "c X " + strings.Repeat("x", maxLineLength+10) + "\r\nd NOOP\r\n" +
-		"e SELECT {999999}\r\n"
+	in := "a LOGIN {5}\r\nalice {3+}\r\npwd\r\nb NOOP\r\n" + "e SELECT {999999}\r\n" +
+		"c X " + strings.Repeat("x", maxLineLength+10) // no end: it never comes
 	conts := 0
 	cr := &commandReader{r: bufio.NewReader(strings.NewReader(in)), maxAppend: 100, cont: func() error { conts++; return nil }}
 	cmd, err := cr.read()
@@ -141,15 +141,14 @@ func TestReaderLiterals(t *testing.T) {
 	if cmd, err = cr.read(); err != nil || string(cmd) != "b NOOP" {
 		t.Fatalf("%q %v", cmd, err)
 	}
-	if _, err = cr.read(); err != errLineTooLong {
-		t.Fatalf("long line: %v", err)
-	}
-	if cmd, err = cr.read(); err != nil || string(cmd) != "d NOOP" {
-		t.Fatalf("after long line: %q %v", cmd, err)
-	}
 	_, err = cr.read()
 	if le, ok := err.(*literalError); !ok || le.tag != "e" || !le.sync {
 		t.Fatalf("big literal: %v", err)
+	}
+	// An over-long line is refused as soon as it passes the limit, before
+	// its end arrives (the session then closes).
+	if _, err = cr.read(); err != errLineTooLong {
+		t.Fatalf("long line: %v", err)
 	}
 }
 

@@ -43,21 +43,18 @@ type commandReader struct {
 }
 
 // readLine reads one line (without its CRLF) of at most maxLineLength
-// bytes. A longer line is consumed up to its end and errLineTooLong is
-// returned, so the session can answer and go on reading commands.
+// bytes. As soon as a line passes the limit errLineTooLong is returned,
+// without waiting for its end: a client may send an endless line, and the
+// session answers BYE and closes (as Dovecot does past
+// imap_max_line_length).
 func (cr *commandReader) readLine(dst []byte) ([]byte, error) {
 	start := len(dst)
-	tooLong := false
 	for {
 		chunk, err := cr.r.ReadSlice('\n')
-		if !tooLong {
-			if len(dst)-start+len(chunk) > maxLineLength+2 {
-				tooLong = true
-				dst = dst[:start]
-			} else {
-				dst = append(dst, chunk...)
-			}
+		if len(dst)-start+len(chunk) > maxLineLength+2 {
+			return dst[:start], errLineTooLong
 		}
+		dst = append(dst, chunk...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
@@ -65,9 +62,6 @@ func (cr *commandReader) readLine(dst []byte) ([]byte, error) {
 			return dst, err
 		}
 		break
-	}
-	if tooLong {
-		return dst, errLineTooLong
 	}
 	dst = dst[:len(dst)-1] // '\n'
 	if len(dst) > start && dst[len(dst)-1] == '\r' {

@@ -22,7 +22,7 @@ type searchHit struct {
 // SENT* keys read message headers.
 func (s *session) runSearch(key *searchKey) ([]searchHit, error) {
 	sel := s.sel
-	if err := s.prepareText(key); err != nil {
+	if err := s.prepareText(key, map[textQuery][]uint32{}); err != nil {
 		return nil, err
 	}
 	meta, content := key.needs()
@@ -71,17 +71,36 @@ func (s *session) runSearch(key *searchKey) ([]searchHit, error) {
 	return hits, nil
 }
 
-// prepareText runs the store's text index for every text key.
-func (s *session) prepareText(k *searchKey) error {
+// maxTextKeys bounds the different text keys of one search: each is an
+// index query over the whole mailbox.
+const maxTextKeys = 100
+
+// textQuery is one text key's question to the index.
+type textQuery struct {
+	field store.SearchField
+	value string
+}
+
+// prepareText runs the store's text index once for every different text
+// key; more than maxTextKeys of them are refused (RFC 5530 LIMIT).
+func (s *session) prepareText(k *searchKey, done map[textQuery][]uint32) error {
 	if k.op == sText {
-		uids, err := s.srv.opts.Store.Search(s.ctx, s.sel.mbox.ID, k.field, k.value)
-		if err != nil {
-			return err
+		q := textQuery{k.field, k.value}
+		hits, ok := done[q]
+		if !ok {
+			if len(done) >= maxTextKeys {
+				return no("LIMIT", "Too many different text search keys")
+			}
+			var err error
+			if hits, err = s.srv.opts.Store.Search(s.ctx, s.sel.mbox.ID, k.field, k.value); err != nil {
+				return err
+			}
+			done[q] = hits
 		}
-		k.hits = uids
+		k.hits = hits
 	}
 	for _, c := range k.kids {
-		if err := s.prepareText(c); err != nil {
+		if err := s.prepareText(c, done); err != nil {
 			return err
 		}
 	}
@@ -145,10 +164,14 @@ func (s *session) eval(k *searchKey, seq, uid uint32, m *store.Message, msg func
 			i := sort.Search(len(sel.saved), func(i int) bool { return sel.saved[i] >= uid })
 			return i < len(sel.saved) && sel.saved[i] == uid
 		}
+		n, star := uid, sel.maxUID()
 		if k.op == sSeq {
-			return k.set.containsNum(seq, uint32(len(sel.uids)))
+			n, star = seq, uint32(len(sel.uids))
 		}
-		return k.set.containsNum(uid, sel.maxUID())
+		if !k.resolved {
+			k.ranges, k.resolved = k.set.resolve(star, star), true
+		}
+		return inRanges(k.ranges, n)
 	case sFlag:
 		return m.HasFlag(k.flag)
 	case sNoFlag:

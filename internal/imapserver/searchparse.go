@@ -45,6 +45,23 @@ type searchKey struct {
 	field  store.SearchField
 	value  string
 	hits   []uint32 // sText: ascending UIDs from store.Search
+	// ranges is set resolved for the current search (sSeq, sUID), so
+	// each message costs a binary search, not a walk of every range.
+	ranges   []seqRange
+	resolved bool
+}
+
+// maxSearchKeys bounds the nodes of one search program: each is evaluated
+// for every message of the mailbox, and each text key is an index query.
+const maxSearchKeys = 1000
+
+// size counts the nodes of a search program.
+func (k *searchKey) size() int {
+	n := 1
+	for _, c := range k.kids {
+		n += c.size()
+	}
+	return n
 }
 
 var months = []string{"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"}
@@ -109,6 +126,9 @@ func (p *parser) searchKeys(depth int) (*searchKey, error) {
 		if err := p.sp(); err != nil {
 			return nil, err
 		}
+	}
+	if depth == 0 && and.size() > maxSearchKeys {
+		return nil, errSyntax("search program too large")
 	}
 	if len(and.kids) == 1 {
 		return and.kids[0], nil

@@ -29,11 +29,80 @@ type selected struct {
 	// whenever the session learns of new messages, or, for EXAMINE, the
 	// messages still unclaimed when it opened (seen, never taken).
 	recent store.UIDSet
+	// keywords holds, lower-cased and as spelled when met, every keyword
+	// the client has been told of in FLAGS; kwOrder lists them once each,
+	// in the order (and spelling) announced.
+	// A response never carries a keyword that is not here (RFC 9051
+	// §7.3.5, RFC 3501 §7.2.6): announce adds it first.
+	keywords map[string]bool
+	kwOrder  []string
+}
+
+// maxAnnounced bounds the keywords listed in FLAGS; beyond it the session
+// stops listing new ones (a client sees them only in FETCH) rather than
+// sending ever longer FLAGS responses.
+const maxAnnounced = 1000
+
+func newSelected(mb store.Mailbox, readOnly bool, uids []uint32) *selected {
+	sel := &selected{mbox: mb, readOnly: readOnly, uids: uids, modseq: mb.HighestModSeq,
+		pending: map[uint32]bool{}, reported: map[uint32]uint64{}, keywords: map[string]bool{}}
+	// Announced at every SELECT: keywords clients commonly set (RFC 5788
+	// registry).
+	for _, k := range [...]string{"$Forwarded", "$Junk", "$NotJunk"} {
+		sel.keywords[strings.ToLower(k)] = true
+		sel.kwOrder = append(sel.kwOrder, k)
+	}
+	return sel
+}
+
+// writeFlags sends FLAGS and PERMANENTFLAGS for the keywords announced so
+// far (RFC 9051 §7.1, §7.3.5).
+func (s *session) writeFlags(sel *selected) {
+	list := `\Answered \Flagged \Deleted \Seen \Draft`
+	if len(sel.kwOrder) > 0 {
+		list += " " + strings.Join(sel.kwOrder, " ")
+	}
+	s.w.untagged("FLAGS (" + list + ")")
+	if sel.readOnly {
+		s.w.untagged(`OK [PERMANENTFLAGS ()] Read-only mailbox`)
+	} else {
+		s.w.untagged(`OK [PERMANENTFLAGS (` + list + ` \*)] Flags permitted`)
+	}
+}
+
+// announce makes sure the client has been told of every keyword in flags
+// before a response carries them: when one is new, it is added and FLAGS
+// and PERMANENTFLAGS are sent again (RFC 9051 §7.3.5: "the server MUST
+// send ... FLAGS ... when the set of defined flags changes"). Keywords are
+// compared case-insensitively (RFC 9051 §2.3.2).
+func (s *session) announce(flags []string) {
+	sel := s.sel
+	if sel == nil {
+		return
+	}
+	grew := false
+	for _, f := range flags {
+		if strings.HasPrefix(f, `\`) || len(sel.kwOrder) >= maxAnnounced {
+			continue
+		}
+		if sel.keywords[f] { // as spelled before: no lower-casing
+			continue
+		}
+		k := strings.ToLower(f)
+		if !sel.keywords[k] {
+			sel.kwOrder = append(sel.kwOrder, f)
+			grew = true
+		}
+		sel.keywords[k], sel.keywords[f] = true, true
+	}
+	if grew {
+		s.writeFlags(sel)
+	}
 }
 
 // isRecent reports whether uid is recent in this session.
 func (sel *selected) isRecent(uid uint32) bool {
-	return len(sel.recent) > 0 && sel.recent.Contains(uid)
+	return inUIDSet(sel.recent, uid)
 }
 
 // addRecent records the UIDs first <= uid < next as recent.
@@ -154,6 +223,7 @@ func (sel *selected) uidList(set seqSet, uid bool) []uint32 {
 
 // flagsFetch writes an untagged FETCH with a message's flags.
 func (s *session) flagsFetch(seq uint32, m store.Message) {
+	s.announce(m.Flags)
 	var sb strings.Builder
 	sb.WriteString(strconv.FormatUint(uint64(seq), 10))
 	sb.WriteString(" FETCH (UID ")
@@ -205,6 +275,13 @@ drain:
 		}
 		max := sel.maxUID()
 		base := sel.modseq
+		// New keywords, of changed and of new messages, are announced in
+		// one FLAGS before the FETCHes.
+		var kw []string
+		for _, m := range changed {
+			kw = append(kw, m.Flags...)
+		}
+		s.announce(kw)
 		for _, m := range changed {
 			if m.ModSeq > base {
 				base = m.ModSeq

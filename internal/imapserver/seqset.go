@@ -103,24 +103,18 @@ func (s seqSet) resolve(star, max uint32) []seqRange {
 	return merged
 }
 
-// containsNum reports whether n is in the (unresolved) set for a given star.
-func (s seqSet) containsNum(n, star uint32) bool {
-	for _, r := range s.ranges {
-		a, b := r.start, r.stop
-		if a == 0 {
-			a = star
-		}
-		if b == 0 {
-			b = star
-		}
-		if a > b {
-			a, b = b, a
-		}
-		if n >= a && n <= b {
-			return true
-		}
-	}
-	return false
+// inRanges reports whether n is in rs, ascending and merged as resolve
+// returns them, by binary search.
+func inRanges(rs []seqRange, n uint32) bool {
+	i := sort.Search(len(rs), func(i int) bool { return rs[i].stop >= n })
+	return i < len(rs) && rs[i].start <= n
+}
+
+// inUIDSet reports whether uid is in set, whose ranges must be ascending
+// and disjoint (as uidSet and addRecent build them), by binary search.
+func inUIDSet(set store.UIDSet, uid uint32) bool {
+	i := sort.Search(len(set), func(i int) bool { return set[i].Stop == 0 || set[i].Stop >= uid })
+	return i < len(set) && set[i].Start <= uid
 }
 
 // formatUIDs writes ascending UIDs compactly ("1:3,7,9:10").

@@ -44,6 +44,10 @@ type session struct {
 	unwatch func()
 	sel     *selected
 	errors  int
+	// linger: the client may still be sending (an over-long line or
+	// literal) when the session ends; close drains a bounded amount so
+	// the final BYE is not lost to a TCP reset.
+	linger bool
 
 	// Extensions the client turned on with ENABLE (RFC 5161) or implied.
 	rev2, utf8, condstore, qresync bool
@@ -130,13 +134,14 @@ func (s *session) readFailed(err error) bool {
 	var le *literalError
 	switch {
 	case errors.Is(err, errLineTooLong):
-		s.errors++
-		s.w.untagged("BAD Command line too long")
-		return true
+		s.w.untagged("BYE Command line too long")
+		s.linger = true
+		return false
 	case errors.As(err, &le):
 		s.errors++
 		if !le.sync {
 			s.w.untagged("BYE Literal too large")
+			s.linger = true
 			return false
 		}
 		if le.append {
@@ -147,6 +152,7 @@ func (s *session) readFailed(err error) bool {
 		return true
 	case errors.Is(err, errCommandTooLong):
 		s.w.untagged("BYE Command too long")
+		s.linger = true
 		return false
 	}
 	var ne net.Error
@@ -170,7 +176,29 @@ func (s *session) close() {
 	if s.unwatch != nil {
 		s.unwatch()
 	}
+	if s.linger {
+		s.drain()
+	}
 	s.conn.Close()
+}
+
+// Bounds of the drain before closing a connection whose client is still
+// sending.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 16 << 20
+)
+
+// drain half-closes the connection and discards what the client still
+// sends, up to lingerBytes or lingerTime: closing a socket with unread
+// input makes the kernel send a reset, which can destroy the BYE before
+// the client reads it.
+func (s *session) drain() {
+	if cw, ok := s.raw.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	s.raw.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, io.LimitReader(s.raw, lingerBytes))
 }
 
 // imapError is a NO or BAD completion with an optional response code.

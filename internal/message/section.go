@@ -56,17 +56,16 @@ func (m *Message) Section(s Section) ([]byte, bool) {
 }
 
 // headerFields selects header fields by name, as stored, plus a final CRLF.
+// The names go into a set first, so the cost is linear in the number of
+// names plus the number of header fields, never their product.
 func (m *Message) headerFields(p *Part, names []string, not bool) []byte {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[strings.ToLower(n)] = true
+	}
 	var out []byte
 	for _, f := range p.header {
-		match := false
-		for _, n := range names {
-			if strings.EqualFold(f.name, n) {
-				match = true
-				break
-			}
-		}
-		if match == not {
+		if want[strings.ToLower(f.name)] == not {
 			continue
 		}
 		out = append(out, m.raw[f.start:f.end]...)
