@@ -3,7 +3,9 @@ package e2e
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -378,6 +380,22 @@ func (m *crashModel) check(actual map[crashLoc]crashMsg, used map[crashLoc]strin
 	return fmt.Errorf("%s: server has\n%s\nacknowledged state was\n%s\npending %+v", m.name, dumpCrashState(mine), dumpCrashState(m.msgs), m.pending)
 }
 
+// countFiles counts the regular files under dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 func sameCrashState(a, b map[crashLoc]crashMsg) bool {
 	if len(a) != len(b) {
 		return false
@@ -454,7 +472,7 @@ func TestIMAPCrashUnderLoad(t *testing.T) {
 		for deadline := time.Now().Add(10 * time.Second); ops.Load() < 8 && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
 		in.kill()
 		close(stop)
 		wg.Wait()
@@ -488,6 +506,16 @@ func TestIMAPCrashUnderLoad(t *testing.T) {
 			if !strings.HasPrefix(v.id, "w") {
 				t.Fatalf("round %d: unknown message %s at %v", round, v.id, l)
 			}
+		}
+		// Each id was appended once and copies share its file: after the
+		// restart removed orphans, there is one file per id still present,
+		// none lost and none left behind.
+		ids := map[string]bool{}
+		for _, v := range snap.msgs {
+			ids[v.id] = true
+		}
+		if n := countFiles(t, filepath.Join(in.dir, "data", "store", "blobs")); n != len(ids) {
+			t.Fatalf("round %d: %d message files for %d distinct messages", round, n, len(ids))
 		}
 		t.Logf("round %d: %d operations acknowledged, %d messages", round, ops.Load(), len(snap.msgs))
 	}
