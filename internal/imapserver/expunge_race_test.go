@@ -250,4 +250,10 @@ func TestFetchExpungedByOther(t *testing.T) {
 	lines = a.ok("FETCH 1:* (UID FLAGS)")
 	mustHave(t, lines, "* 1 FETCH (UID 1 FLAGS (", "* 2 FETCH (UID 3 FLAGS (")
 	mustNotHave(t, lines, `\Seen`)
+	// Overlapping and saved sets of messages that all exist are plain OK.
+	a.ok("FETCH 2,1:2,1 (UID BODY.PEEK[HEADER])")
+	a.ok("UID FETCH 1:3,3 (FLAGS)")
+	a.ok("SEARCH RETURN (SAVE) ALL")
+	a.ok("FETCH $ (UID BODY.PEEK[])")
+	a.ok("UID FETCH $ (FLAGS)")
 }
