@@ -450,6 +450,14 @@ func TestIMAPCrashUnderLoad(t *testing.T) {
 	used := map[crashLoc]string{}
 	start := time.Now()
 	for round := 0; round < rounds; round++ {
+		// Messages added from now on get UIDs above every earlier one of
+		// their folder (RFC 9051 §2.3.1.1: strictly ascending).
+		before := map[crashLoc]bool{}
+		maxUID := map[string]uint32{}
+		for l := range used {
+			before[l] = true
+			maxUID[l.folder] = max(maxUID[l.folder], l.uid)
+		}
 		var (
 			wg   sync.WaitGroup
 			stop = make(chan struct{})
@@ -494,6 +502,9 @@ func TestIMAPCrashUnderLoad(t *testing.T) {
 		for l, v := range snap.msgs {
 			if id, ok := used[l]; ok && id != v.id {
 				t.Fatalf("round %d: UID %d of %s was %s before the crash and is %s now", round, l.uid, l.folder, id, v.id)
+			}
+			if !before[l] && l.uid <= maxUID[l.folder] {
+				t.Fatalf("round %d: new message %s got UID %d in %s, not above the earlier %d", round, v.id, l.uid, l.folder, maxUID[l.folder])
 			}
 		}
 		for _, m := range models {
