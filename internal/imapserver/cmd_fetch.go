@@ -130,9 +130,13 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 	}
 	if !needContent && !setSeen {
 		err = s.srv.opts.Store.Messages(s.ctx, s.sel.mbox.ID, uset, func(m store.Message) error {
+			if _, ok := s.sel.seqOf(m.UID); ok {
+				f.found++
+			}
 			f.write(m, nil, false)
 			return s.w.err
 		})
+		f.gone = f.found < s.sel.countIn(uset)
 	} else {
 		err = f.withContent(s.sel.uidList(set, uid), setSeen)
 	}
@@ -141,6 +145,13 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 	}
 	if f.unknownCTE {
 		return "", no("UNKNOWN-CTE", "Cannot decode a part's content-transfer-encoding")
+	}
+	if f.gone {
+		// Another session expunged some of the messages after this one
+		// last heard of it; they are left out rather than answered with
+		// made-up data (RFC 2180 §4.1.2, RFC 5530 §3 EXPUNGEISSUED). The
+		// EXPUNGE follows at the next command that allows it.
+		return "", no("EXPUNGEISSUED", "Some of the requested messages no longer exist")
 	}
 	return "FETCH completed", nil
 }
@@ -155,6 +166,10 @@ type fetcher struct {
 	unknownCTE bool
 	flags      bool // FLAGS is among the items
 	line       []byte
+	// found counts the requested messages of the session's view that the
+	// store still has; gone is set when some of them are no longer there.
+	found int
+	gone  bool
 }
 
 // withContent loads messages in small rounds: metadata via Messages, then
@@ -171,6 +186,9 @@ func (f *fetcher) withContent(uids []uint32, setSeen bool) error {
 		})
 		if err != nil {
 			return err
+		}
+		if len(batch) < len(chunk) {
+			f.gone = true
 		}
 		seenNow := map[uint32]bool{}
 		if setSeen {
@@ -204,6 +222,12 @@ func (f *fetcher) withContent(uids []uint32, setSeen bool) error {
 				continue
 			}
 			msg, err := f.load(m)
+			if errors.Is(err, store.ErrNotFound) {
+				// Expunged since Messages read its row: send nothing
+				// for it rather than an empty body.
+				f.gone = true
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -238,12 +262,11 @@ func whole(sec message.Section) bool {
 	return len(sec.Part) == 0 && sec.Specifier == ""
 }
 
+// load reads one message's content; a message expunged meanwhile is
+// store.ErrNotFound, never an empty content.
 func (f *fetcher) load(m store.Message) (*content, error) {
 	rc, err := f.s.srv.opts.Store.Open(f.s.ctx, f.s.sel.mbox.ID, m.UID)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return &content{}, nil
-		}
 		return nil, err
 	}
 	defer rc.Close()

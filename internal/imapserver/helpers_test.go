@@ -140,25 +140,35 @@ func (e *testEnv) login() *rawClient {
 func (rc *rawClient) line() string {
 	rc.t.Helper()
 	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	l, err := readResponse(rc.r)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	return l
+}
+
+// readResponse reads one response line with the literals it announces
+// inlined, without the final CRLF.
+func readResponse(r *bufio.Reader) (string, error) {
 	var sb strings.Builder
 	for {
-		l, err := rc.r.ReadString('\n')
+		l, err := r.ReadString('\n')
 		if err != nil {
-			rc.t.Fatalf("read: %v (so far %q)", err, sb.String()+l)
+			return "", fmt.Errorf("read: %w (so far %q)", err, sb.String()+l)
 		}
 		sb.WriteString(l)
 		t := strings.TrimRight(l, "\r\n")
 		if i := strings.LastIndexByte(t, '{'); i >= 0 && strings.HasSuffix(t, "}") {
 			if n, err := strconv.Atoi(t[i+1 : len(t)-1]); err == nil {
 				buf := make([]byte, n)
-				if _, err := ioReadFull(rc.r, buf); err != nil {
-					rc.t.Fatal(err)
+				if _, err := ioReadFull(r, buf); err != nil {
+					return "", err
 				}
 				sb.Write(buf)
 				continue
 			}
 		}
-		return strings.TrimRight(sb.String(), "\r\n")
+		return strings.TrimRight(sb.String(), "\r\n"), nil
 	}
 }
 

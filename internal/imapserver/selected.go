@@ -205,6 +205,20 @@ func (sel *selected) uidSet(set seqSet, uid bool) (store.UIDSet, bool) {
 	return out, len(out) > 0
 }
 
+// countIn counts the known UIDs in us.
+func (sel *selected) countIn(us store.UIDSet) int {
+	n := 0
+	for _, r := range us {
+		lo := sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] >= r.Start })
+		hi := len(sel.uids)
+		if r.Stop != 0 {
+			hi = sort.Search(len(sel.uids), func(i int) bool { return sel.uids[i] > r.Stop })
+		}
+		n += max(hi-lo, 0)
+	}
+	return n
+}
+
 // uidList lists, ascending, the known UIDs in set.
 func (sel *selected) uidList(set seqSet, uid bool) []uint32 {
 	us, ok := sel.uidSet(set, uid)

@@ -269,7 +269,10 @@ type Mailstore interface {
 	// streaming rows (never loading the whole mailbox). fn must not call
 	// back into the store.
 	Messages(ctx context.Context, mailboxID int64, set UIDSet, fn func(Message) error) error
-	// Open returns the raw RFC 5322 content of one message.
+	// Open returns the raw RFC 5322 content of one message. A message
+	// that is not (or no longer) there is ErrNotFound, never an empty or
+	// partial content; a reader already returned keeps yielding the whole
+	// content when the message is expunged meanwhile.
 	Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadSeekCloser, error)
 
 	// SetFlags changes flags of the messages in set. With unchangedSince
