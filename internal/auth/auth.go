@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"pochta/internal/ratelimit"
 	"pochta/internal/store"
 )
 
@@ -106,6 +107,10 @@ type Options struct {
 	// MaxConcurrentHashes bounds the argon2id verifications computed at
 	// once; further logins wait their turn (0 = GOMAXPROCS).
 	MaxConcurrentHashes int
+	// MaxFailuresPerHour caps failed logins per client IP in any hour
+	// (limit.go); 0 means no cap. FailureExempt networks are not capped.
+	MaxFailuresPerHour int
+	FailureExempt      []netip.Prefix
 }
 
 // Authenticator verifies logins against a Directory.
@@ -122,6 +127,7 @@ type Authenticator struct {
 	cache    *verifyCache
 	flights  map[cacheKey]*flight
 	dummy    string // hash verified for unknown users, to equalise timing
+	hourly   *ratelimit.Window
 }
 
 type failure struct {
@@ -143,7 +149,7 @@ func New(dir store.Directory, opts Options) *Authenticator {
 	secret := make([]byte, 32)
 	rand.Read(secret) // never fails on Linux (crypto/rand)
 	dummy, _ := Hash("pochta-dummy-password")
-	return &Authenticator{
+	a := &Authenticator{
 		dir: dir, opts: opts, now: time.Now,
 		gate:     newHashGate(opts.MaxConcurrentHashes),
 		failures: map[netip.Addr]*failure{},
@@ -152,6 +158,8 @@ func New(dir store.Directory, opts Options) *Authenticator {
 		flights:  map[cacheKey]*flight{},
 		dummy:    dummy,
 	}
+	a.hourly = ratelimit.NewWindow(opts.MaxFailuresPerHour, time.Hour, ratelimit.Options{Now: func() time.Time { return a.now() }})
+	return a
 }
 
 // hashes returns how many argon2id verifications Login has computed.
@@ -167,6 +175,9 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
+	if a.capped(remote) {
+		return store.Account{}, ErrTooManyFailures
+	}
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
 	case err == nil:
@@ -189,6 +200,7 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	default:
 		return store.Account{}, err
 	}
+	a.countFailure(remote)
 	delay := a.fail(remote)
 	t := time.NewTimer(delay)
 	defer t.Stop()
