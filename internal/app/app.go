@@ -95,6 +95,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
 		MaxFailuresPerHour:  cfg.Limits.WithDefaults().AuthFailuresPerHourPerIP,
 		FailureExempt:       cfg.Limits.PerIPExempt(),
+
+		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{

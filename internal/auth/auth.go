@@ -111,6 +111,10 @@ type Options struct {
 	// (limit.go); 0 means no cap. FailureExempt networks are not capped.
 	MaxFailuresPerHour int
 	FailureExempt      []netip.Prefix
+	// MaxAccountFailuresPerHour: past this many failed logins for one
+	// user name in an hour (from any IPs), each further failure for it
+	// waits MaxFailureDelay (limit.go); 0 means no such limit.
+	MaxAccountFailuresPerHour int
 }
 
 // Authenticator verifies logins against a Directory.
@@ -126,8 +130,9 @@ type Authenticator struct {
 	logins   map[netip.Addr]time.Time
 	cache    *verifyCache
 	flights  map[cacheKey]*flight
-	dummy    string // hash verified for unknown users, to equalise timing
-	hourly   *ratelimit.Window
+	dummy    string            // hash verified for unknown users, to equalise timing
+	hourly   *ratelimit.Window // failures per IP
+	perUser  *ratelimit.Window // failures per user name
 }
 
 type failure struct {
@@ -158,7 +163,9 @@ func New(dir store.Directory, opts Options) *Authenticator {
 		flights:  map[cacheKey]*flight{},
 		dummy:    dummy,
 	}
-	a.hourly = ratelimit.NewWindow(opts.MaxFailuresPerHour, time.Hour, ratelimit.Options{Now: func() time.Time { return a.now() }})
+	clock := ratelimit.Options{Now: func() time.Time { return a.now() }}
+	a.hourly = ratelimit.NewWindow(opts.MaxFailuresPerHour, time.Hour, clock)
+	a.perUser = ratelimit.NewWindow(opts.MaxAccountFailuresPerHour, time.Hour, clock)
 	return a
 }
 
@@ -200,8 +207,10 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	default:
 		return store.Account{}, err
 	}
-	a.countFailure(remote)
 	delay := a.fail(remote)
+	if a.countFailure(remote, username) {
+		delay = a.opts.MaxFailureDelay
+	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {

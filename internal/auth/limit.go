@@ -16,11 +16,18 @@ func (a *Authenticator) capped(remote netip.Addr) bool {
 	return !a.failureExempt(remote) && a.hourly.Exceeded(remote.String())
 }
 
-// countFailure counts a failed login toward the hourly cap.
-func (a *Authenticator) countFailure(remote netip.Addr) {
-	if !a.failureExempt(remote) {
-		a.hourly.Allow(remote.String())
+// countFailure counts a failed login toward the hourly caps and reports
+// whether username is over its own: then the answer waits the longest
+// delay. A user name under attack from many IPs is slowed down this way,
+// never locked (its owner can still log in). Exempt networks (a webmail,
+// a load test on loopback) count toward neither.
+func (a *Authenticator) countFailure(remote netip.Addr, username string) (slow bool) {
+	if a.failureExempt(remote) {
+		return false
 	}
+	a.hourly.Allow(remote.String())
+	ok, _ := a.perUser.Allow(username)
+	return !ok
 }
 
 func (a *Authenticator) failureExempt(remote netip.Addr) bool {

@@ -41,3 +41,24 @@ func TestHourlyFailureCap(t *testing.T) {
 		t.Fatalf("still capped two hours later: %v", err)
 	}
 }
+
+// TestAccountFailuresSlowDown: failures for one user from many IPs get the
+// longest delay past MaxAccountFailuresPerHour; the owner still logs in.
+func TestAccountFailuresSlowDown(t *testing.T) {
+	ctx := context.Background()
+	const slow = 300 * time.Millisecond
+	a := newCacheEnv(t, Options{FailureDelay: time.Millisecond, MaxFailureDelay: slow, MaxAccountFailuresPerHour: 2}).a
+	for i := range 2 {
+		a.Login(ctx, "kate@example.test", "wrong", netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}))
+	}
+	start := time.Now()
+	if _, err := a.Login(ctx, "kate@example.test", "wrong", netip.MustParseAddr("192.0.2.50")); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < slow {
+		t.Fatalf("third failure for the account from a fresh IP answered in %v, want at least %v", d, slow)
+	}
+	if _, err := a.Login(ctx, "kate@example.test", "pw", netip.MustParseAddr("192.0.2.51")); err != nil {
+		t.Fatalf("owner locked out: %v", err)
+	}
+}

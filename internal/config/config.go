@@ -157,6 +157,7 @@ type Limits struct {
 	MessagesPerMinutePerIP      int `toml:"messages_per_minute_per_ip"`      // SMTP MAIL, then 421
 	MessagesPerMinutePerAccount int `toml:"messages_per_minute_per_account"` // authenticated MAIL, then 421
 	AuthFailuresPerHourPerIP    int `toml:"auth_failures_per_hour_per_ip"`   // every protocol; then logins fail at once
+	AuthFailuresPerHourPerUser  int `toml:"auth_failures_per_hour_per_user"` // from any IPs; then failures wait auth.max_failure_delay
 	OutgoingMessagesPerDay      int `toml:"outgoing_messages_per_day"`       // per account, to remote recipients, then 451
 	OutgoingRecipientsPerDay    int `toml:"outgoing_recipients_per_day"`     // per account, distinct remote recipients, then 451
 }
@@ -200,6 +201,7 @@ func (l Limits) WithDefaults() Limits {
 	orDefault(&l.MessagesPerMinutePerIP, d.MessagesPerMinutePerIP)
 	orDefault(&l.MessagesPerMinutePerAccount, d.MessagesPerMinutePerAccount)
 	orDefault(&l.AuthFailuresPerHourPerIP, d.AuthFailuresPerHourPerIP)
+	orDefault(&l.AuthFailuresPerHourPerUser, d.AuthFailuresPerHourPerUser)
 	orDefault(&l.OutgoingMessagesPerDay, d.OutgoingMessagesPerDay)
 	orDefault(&l.OutgoingRecipientsPerDay, d.OutgoingRecipientsPerDay)
 	if l.ConnectionLimitExceptions == nil {
@@ -330,6 +332,7 @@ func Default() *Config {
 			MessagesPerMinutePerIP:      120,
 			MessagesPerMinutePerAccount: 60,
 			AuthFailuresPerHourPerIP:    30,
+			AuthFailuresPerHourPerUser:  100,
 			OutgoingMessagesPerDay:      1000, // as mox's MaxOutgoingMessagesPerDay
 			OutgoingRecipientsPerDay:    500,
 		},
@@ -453,6 +456,7 @@ func (c *Config) Validate() error {
 		{"limits.messages_per_minute_per_ip", int64(c.Limits.MessagesPerMinutePerIP)},
 		{"limits.messages_per_minute_per_account", int64(c.Limits.MessagesPerMinutePerAccount)},
 		{"limits.auth_failures_per_hour_per_ip", int64(c.Limits.AuthFailuresPerHourPerIP)},
+		{"limits.auth_failures_per_hour_per_user", int64(c.Limits.AuthFailuresPerHourPerUser)},
 		{"limits.outgoing_messages_per_day", int64(c.Limits.OutgoingMessagesPerDay)},
 		{"limits.outgoing_recipients_per_day", int64(c.Limits.OutgoingRecipientsPerDay)},
 		{"queue.expire", int64(c.Queue.Expire.Duration)},
