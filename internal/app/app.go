@@ -33,6 +33,7 @@ import (
 	"pochta/internal/queue"
 	"pochta/internal/smtpclient"
 	"pochta/internal/smtpserver"
+	"pochta/internal/srs"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
 )
@@ -92,6 +93,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		CacheTTL:            cfg.Auth.CacheTTL.Duration,
 		CacheSize:           cfg.Auth.CacheSize,
 		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
+		MaxFailuresPerHour:  cfg.Limits.WithDefaults().AuthFailuresPerHourPerIP,
+		FailureExempt:       cfg.Limits.PerIPExempt(),
+
+		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{
@@ -126,6 +131,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.Queue = q
 	a.MDA.SetForwarder(q)
+	if cfg.SRS.Enabled {
+		secrets, err := srs.LoadSecrets(cfg.SRSSecretFile())
+		if err != nil {
+			return fail(err)
+		}
+		rw, err := srs.New(secrets, cfg.SRS.MaxAgeDays, nil)
+		if err != nil {
+			return fail(err)
+		}
+		a.MDA.SetSRS(rw)
+	}
 
 	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
 	if err != nil {
@@ -133,6 +149,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	outbound := &signingQueue{q: q, signer: signer}
 
+	rates := smtpserver.NewRates(cfg.Limits, nil) // shared by the SMTP services
 	smtpOpts := func(mode smtpserver.Mode, implicit bool, name string) smtpserver.Options {
 		return smtpserver.Options{
 			Hostname:        cfg.Hostname,
@@ -146,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			BeforeSMTP:      cfg.Submission.BeforeSMTP,
 			EnforceSender:   cfg.Submission.EnforceSender,
 			Limits:          cfg.Limits,
+			Rates:           rates,
 			Logger:          log.With("service", name),
 		}
 	}

@@ -19,13 +19,19 @@ import (
 
 // startApp runs the whole server with every service on a free loopback
 // port and one account, kate@example.test, password "pw".
-func startApp(t testing.TB) *App {
+func startApp(t testing.TB) *App { return startAppWith(t, nil) }
+
+// startAppWith is startApp with adjust applied to the configuration first.
+func startAppWith(t testing.TB, adjust func(*config.Config)) *App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
 	cfg.DataDir = t.TempDir()
 	one := []string{"127.0.0.1:0"}
 	cfg.Listen = config.Listen{SMTP: one, Submission: one, Submissions: one, IMAP: one, IMAPS: one, POP3: one, POP3S: one, HTTP: one}
+	if adjust != nil {
+		adjust(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +135,15 @@ func BenchmarkInboundSMTP(b *testing.B) {
 }
 
 func sendOne(c *smtp.Client, body []byte) error {
-	if err := c.Mail("bench@remote.test"); err != nil {
+	return sendFromTo(c, "bench@remote.test", "kate@example.test", body)
+}
+
+// sendFromTo sends one message with the given envelope on c.
+func sendFromTo(c *smtp.Client, from, to string, body []byte) error {
+	if err := c.Mail(from); err != nil {
 		return err
 	}
-	if err := c.Rcpt("kate@example.test"); err != nil {
+	if err := c.Rcpt(to); err != nil {
 		return err
 	}
 	w, err := c.Data()

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"pochta/internal/ratelimit"
 	"pochta/internal/store"
 )
 
@@ -106,6 +107,14 @@ type Options struct {
 	// MaxConcurrentHashes bounds the argon2id verifications computed at
 	// once; further logins wait their turn (0 = GOMAXPROCS).
 	MaxConcurrentHashes int
+	// MaxFailuresPerHour caps failed logins per client IP in any hour
+	// (limit.go); 0 means no cap. FailureExempt networks are not capped.
+	MaxFailuresPerHour int
+	FailureExempt      []netip.Prefix
+	// MaxAccountFailuresPerHour: past this many failed logins for one
+	// user name in an hour (from any IPs), each further failure for it
+	// waits MaxFailureDelay (limit.go); 0 means no such limit.
+	MaxAccountFailuresPerHour int
 }
 
 // Authenticator verifies logins against a Directory.
@@ -121,7 +130,9 @@ type Authenticator struct {
 	logins   map[netip.Addr]time.Time
 	cache    *verifyCache
 	flights  map[cacheKey]*flight
-	dummy    string // hash verified for unknown users, to equalise timing
+	dummy    string            // hash verified for unknown users, to equalise timing
+	hourly   *ratelimit.Window // failures per IP
+	perUser  *ratelimit.Window // failures per user name
 }
 
 type failure struct {
@@ -143,7 +154,7 @@ func New(dir store.Directory, opts Options) *Authenticator {
 	secret := make([]byte, 32)
 	rand.Read(secret) // never fails on Linux (crypto/rand)
 	dummy, _ := Hash("pochta-dummy-password")
-	return &Authenticator{
+	a := &Authenticator{
 		dir: dir, opts: opts, now: time.Now,
 		gate:     newHashGate(opts.MaxConcurrentHashes),
 		failures: map[netip.Addr]*failure{},
@@ -152,6 +163,10 @@ func New(dir store.Directory, opts Options) *Authenticator {
 		flights:  map[cacheKey]*flight{},
 		dummy:    dummy,
 	}
+	clock := ratelimit.Options{Now: func() time.Time { return a.now() }}
+	a.hourly = ratelimit.NewWindow(opts.MaxFailuresPerHour, time.Hour, clock)
+	a.perUser = ratelimit.NewWindow(opts.MaxAccountFailuresPerHour, time.Hour, clock)
+	return a
 }
 
 // hashes returns how many argon2id verifications Login has computed.
@@ -167,6 +182,9 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
+	if a.capped(remote) {
+		return store.Account{}, ErrTooManyFailures
+	}
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
 	case err == nil:
@@ -190,6 +208,9 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 		return store.Account{}, err
 	}
 	delay := a.fail(remote)
+	if a.countFailure(remote, username) {
+		delay = a.opts.MaxFailureDelay
+	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {

@@ -35,6 +35,28 @@ type Config struct {
 	Queue      Queue      `toml:"queue"`
 	Relay      Relay      `toml:"relay"`
 	Log        Log        `toml:"log"`
+	SRS        SRS        `toml:"srs"`
+}
+
+// SRS configures the Sender Rewriting Scheme for forwarded mail.
+type SRS struct {
+	// Enabled rewrites the envelope sender of mail forwarded to other
+	// domains and accepts bounces to the rewritten addresses.
+	Enabled bool `toml:"enabled"`
+	// SecretFile holds the secrets, one per line (the first signs, all
+	// verify); "" is data_dir/srs/secret, generated at first start.
+	// Several nodes of one domain share one file.
+	SecretFile string `toml:"secret_file"`
+	// MaxAgeDays is how long a rewritten address accepts bounces.
+	MaxAgeDays int `toml:"max_age_days"`
+}
+
+// SRSSecretFile returns the secrets file, resolving the default.
+func (c *Config) SRSSecretFile() string {
+	if c.SRS.SecretFile != "" {
+		return c.SRS.SecretFile
+	}
+	return filepath.Join(c.DataDir, "srs", "secret")
 }
 
 // Listen lists the addresses ("ip:port") of each service. An empty list
@@ -127,6 +149,17 @@ type Limits struct {
 	// submission.trusted_networks are not implied: that key grants
 	// relaying, this one only lifts a limit.
 	ConnectionLimitExceptions []string `toml:"connection_limit_exceptions"`
+
+	// Abuse limits (internal/ratelimit). The per-IP and per-minute ones
+	// spare connection_limit_exceptions; the daily outgoing ones apply to
+	// every account, so a stolen password cannot make a spam source.
+	ConnectionsPerMinutePerIP   int `toml:"connections_per_minute_per_ip"`   // SMTP, then 421
+	MessagesPerMinutePerIP      int `toml:"messages_per_minute_per_ip"`      // SMTP MAIL, then 421
+	MessagesPerMinutePerAccount int `toml:"messages_per_minute_per_account"` // authenticated MAIL, then 421
+	AuthFailuresPerHourPerIP    int `toml:"auth_failures_per_hour_per_ip"`   // every protocol; then logins fail at once
+	AuthFailuresPerHourPerUser  int `toml:"auth_failures_per_hour_per_user"` // from any IPs; then failures wait auth.max_failure_delay
+	OutgoingMessagesPerDay      int `toml:"outgoing_messages_per_day"`       // per account, to remote recipients, then 451
+	OutgoingRecipientsPerDay    int `toml:"outgoing_recipients_per_day"`     // per account, distinct remote recipients, then 451
 }
 
 // defaultConnectionLimitExceptions: loopback, IPv4 and IPv6.
@@ -164,6 +197,13 @@ func (l Limits) WithDefaults() Limits {
 	orDefault(&l.IMAPIdleTimeout.Duration, d.IMAPIdleTimeout.Duration)
 	orDefault(&l.IMAPLiteralSize, d.IMAPLiteralSize)
 	orDefault(&l.MaxJunkCommands, d.MaxJunkCommands)
+	orDefault(&l.ConnectionsPerMinutePerIP, d.ConnectionsPerMinutePerIP)
+	orDefault(&l.MessagesPerMinutePerIP, d.MessagesPerMinutePerIP)
+	orDefault(&l.MessagesPerMinutePerAccount, d.MessagesPerMinutePerAccount)
+	orDefault(&l.AuthFailuresPerHourPerIP, d.AuthFailuresPerHourPerIP)
+	orDefault(&l.AuthFailuresPerHourPerUser, d.AuthFailuresPerHourPerUser)
+	orDefault(&l.OutgoingMessagesPerDay, d.OutgoingMessagesPerDay)
+	orDefault(&l.OutgoingRecipientsPerDay, d.OutgoingRecipientsPerDay)
 	if l.ConnectionLimitExceptions == nil {
 		l.ConnectionLimitExceptions = d.ConnectionLimitExceptions
 	}
@@ -287,6 +327,14 @@ func Default() *Config {
 			MaxJunkCommands:     100,
 
 			ConnectionLimitExceptions: slices.Clone(defaultConnectionLimitExceptions),
+
+			ConnectionsPerMinutePerIP:   120,
+			MessagesPerMinutePerIP:      120,
+			MessagesPerMinutePerAccount: 60,
+			AuthFailuresPerHourPerIP:    30,
+			AuthFailuresPerHourPerUser:  100,
+			OutgoingMessagesPerDay:      1000, // as mox's MaxOutgoingMessagesPerDay
+			OutgoingRecipientsPerDay:    500,
 		},
 		Submission: Submission{
 			EnforceSender:    true,
@@ -301,6 +349,7 @@ func Default() *Config {
 			PerDomain:    4,
 		},
 		Log: Log{Level: "info", Format: "text"},
+		SRS: SRS{Enabled: true, MaxAgeDays: 21},
 	}
 }
 
@@ -403,6 +452,13 @@ func (c *Config) Validate() error {
 		{"limits.command_timeout", int64(c.Limits.CommandTimeout.Duration)},
 		{"limits.data_timeout", int64(c.Limits.DataTimeout.Duration)},
 		{"limits.imap_idle_timeout", int64(c.Limits.IMAPIdleTimeout.Duration)},
+		{"limits.connections_per_minute_per_ip", int64(c.Limits.ConnectionsPerMinutePerIP)},
+		{"limits.messages_per_minute_per_ip", int64(c.Limits.MessagesPerMinutePerIP)},
+		{"limits.messages_per_minute_per_account", int64(c.Limits.MessagesPerMinutePerAccount)},
+		{"limits.auth_failures_per_hour_per_ip", int64(c.Limits.AuthFailuresPerHourPerIP)},
+		{"limits.auth_failures_per_hour_per_user", int64(c.Limits.AuthFailuresPerHourPerUser)},
+		{"limits.outgoing_messages_per_day", int64(c.Limits.OutgoingMessagesPerDay)},
+		{"limits.outgoing_recipients_per_day", int64(c.Limits.OutgoingRecipientsPerDay)},
 		{"queue.expire", int64(c.Queue.Expire.Duration)},
 		{"queue.first_retry", int64(c.Queue.FirstRetry.Duration)},
 		{"queue.max_retry", int64(c.Queue.MaxRetry.Duration)},
@@ -410,6 +466,7 @@ func (c *Config) Validate() error {
 		{"queue.per_domain", int64(c.Queue.PerDomain)},
 		{"dns.timeout", int64(c.DNS.Timeout.Duration)},
 		{"delivery.connect_timeout", int64(c.Delivery.ConnectTimeout.Duration)},
+		{"srs.max_age_days", int64(c.SRS.MaxAgeDays)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

@@ -23,6 +23,9 @@ func TestLimitsWithDefaults(t *testing.T) {
 		MaxConnectionsPerIP: 5, CommandTimeout: D(6), DataTimeout: D(7),
 		MaxErrors: 8, IMAPIdleTimeout: D(9), IMAPLiteralSize: 10, MaxJunkCommands: 11,
 		ConnectionLimitExceptions: []string{},
+		ConnectionsPerMinutePerIP: 12, MessagesPerMinutePerIP: 13, MessagesPerMinutePerAccount: 14,
+		AuthFailuresPerHourPerIP: 15, OutgoingMessagesPerDay: 16, OutgoingRecipientsPerDay: 17,
+		AuthFailuresPerHourPerUser: 18,
 	}
 	if got := set.WithDefaults(); !reflect.DeepEqual(got, set) {
 		t.Fatalf("set limits changed: %+v, want %+v", got, set)

@@ -17,6 +17,7 @@ import (
 
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/srs"
 	"pochta/internal/store"
 )
 
@@ -33,6 +34,7 @@ type Deliverer struct {
 	dir     store.Directory
 	mail    store.Mailstore
 	forward Forwarder
+	srs     *srs.Rewriter // nil: forwarded mail keeps its sender
 	log     *slog.Logger
 }
 
@@ -48,6 +50,11 @@ func New(dir store.Directory, mail store.Mailstore, forward Forwarder, log *slog
 // SetForwarder sets the Forwarder after construction (the queue needs the
 // Deliverer too, so the composition root wires them in two steps).
 func (d *Deliverer) SetForwarder(f Forwarder) { d.forward = f }
+
+// SetSRS makes forwarding rewrite envelope senders with SRS and makes SRS
+// addresses at local domains deliverable back to the original sender (see
+// srs.go).
+func (d *Deliverer) SetSRS(r *srs.Rewriter) { d.srs = r }
 
 // IsLocalDomain reports whether domain is served here.
 func (d *Deliverer) IsLocalDomain(ctx context.Context, domain string) (bool, error) {
@@ -93,6 +100,9 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 		}
 		x.Remote = append(x.Remote, addr)
 		return nil
+	}
+	if d.srs != nil && srs.IsSRS(addr) {
+		return d.expandSRS(ctx, addr, depth, seen, x)
 	}
 	candidates := []string{addr}
 	if lp := envelope.LocalPart(addr); strings.Contains(lp, "+") { // subaddress
@@ -268,11 +278,12 @@ func (d *Deliverer) forwardTo(ctx context.Context, env envelope.Envelope, rcpts 
 	}
 	fwd := env
 	fwd.Recipients = rcpts
+	fwd.From = d.srsSender(ctx, env)
 	id, err := d.forward.Enqueue(ctx, fwd, content)
 	if err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
-	d.log.Info("forwarded", "id", env.ID, "queue_id", id, "rcpts", len(rcpts))
+	d.log.Info("forwarded", "id", env.ID, "queue_id", id, "rcpts", len(rcpts), "from", fwd.From)
 	return nil
 }
 

@@ -105,7 +105,9 @@ type Options struct {
 	BeforeSMTP    bool
 	EnforceSender bool
 	Limits        config.Limits
-	Logger        *slog.Logger
+	// Rates are the abuse limits (ratelimit.go); nil means none.
+	Rates  *Rates
+	Logger *slog.Logger
 }
 
 // Server is an SMTP server.

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"pochta/internal/auth"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
 	"pochta/internal/store"
@@ -69,6 +70,9 @@ type transaction struct {
 	chunks  []byte
 	checker lineChecker
 	tooBig  bool
+	// outgoing is set once the transaction counted toward the account's
+	// daily outgoing messages (ratelimit.go).
+	outgoing bool
 }
 
 // errClose ends a session after its last reply was sent.
@@ -113,6 +117,9 @@ func (c *session) Serve() {
 		c.raw.SetDeadline(time.Time{})
 		c.setConn(tc)
 		c.tls = true
+	}
+	if c.connectionRefused() {
+		return
 	}
 	if c.reply(220, "", opts.Hostname+" ESMTP ready") != nil {
 		return
@@ -445,6 +452,9 @@ func (c *session) cmdAuth(arg string) error {
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.limits.CommandTimeout.Duration)
 	defer cancel()
 	acct, err := opts.Auth.Login(ctx, user, pass, c.remote)
+	if errors.Is(err, auth.ErrTooManyFailures) {
+		return c.authCapped()
+	}
 	if err != nil {
 		c.s.log.Info("authentication failed", "ip", c.remote) // never the credentials
 		return c.protocolError(535, "5.7.8", "Authentication credentials invalid")
@@ -550,6 +560,9 @@ func (c *session) cmdMail(arg string) error {
 			return c.reply(553, "5.7.1", "Sender address not owned by the authenticated user")
 		}
 	}
+	if err := c.checkMailRate(); err != nil {
+		return err
+	}
 	c.tx = &transaction{id: newID(), start: time.Now(), from: p.Addr, params: mp}
 	c.tx.checker.maxLine = c.s.limits.MaxLineLength
 	return c.reply(250, "2.1.0", "Sender OK")
@@ -614,6 +627,9 @@ func (c *session) cmdRcpt(arg string) error {
 		}
 	}
 	local, rerr := c.checkRecipient(p.Addr, tx.params.Size)
+	if rerr == nil && !local {
+		rerr = c.outgoingLimit(tx, p.Addr)
+	}
 	if rerr != nil {
 		return c.replyErr(rerr)
 	}
