@@ -106,6 +106,9 @@ type Options struct {
 	// MaxConcurrentHashes bounds the argon2id verifications computed at
 	// once; further logins wait their turn (0 = GOMAXPROCS).
 	MaxConcurrentHashes int
+	// AppPasswords, when set, lets accounts log in with app passwords
+	// and refuse their main password (apppass.go).
+	AppPasswords store.AppPasswords
 }
 
 // Authenticator verifies logins against a Directory.
@@ -164,13 +167,21 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 // against the account's current hash within CacheTTL, and then only when
 // one of MaxConcurrentHashes slots is free; if ctx ends while waiting for
 // one, Login returns ctx's error.
+//
+// Login accepts app passwords that are not limited to some protocols; the
+// protocol servers log in through For(proto), which accepts those of their
+// protocol.
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
+	return a.login(ctx, "", username, password, remote)
+}
+
+func (a *Authenticator) login(ctx context.Context, proto, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
 	case err == nil:
-		ok, err := a.verify(ctx, username, password, acct.PasswordHash)
+		ok, err := a.check(ctx, proto, acct, username, password)
 		if err != nil {
 			return store.Account{}, err
 		}
