@@ -53,6 +53,7 @@ type Options struct {
 type Source struct {
 	opts Options
 	now  func() time.Time
+	pam  chan struct{} // PAM transactions running (pam build)
 }
 
 // New returns the system source.
@@ -76,7 +77,7 @@ func New(opts Options) *Source {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{opts: opts, now: time.Now}
+	return &Source{opts: opts, now: time.Now, pam: make(chan struct{}, pamSlots)}
 }
 
 // Name implements directory.Source.

@@ -11,3 +11,6 @@ func (s *Source) verify(ctx context.Context, u user, password string) error {
 
 // pamBuild tells the tests which build this is.
 const pamBuild = false
+
+// pamSlots: no PAM in this build.
+const pamSlots = 0
