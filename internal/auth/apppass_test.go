@@ -102,3 +102,24 @@ func TestLoginAppPassword(t *testing.T) {
 	}
 	try(ProtoIMAP, "kate@example.test", "pw", true)
 }
+
+// FuzzAppPasswordHash: whatever a client sends as a password, the app
+// password form is "" or a SHA-256 in hex, and does not depend on case,
+// spaces or dashes.
+func FuzzAppPasswordHash(f *testing.F) {
+	for _, s := range []string{"abcd-efgh-ijkl-mn01", "ABCD EFGH IJKL MN01", "pw", "", "----------------", "abcdefghijklmnop-", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h := AppPasswordHash(s)
+		if h == "" {
+			return
+		}
+		if len(h) != 64 || strings.Trim(h, "0123456789abcdef") != "" {
+			t.Fatalf("hash %q", h)
+		}
+		if AppPasswordHash(strings.ToUpper(s)) != h || AppPasswordHash(strings.ReplaceAll(s, "-", "")) != h {
+			t.Fatalf("%q: hash depends on case or dashes", s)
+		}
+	})
+}

@@ -12,7 +12,8 @@ import (
 )
 
 // TestAppPasswords: app passwords made with the CLI log in over IMAP
-// (go-imap's client) and SMTP submission (go-smtp's client) on the
+// (go-imap's client, Python's imaplib), POP3 (poplib) and SMTP submission
+// (go-smtp's client) on the
 // protocols they are limited to, not on others, not after they are
 // removed; an account set to refuse its main password takes only them.
 func TestAppPasswords(t *testing.T) {
@@ -79,6 +80,10 @@ func TestAppPasswords(t *testing.T) {
 	smtpLogin(phone, false) // limited to IMAP
 	imapLogin("kate-main-pw", true)
 	waitMailbox(t, in, "kate@example.test", laptop, "INBOX", "Subject: sent with an app password")
+	ph, pp := hostPort(t, in.addr["pop3"])
+	if got := python(t, "pop3_fetch.py", ph, pp, "kate@example.test", laptop); !strings.Contains(got, "Subject: sent with an app password") {
+		t.Fatalf("POP3 with an app password:\n%s", got)
+	}
 
 	in.run("", "user app-password remove", "kate@example.test", "laptop")
 	imapLogin(laptop, false)
