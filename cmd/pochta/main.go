@@ -24,7 +24,7 @@ Usage: pochta COMMAND [flags] [arguments]
   domain catchall --clear NAME   reject unknown recipients again (the default)
   user add|list|remove|passwd    manage accounts (add/passwd: --password-stdin or a generated password)
   user quota ADDRESS SIZE        set a quota (bytes, or with K/M/G suffix; 0 = none)
-  user app-password add|list|remove ADDRESS [NAME] [--protocols imap,pop3,smtp]
+  user app-password add|list|remove ADDRESS [NAME] [--protocols imap,pop3,smtp,managesieve]
                                  generated passwords for mail clients, shown once
   user main-password allow|refuse ADDRESS   refuse: only app passwords log in
   alias add ADDRESS TARGET...    deliver ADDRESS to one or more targets

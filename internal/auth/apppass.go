@@ -19,10 +19,12 @@ const (
 	ProtoIMAP = "imap"
 	ProtoPOP3 = "pop3"
 	ProtoSMTP = "smtp"
+	// ProtoManageSieve: RFC 5804 ManageSieve.
+	ProtoManageSieve = "managesieve"
 )
 
 // AppProtocols are the protocol names an app password may be limited to.
-var AppProtocols = []string{ProtoIMAP, ProtoPOP3, ProtoSMTP}
+var AppProtocols = []string{ProtoIMAP, ProtoPOP3, ProtoSMTP, ProtoManageSieve}
 
 // App passwords are 16 characters from a 36-letter alphabet, shown in four
 // groups of four ("k3n8-q0zv-..."), about 82 bits of entropy.
