@@ -123,3 +123,26 @@ func FuzzAppPasswordHash(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoginAppPassword compares a login with an app password (one
+// indexed lookup) with one by the main password (an argon2id run; the
+// cache is off).
+func BenchmarkLoginAppPassword(b *testing.B) {
+	e := newCacheEnv(b, Options{})
+	e.a.opts.AppPasswords = e.st
+	ctx := context.Background()
+	kate, _ := e.st.GetAccount(ctx, "kate@example.test")
+	secret := GenerateAppPassword()
+	if _, err := e.st.AddAppPassword(ctx, store.AppPassword{AccountID: kate.ID, Name: "bench", Hash: AppPasswordHash(secret)}); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, pw string }{{"app", secret}, {"main", "pw"}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := e.a.For(ProtoIMAP).Login(ctx, "kate@example.test", c.pw, testIP); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
