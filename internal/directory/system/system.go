@@ -12,9 +12,10 @@
 // PAM stack, which covers every scheme the host uses.
 //
 // Either way the account's state comes from shadow(5): a locked password
-// ("!" or "*" first), an empty one, an expired account (field 8), a
-// password past its maximum age (fields 3 and 5) or one the host forces to
-// change (field 3 is 0) may not use mail.
+// ("!" or "*" first) or an expired account (field 8) may not use mail at
+// all (Lookup says not Enabled); an empty password, one past its maximum
+// age (fields 3 and 5) or one the host forces to change (field 3 is 0)
+// may not log in, but mail still reaches the user.
 package system
 
 import (
@@ -88,7 +89,10 @@ type user struct {
 	name    string
 	address string
 	hash    string // shadow's password field
-	refused string // why the account may not use mail; "" when it may
+	// disabled says why the account may not use mail at all (locked,
+	// expired); noLogin why its password may not log in now (expired,
+	// must be changed, empty), though mail still reaches it.
+	disabled, noLogin string
 }
 
 // Lookup implements directory.Source: an address of the domain whose
@@ -108,8 +112,8 @@ func (s *Source) Authenticate(ctx context.Context, login, password string) (dire
 	if err != nil {
 		return directory.Entry{}, err
 	}
-	if u.refused != "" {
-		return directory.Entry{}, fmt.Errorf("%w: system user %s: %s", directory.ErrInvalid, u.name, u.refused)
+	if why := u.disabled + u.noLogin; why != "" {
+		return directory.Entry{}, fmt.Errorf("%w: system user %s: %s", directory.ErrInvalid, u.name, why)
 	}
 	if password == "" {
 		return directory.Entry{}, fmt.Errorf("%w: empty password", directory.ErrInvalid)
@@ -121,7 +125,7 @@ func (s *Source) Authenticate(ctx context.Context, login, password string) (dire
 }
 
 func (s *Source) entry(u user) directory.Entry {
-	return directory.Entry{Source: s.Name(), Address: u.address, Addresses: []string{u.address}, Enabled: u.refused == ""}
+	return directory.Entry{Source: s.Name(), Address: u.address, Addresses: []string{u.address}, Enabled: u.disabled == ""}
 }
 
 // verifyHash checks password against a shadow hash in pure Go.
@@ -185,16 +189,17 @@ func (s *Source) user(addr string) (user, error) {
 	u := user{name: name, address: addr}
 	switch {
 	case sh == nil || len(sh) < 8:
-		u.refused = "no shadow entry"
+		u.disabled = "no shadow entry"
 	default:
 		u.hash = sh[1]
-		u.refused = s.shadowState(sh)
+		u.disabled, u.noLogin = s.shadowState(sh)
 	}
 	return u, nil
 }
 
-// shadowState says why a shadow(5) entry may not log in, or "".
-func (s *Source) shadowState(f []string) string {
+// shadowState says why a shadow(5) entry's account is disabled, and why
+// its password may not log in; "" when it may.
+func (s *Source) shadowState(f []string) (disabled, noLogin string) {
 	today := s.now().Unix() / 86400
 	day := func(i int) (int64, bool) {
 		if i >= len(f) || f[i] == "" {
@@ -203,23 +208,23 @@ func (s *Source) shadowState(f []string) string {
 		n, err := strconv.ParseInt(f[i], 10, 64)
 		return n, err == nil
 	}
-	switch {
-	case f[1] == "":
-		return "no password"
-	case f[1][0] == '!' || f[1][0] == '*':
-		return "locked"
+	if f[1] != "" && (f[1][0] == '!' || f[1][0] == '*') {
+		return "locked", ""
 	}
 	if exp, ok := day(7); ok && exp > 0 && today >= exp {
-		return "account expired"
+		return "account expired", ""
 	}
 	last, hasLast := day(2)
-	if hasLast && last == 0 {
-		return "password must be changed"
+	maxAge, hasMax := day(4)
+	switch {
+	case f[1] == "":
+		return "", "no password"
+	case hasLast && last == 0:
+		return "", "password must be changed"
+	case hasMax && hasLast && maxAge >= 0 && maxAge < 99999 && today >= last+maxAge:
+		return "", "password expired"
 	}
-	if maxAge, ok := day(4); ok && hasLast && maxAge >= 0 && maxAge < 99999 && today >= last+maxAge {
-		return "password expired"
-	}
-	return ""
+	return "", ""
 }
 
 // validName: the user names useradd accepts (Debian's NAME_REGEX, ASCII).

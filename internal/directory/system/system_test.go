@@ -87,8 +87,9 @@ func wantLookup(t *testing.T, s *Source, addr string, enabled bool, want error) 
 }
 
 // TestSystemUserSHACrypt: users whose passwords chpasswd hashed with
-// SHA-512 and SHA-256 log in; a wrong password, a locked, an expired and
-// a must-change account do not; unlocking lets the user in again.
+// SHA-512 and SHA-256 log in; a wrong password, a locked or expired
+// account (which mail no longer reaches either), an expired password and
+// one that must be changed do not; unlocking lets the user in again.
 func TestSystemUserSHACrypt(t *testing.T) {
 	s, _ := newSource(t)
 	for _, method := range []string{"SHA512", "SHA256"} {
@@ -124,14 +125,17 @@ func TestSystemUserSHACrypt(t *testing.T) {
 
 	run(t, "", "chage", "-d", "2001-01-01", "-M", "30", name) // password past its maximum age
 	wantAuth(t, s, addr, "pw-of-lena", directory.ErrInvalid)
+	wantLookup(t, s, addr, true, nil) // mail still reaches her
 	run(t, "", "chage", "-M", "-1", name)
 	wantAuth(t, s, addr, "pw-of-lena", nil)
 	run(t, "", "chage", "-d", "0", name) // must change at next login
 	wantAuth(t, s, addr, "pw-of-lena", directory.ErrInvalid)
+	wantLookup(t, s, addr, true, nil)
 
 	run(t, "", "passwd", "-d", name) // no password at all
 	wantAuth(t, s, addr, "", directory.ErrInvalid)
 	wantAuth(t, s, addr, "x", directory.ErrInvalid)
+	wantLookup(t, s, addr, true, nil)
 }
 
 // TestSystemUserYescrypt: the host's default, yescrypt. The PAM build
