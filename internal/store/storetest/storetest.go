@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Domains", testDomains},
 		{"Accounts", testAccounts},
+		{"AppPasswords", testAppPasswords},
 		{"Aliases", testAliases},
 		{"CatchAll", testCatchAll},
 		{"RemoveDomainInUse", testRemoveDomainInUse},
@@ -60,7 +61,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"NotFound", testNotFound},
-		{"AppPasswords", testAppPasswords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
