@@ -112,33 +112,49 @@ func (p ProtoAuthenticator) Login(ctx context.Context, username, password string
 	return p.login(ctx, p.proto, username, password, remote)
 }
 
-// check reports whether password opens acct on protocol proto: an app
-// password of the account that is not limited to other protocols, or —
-// unless the account refuses it — the main password.
-func (a *Authenticator) check(ctx context.Context, proto string, acct store.Account, username, password string) (bool, error) {
+// match says which of an account's passwords a login used.
+type match int
+
+const (
+	noMatch      match = iota
+	mainPassword       // the account's own password (its argon2id hash)
+	appPassword        // one of its app passwords
+)
+
+// check tells which password of acct a login on protocol proto used: an
+// app password of the account that is not limited to other protocols, or
+// — unless the account refuses it — the main password. Only a mainPassword
+// match may be used to derive anything from the password (e.g. keys
+// stored for other mechanisms).
+func (a *Authenticator) check(ctx context.Context, proto string, acct store.Account, username, password string) (match, error) {
 	ap := a.opts.AppPasswords
-	if ap == nil {
-		return a.verify(ctx, username, password, acct.PasswordHash)
-	}
-	if h := AppPasswordHash(password); h != "" {
-		p, err := ap.AppPasswordByHash(ctx, acct.ID, h)
-		switch {
-		case err == nil:
-			// A known app password used on a protocol it is not for is a
-			// failure, not a reason to try it as the main password.
-			return len(p.Protocols) == 0 || slices.Contains(p.Protocols, proto), nil
-		case !errors.Is(err, store.ErrNotFound):
-			return false, err
+	if ap != nil {
+		if h := AppPasswordHash(password); h != "" {
+			p, err := ap.AppPasswordByHash(ctx, acct.ID, h)
+			switch {
+			case err == nil && (len(p.Protocols) == 0 || slices.Contains(p.Protocols, proto)):
+				return appPassword, nil
+			case err == nil:
+				// A known app password used on a protocol it is not for is
+				// a failure, not a reason to try it as the main password.
+				return noMatch, nil
+			case !errors.Is(err, store.ErrNotFound):
+				return noMatch, err
+			}
+		}
+		refused, err := ap.MainPasswordRefused(ctx, acct.ID)
+		if err != nil {
+			return noMatch, err
+		}
+		if refused {
+			// The same cost as a wrong password, so the flag does not show.
+			_, err := a.gate.verify(ctx, a.dummy, password)
+			return noMatch, err
 		}
 	}
-	refused, err := ap.MainPasswordRefused(ctx, acct.ID)
-	if err != nil {
-		return false, err
+	ok, err := a.verify(ctx, username, password, acct.PasswordHash)
+	if !ok || err != nil {
+		return noMatch, err
 	}
-	if refused {
-		// The same cost as a wrong password, so the flag does not show.
-		_, err := a.gate.verify(ctx, a.dummy, password)
-		return false, err
-	}
-	return a.verify(ctx, username, password, acct.PasswordHash)
+	return mainPassword, nil
 }

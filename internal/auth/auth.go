@@ -181,11 +181,11 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
 	case err == nil:
-		ok, err := a.check(ctx, proto, acct, username, password)
+		m, err := a.check(ctx, proto, acct, username, password)
 		if err != nil {
 			return store.Account{}, err
 		}
-		if ok {
+		if m != noMatch {
 			a.mu.Lock()
 			delete(a.failures, remote)
 			a.logins[remote] = a.now()
