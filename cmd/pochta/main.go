@@ -24,6 +24,9 @@ Usage: pochta COMMAND [flags] [arguments]
   domain catchall --clear NAME   reject unknown recipients again (the default)
   user add|list|remove|passwd    manage accounts (add/passwd: --password-stdin or a generated password)
   user quota ADDRESS SIZE        set a quota (bytes, or with K/M/G suffix; 0 = none)
+  user app-password add|list|remove ADDRESS [NAME] [--protocols imap,pop3,smtp,managesieve]
+                                 generated passwords for mail clients, shown once
+  user main-password allow|refuse ADDRESS   refuse: only app passwords log in
   alias add ADDRESS TARGET...    deliver ADDRESS to one or more targets
   alias list|remove              list or remove aliases
   import maildir DIR ADDRESS     import a Maildir (Dovecot/Postfix) into an account
@@ -103,6 +106,10 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.domain(sub, args)
 	case "user add", "user list", "user remove", "user passwd", "user quota":
 		return c.user(sub, args)
+	case "user app-password":
+		return c.appPassword(args)
+	case "user main-password":
+		return c.mainPassword(args)
 	case "alias add", "alias list", "alias remove":
 		return c.alias(sub, args)
 	case "import maildir":

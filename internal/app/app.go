@@ -97,6 +97,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		FailureExempt:       cfg.Limits.PerIPExempt(),
 
 		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
+		AppPasswords:              st,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{
@@ -158,7 +159,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			ImplicitTLS:     implicit,
 			Local:           a.MDA,
 			Queue:           outbound,
-			Auth:            a.Auth,
+			Auth:            a.Auth.For(auth.ProtoSMTP),
 			TrustedNetworks: cfg.TrustedPrefixes(),
 			BeforeSMTP:      cfg.Submission.BeforeSMTP,
 			EnforceSender:   cfg.Submission.EnforceSender,
@@ -177,7 +178,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			TLSConfig:           tlsConfig,
 			ImplicitTLS:         implicit,
 			Store:               st,
-			Auth:                a.Auth,
+			Auth:                a.Auth.For(auth.ProtoPOP3),
 			IdleTimeout:         0, // RFC 1939 §3: at least 10 minutes, the package default
 			MaxConnections:      cfg.Limits.MaxConnections,
 			MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
@@ -195,7 +196,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			TLSConfig:   tlsConfig,
 			ImplicitTLS: implicit,
 			Store:       st,
-			Auth:        a.Auth,
+			Auth:        a.Auth.For(auth.ProtoIMAP),
 			Limits:      cfg.Limits,
 			Logger:      log.With("service", name),
 		}

@@ -115,6 +115,9 @@ type Options struct {
 	// user name in an hour (from any IPs), each further failure for it
 	// waits MaxFailureDelay (limit.go); 0 means no such limit.
 	MaxAccountFailuresPerHour int
+	// AppPasswords, when set, lets accounts log in with app passwords
+	// and refuse their main password (apppass.go).
+	AppPasswords store.AppPasswords
 }
 
 // Authenticator verifies logins against a Directory.
@@ -179,7 +182,15 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 // against the account's current hash within CacheTTL, and then only when
 // one of MaxConcurrentHashes slots is free; if ctx ends while waiting for
 // one, Login returns ctx's error.
+//
+// Login accepts app passwords that are not limited to some protocols; the
+// protocol servers log in through For(proto), which accepts those of their
+// protocol.
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
+	return a.login(ctx, "", username, password, remote)
+}
+
+func (a *Authenticator) login(ctx context.Context, proto, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
 	if a.capped(remote) {
@@ -188,11 +199,11 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	acct, err := a.dir.GetAccount(ctx, username)
 	switch {
 	case err == nil:
-		ok, err := a.verify(ctx, username, password, acct.PasswordHash)
+		m, err := a.check(ctx, proto, acct, username, password)
 		if err != nil {
 			return store.Account{}, err
 		}
-		if ok {
+		if m != noMatch {
 			a.mu.Lock()
 			delete(a.failures, remote)
 			a.logins[remote] = a.now()

@@ -17,13 +17,13 @@ var testIP = netip.MustParseAddr("192.0.2.9")
 // cacheEnv is a real store with accounts kate and lena (password "pw")
 // and an Authenticator over it with opts and a clock the test moves.
 type cacheEnv struct {
-	t   *testing.T
+	t   testing.TB
 	st  *sqlite.Store
 	a   *Authenticator
 	now time.Time
 }
 
-func newCacheEnv(t *testing.T, opts Options) *cacheEnv {
+func newCacheEnv(t testing.TB, opts Options) *cacheEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())

@@ -122,6 +122,21 @@ type Auth struct {
 	// once (19 MiB of memory each); further logins wait. 0 means the
 	// number of CPUs.
 	MaxConcurrentHashes int `toml:"max_concurrent_hashes"`
+
+	// System configures the "system" account source (the host's users).
+	System AuthSystem `toml:"system"`
+}
+
+// AuthSystem configures the machine's own users as mail users: host user
+// kate is kate@Domain (package directory/system).
+type AuthSystem struct {
+	Domain string `toml:"domain"`
+	// MinUID and MaxUID bound the host users that are mail users, so
+	// root, daemons and nobody never are (Debian's UID_MIN and UID_MAX).
+	MinUID int `toml:"min_uid"`
+	MaxUID int `toml:"max_uid"`
+	// PAMService is the PAM service of the pam build (go build -tags pam).
+	PAMService string `toml:"pam_service"`
 }
 
 // Limits bound every resource a client can consume.
@@ -312,6 +327,7 @@ func Default() *Config {
 			MaxFailureDelay:     D(8 * time.Second),
 			CacheTTL:            D(5 * time.Minute),
 			CacheSize:           10000,
+			System:              AuthSystem{MinUID: 1000, MaxUID: 60000, PAMService: "pochta"},
 		},
 		Limits: Limits{
 			MaxMessageSize:      50 << 20,
@@ -481,6 +497,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.MaxConcurrentHashes < 0 {
 		bad("auth.max_concurrent_hashes", "must not be negative (0 means the number of CPUs)")
+	}
+	if sys := c.Auth.System; sys.Domain != "" && (strings.ContainsAny(sys.Domain, "@ \t/") || !strings.Contains(sys.Domain, ".")) {
+		bad("auth.system.domain", "%q is not a domain name", sys.Domain)
+	}
+	if sys := c.Auth.System; sys.MinUID < 1 || sys.MaxUID < sys.MinUID {
+		bad("auth.system.min_uid", "must be at least 1 (root is never a mail user) and not above auth.system.max_uid")
+	}
+	if c.Auth.System.PAMService == "" {
+		bad("auth.system.pam_service", "must not be empty")
 	}
 	if c.Limits.MaxLineLength < 1000 {
 		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")

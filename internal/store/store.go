@@ -330,3 +330,31 @@ func equalFold(a, b string) bool {
 	}
 	return true
 }
+
+// AppPassword is a named, generated password of one account that works on
+// mail protocols instead of the account's main password. Only a hash of the
+// secret is kept; the secret is shown once, when it is made.
+type AppPassword struct {
+	ID        int64
+	AccountID int64
+	Name      string
+	Hash      string   // hex SHA-256 of the normalised secret
+	Protocols []string // lower case ("imap", "pop3", "smtp"); empty: every protocol
+	Created   time.Time
+}
+
+// AppPasswords keeps accounts' app passwords and whether an account
+// refuses its main password on mail protocols.
+type AppPasswords interface {
+	// AddAppPassword stores p (ErrExists when the account has one of that name).
+	AddAppPassword(ctx context.Context, p AppPassword) (AppPassword, error)
+	// AppPasswords lists an account's app passwords by name.
+	AppPasswords(ctx context.Context, accountID int64) ([]AppPassword, error)
+	// AppPasswordByHash finds the account's app password with that hash (ErrNotFound).
+	AppPasswordByHash(ctx context.Context, accountID int64, hash string) (AppPassword, error)
+	// RemoveAppPassword deletes one by name (ErrNotFound).
+	RemoveAppPassword(ctx context.Context, accountID int64, name string) error
+	// MainPasswordRefused reports whether the account accepts only app passwords.
+	MainPasswordRefused(ctx context.Context, accountID int64) (bool, error)
+	SetMainPasswordRefused(ctx context.Context, accountID int64, refused bool) error
+}

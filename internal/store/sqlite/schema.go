@@ -111,6 +111,21 @@ ALTER TABLE mailboxes DROP COLUMN subscribed;
 	`
 CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
 `,
+	// 5: app passwords (named, generated, stored as a hash, optionally
+	// limited to protocols) and the account's "app passwords only" flag.
+	`
+CREATE TABLE app_passwords (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	hash       TEXT NOT NULL,
+	protocols  TEXT NOT NULL DEFAULT '',
+	created    INTEGER NOT NULL,
+	UNIQUE(account_id, name)
+);
+CREATE INDEX app_passwords_hash ON app_passwords(account_id, hash);
+ALTER TABLE accounts ADD COLUMN main_password_refused INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Domains", testDomains},
 		{"Accounts", testAccounts},
+		{"AppPasswords", testAppPasswords},
 		{"Aliases", testAliases},
 		{"CatchAll", testCatchAll},
 		{"RemoveDomainInUse", testRemoveDomainInUse},
