@@ -111,6 +111,16 @@ ALTER TABLE mailboxes DROP COLUMN subscribed;
 	`
 CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
 `,
+	// SCRAM-SHA-256 verifiers (RFC 5802 §3), each bound to the password
+	// hash it was made beside: a row whose password_hash is no longer the
+	// account's is stale and ignored (store.SCRAMStore).
+	`
+CREATE TABLE scram_keys (
+	account_id    INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	password_hash TEXT NOT NULL,
+	keys          TEXT NOT NULL
+);
+`,
 }
 
 // migrate brings the database schema to the newest version.
