@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		CacheTTL:            cfg.Auth.CacheTTL.Duration,
 		CacheSize:           cfg.Auth.CacheSize,
 		MaxConcurrentHashes: cfg.Auth.MaxConcurrentHashes,
+		SCRAM:               st,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{

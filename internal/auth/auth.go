@@ -106,6 +106,9 @@ type Options struct {
 	// MaxConcurrentHashes bounds the argon2id verifications computed at
 	// once; further logins wait their turn (0 = GOMAXPROCS).
 	MaxConcurrentHashes int
+	// SCRAM keeps the accounts' SCRAM-SHA-256 verifiers; nil offers no
+	// SCRAM (scram.go).
+	SCRAM store.SCRAMStore
 }
 
 // Authenticator verifies logins against a Directory.
@@ -175,10 +178,10 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 			return store.Account{}, err
 		}
 		if ok {
-			a.mu.Lock()
-			delete(a.failures, remote)
-			a.logins[remote] = a.now()
-			a.mu.Unlock()
+			a.succeeded(remote)
+			// The main password matched its argon2id hash: the one
+			// moment its SCRAM verifier can be made (scram.go).
+			a.addSCRAMKeys(ctx, acct, password)
 			return acct, nil
 		}
 	case errors.Is(err, store.ErrNotFound):
@@ -189,14 +192,28 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	default:
 		return store.Account{}, err
 	}
-	delay := a.fail(remote)
-	t := time.NewTimer(delay)
+	a.failed(ctx, remote)
+	return store.Account{}, ErrInvalid
+}
+
+// succeeded records a successful login from remote: its failures are
+// forgiven and it may relay for a while (POP/IMAP-before-SMTP).
+func (a *Authenticator) succeeded(remote netip.Addr) {
+	a.mu.Lock()
+	delete(a.failures, remote)
+	a.logins[remote] = a.now()
+	a.mu.Unlock()
+}
+
+// failed records a failed login from remote and waits the delay it
+// earned, or until ctx ends.
+func (a *Authenticator) failed(ctx context.Context, remote netip.Addr) {
+	t := time.NewTimer(a.fail(remote))
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return store.Account{}, ErrInvalid
 }
 
 // fail records a failure and returns how long to delay the answer.

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"hash"
+	"net"
 	"slices"
 )
 
@@ -66,6 +67,16 @@ func TLSBindings(cs tls.ConnectionState, cfg *tls.Config) Bindings {
 		}
 	}
 	return b
+}
+
+// ConnBindings is TLSBindings for a server's connection: empty unless
+// conn is a *tls.Conn, made with cfg.
+func ConnBindings(conn net.Conn, cfg *tls.Config) Bindings {
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
+		return Bindings{}
+	}
+	return TLSBindings(tc.ConnectionState(), cfg)
 }
 
 // serverEndPoint hashes the certificate as RFC 5929 §4.1 says: with the

@@ -175,9 +175,9 @@ func TestParseKeys(t *testing.T) {
 	for _, bad := range []string{
 		"",
 		"$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$a2V5",
-		strings.Replace(s, "{SCRAM-SHA-256}4096", "{SCRAM-SHA-256}100", 1),        // too few iterations
-		strings.Replace(s, "{SCRAM-SHA-256}4096", "{SCRAM-SHA-256}999999999", 1),  // too many
-		strings.Replace(s, "{SCRAM-SHA-256}", "{SCRAM-SHA-1}", 1),                 // other hash
+		strings.Replace(s, "{SCRAM-SHA-256}4096", "{SCRAM-SHA-256}100", 1),       // too few iterations
+		strings.Replace(s, "{SCRAM-SHA-256}4096", "{SCRAM-SHA-256}999999999", 1), // too many
+		strings.Replace(s, "{SCRAM-SHA-256}", "{SCRAM-SHA-1}", 1),                // other hash
 		s + ",x",
 		s[:len(s)-4],
 	} {
