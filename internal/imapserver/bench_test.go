@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"pochta/internal/auth"
-	"pochta/internal/scram"
 	"pochta/internal/config"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 	"pochta/internal/store/sqlite"
 )
