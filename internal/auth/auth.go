@@ -1,5 +1,6 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
 // password hashing with argon2id, verification against the Directory,
+// SCRAM-SHA-256[-PLUS] exchanges against stored verifiers (scram.go),
 // a bounded cache of recent successful verifications and a bound on the
 // hashes computed at once (cache.go), slowing down failed logins per
 // client IP, the "no plaintext password without TLS" rule, and the record
