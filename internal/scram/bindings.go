@@ -18,6 +18,10 @@ const (
 	// TLSServerEndPoint is RFC 5929 §4's binding: a hash of the server's
 	// certificate.
 	TLSServerEndPoint = "tls-server-end-point"
+	// TLSUnique is RFC 5929 §3's binding, the first Finished message,
+	// which RFC 5802 makes mandatory and TLS 1.2 clients (GNU SASL) still
+	// choose; TLS 1.3 has none (RFC 9266 §4).
+	TLSUnique = "tls-unique"
 )
 
 // Bindings maps a channel-binding type to this connection's data. It is
@@ -48,7 +52,9 @@ func (b Bindings) Types() []string {
 // connection whose handshake is complete; cfg is the tls.Config it was
 // made with. tls-exporter is there whenever the connection can export
 // keying material (TLS 1.3; TLS 1.2 only with the extended master
-// secret, which crypto/tls enforces, as RFC 9266 §3 asks).
+// secret, which crypto/tls enforces, as RFC 9266 §3 asks); tls-unique
+// on TLS 1.2 where crypto/tls gives it (not on a resumed session
+// without the extended master secret: the triple-handshake attack).
 // tls-server-end-point needs the certificate the server sent, which
 // crypto/tls does not report on the server side: it is offered when cfg
 // holds exactly one certificate and no callback that could choose
@@ -60,6 +66,9 @@ func TLSBindings(cs tls.ConnectionState, cfg *tls.Config) Bindings {
 	}
 	if data, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32); err == nil {
 		b[TLSExporter] = data
+	}
+	if len(cs.TLSUnique) > 0 { // crypto/tls leaves it out where unsafe
+		b[TLSUnique] = cs.TLSUnique
 	}
 	if cfg != nil && len(cfg.Certificates) == 1 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
 		if data := serverEndPoint(cfg.Certificates[0]); data != nil {

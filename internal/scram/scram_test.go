@@ -17,6 +17,8 @@ import (
 	"time"
 
 	xdg "github.com/xdg-go/scram"
+
+	"pochta/internal/scram/scramtest"
 )
 
 // TestRFC7677Vector replays RFC 7677 §3 exactly: user "user", password
@@ -290,12 +292,21 @@ func TestChannelBinding(t *testing.T) {
 	// Go always negotiates; tls-server-end-point as before.
 	scs, ccs, cfg = tlsConn(t, tls.VersionTLS12)
 	b = TLSBindings(scs, cfg)
+	if got := strings.Join(b.Types(), " "); got != "tls-exporter tls-server-end-point tls-unique" {
+		t.Fatalf("bindings offered over TLS 1.2: %s", got)
+	}
 	sep, err = xdg.NewTLSServerEndpointBinding(&ccs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := exchange(t, SHA256Plus, b, lookup, cl.NewConversationWithChannelBinding(sep)); err != nil {
-		t.Fatalf("TLS 1.2 tls-server-end-point: %v", err)
+	exp, err = xdg.NewTLSExporterBinding(&ccs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cb := range []xdg.ChannelBinding{exp, sep, xdg.NewTLSUniqueBinding(ccs.TLSUnique)} {
+		if err := exchange(t, SHA256Plus, b, lookup, cl.NewConversationWithChannelBinding(cb)); err != nil {
+			t.Fatalf("TLS 1.2 %s: %v", cb.Type, err)
+		}
 	}
 	// Two certificates: the server cannot know which one was sent.
 	cfg2 := cfg.Clone()
@@ -362,4 +373,28 @@ func FuzzConversation(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGSASLMkpasswd: the stored form is GNU SASL's (and Dovecot's):
+// gsasl --mkpasswd derives the same verifier from RFC 7677's password,
+// salt and iteration count.
+func TestGSASLMkpasswd(t *testing.T) {
+	out, err := scramtest.GSASL(t, "--mkpasswd", "-m", "SCRAM-SHA-256", "--password", "pencil", "--iteration-count", "4096", "--salt", "W22ZaJ0SNY7soEsUEjb6gQ==")
+	if err != nil {
+		t.Fatalf("gsasl --mkpasswd: %v\n%s", err, out)
+	}
+	salt, _ := base64.StdEncoding.DecodeString("W22ZaJ0SNY7soEsUEjb6gQ==")
+	k, err := DeriveKeys("pencil", salt, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "{SCRAM-SHA-256}") {
+			line = strings.Join(strings.Split(l, ",")[:4], ",") // --verbose adds the salted password
+		}
+	}
+	if line != k.String() {
+		t.Fatalf("gsasl: %q\n ours: %q", line, k.String())
+	}
 }

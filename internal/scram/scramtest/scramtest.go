@@ -2,12 +2,16 @@
 // SCRAM-SHA-256 client: github.com/xdg-go/scram's, written apart from
 // package scram, behind go-sasl's Client interface (which go-imap's and
 // go-smtp's clients take) and as a plain stepper for hand-driven
-// protocols such as POP3.
+// protocols such as POP3; and GNU SASL's command-line client (GSASL), a
+// third implementation, in C, that speaks IMAP and SMTP itself.
 package scramtest
 
 import (
+	"context"
 	"crypto/tls"
+	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	xdg "github.com/xdg-go/scram"
@@ -23,8 +27,8 @@ var _ sasl.Client = (*Client)(nil)
 
 // Binding says what a Client does about channel binding.
 type Binding struct {
-	// Type is "tls-exporter" or "tls-server-end-point" for the -PLUS
-	// mechanism; "" for SCRAM-SHA-256.
+	// Type is "tls-exporter", "tls-server-end-point" or "tls-unique" for
+	// the -PLUS mechanism; "" for SCRAM-SHA-256.
 	Type string
 	// Conn gives the data of Type (the client side of the connection).
 	Conn *tls.ConnectionState
@@ -53,6 +57,8 @@ func New(t testing.TB, user, password string, b Binding) *Client {
 		cb, err = xdg.NewTLSExporterBinding(b.Conn)
 	case "tls-server-end-point":
 		cb, err = xdg.NewTLSServerEndpointBinding(b.Conn)
+	case "tls-unique":
+		cb = xdg.NewTLSUniqueBinding(b.Conn.TLSUnique)
 	default:
 		t.Fatalf("binding type %q", b.Type)
 	}
@@ -84,3 +90,17 @@ func (c *Client) Mechanism() string { return c.mech }
 
 // Valid reports whether the server proved it knows the verifier.
 func (c *Client) Valid() bool { return c.conv.Valid() }
+
+// GSASL runs GNU SASL's client (Debian package gsasl) with args and
+// returns its output; err is set when it exits non-zero (authentication
+// refused). It fails the test when gsasl is not installed.
+func GSASL(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath("gsasl"); err != nil {
+		t.Fatal("gsasl is not installed (apt-get install gsasl): it is the independent SCRAM client these tests use")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "gsasl", append([]string{"--verbose"}, args...)...).CombinedOutput()
+	return string(out), err
+}
