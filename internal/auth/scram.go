@@ -19,7 +19,9 @@ import (
 // LOGIN adds it, since the password is known then. An account without a
 // verifier, and an unknown user, get a salt derived from a process
 // secret, so the exchange looks the same until the proof fails: nobody
-// can probe for accounts. Every failure counts as a failed login.
+// can probe for accounts. Every failure counts as a failed login. The
+// servers offer SCRAM where they offer PLAIN (TLS, or loopback when
+// allowed): it keeps the password off the wire, not the session after.
 
 // SetSCRAMKeys derives a SCRAM verifier from password and stores it
 // beside hash, the argon2id hash just set for the account. A password
