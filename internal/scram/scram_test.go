@@ -398,3 +398,33 @@ func TestGSASLMkpasswd(t *testing.T) {
 		t.Fatalf("gsasl: %q\n ours: %q", line, k.String())
 	}
 }
+
+// BenchmarkServerExchange measures the server's share of one SCRAM
+// login (the client's PBKDF2 is cached by the client and not counted).
+func BenchmarkServerExchange(b *testing.B) {
+	keys, err := NewKeys("pencil")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl, _ := xdg.SHA256.NewClient("user", "pencil", "")
+	for i := 0; i < b.N; i++ {
+		conv := cl.NewConversation()
+		c, _ := NewConversation(SHA256, nil)
+		first, _ := conv.Step("")
+		c.ClientFirst([]byte(first))
+		final, _ := conv.Step(string(c.ServerFirst(keys)))
+		if _, err := c.ClientFinal([]byte(final)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkNewKeys measures deriving a verifier (user add, passwd, the
+// first PLAIN login of an older account): Iterations rounds of PBKDF2.
+func BenchmarkNewKeys(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := NewKeys("pencil"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
