@@ -212,6 +212,10 @@ func (c *cli) user(sub string, args []string) error {
 			} else if err := st.SetPasswordHash(ctx, addr, hash); err != nil {
 				return fmt.Errorf("user %s: %w", addr, err)
 			}
+			// The SCRAM verifier beside the hash (RFC 5802 §3).
+			if err := auth.SetSCRAMKeys(ctx, st, addr, hash, pw); err != nil {
+				return fmt.Errorf("user %s: %w", addr, err)
+			}
 			if generated {
 				fmt.Fprintf(c.stdout, "%s password: %s\n", addr, pw)
 			}

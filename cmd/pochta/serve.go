@@ -103,6 +103,9 @@ func (c *cli) bootstrapDemo(ctx context.Context, a *app.App, cfg *config.Config)
 	if _, err := a.Store.AddAccount(ctx, addr, hash); err != nil {
 		return err
 	}
+	if err := auth.SetSCRAMKeys(ctx, a.Store, addr, hash, pw); err != nil {
+		return err
+	}
 	fmt.Fprintf(c.stdout, "account:  %s\npassword: %s\n", addr, pw)
 	return nil
 }

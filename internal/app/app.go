@@ -98,6 +98,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 
 		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
 		AppPasswords:              st,
+		SCRAM:                     st,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{

@@ -158,3 +158,12 @@ func (a *Authenticator) check(ctx context.Context, proto string, acct store.Acco
 	}
 	return mainPassword, nil
 }
+
+// mainPasswordRefused reports whether the account takes only app
+// passwords (false when app passwords are not configured).
+func (a *Authenticator) mainPasswordRefused(ctx context.Context, accountID int64) (bool, error) {
+	if a.opts.AppPasswords == nil {
+		return false, nil
+	}
+	return a.opts.AppPasswords.MainPasswordRefused(ctx, accountID)
+}

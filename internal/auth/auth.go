@@ -1,5 +1,6 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
 // password hashing with argon2id, verification against the Directory,
+// SCRAM-SHA-256[-PLUS] exchanges against stored verifiers (scram.go),
 // a bounded cache of recent successful verifications and a bound on the
 // hashes computed at once (cache.go), slowing down failed logins per
 // client IP, the "no plaintext password without TLS" rule, and the record
@@ -118,6 +119,9 @@ type Options struct {
 	// AppPasswords, when set, lets accounts log in with app passwords
 	// and refuse their main password (apppass.go).
 	AppPasswords store.AppPasswords
+	// SCRAM keeps the accounts' SCRAM-SHA-256 verifiers; nil offers no
+	// SCRAM (scram.go).
+	SCRAM store.SCRAMStore
 }
 
 // Authenticator verifies logins against a Directory.
@@ -204,10 +208,12 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 			return store.Account{}, err
 		}
 		if m != noMatch {
-			a.mu.Lock()
-			delete(a.failures, remote)
-			a.logins[remote] = a.now()
-			a.mu.Unlock()
+			a.succeeded(remote)
+			if m == mainPassword {
+				// The main password matched its argon2id hash: the one
+				// moment its SCRAM verifier can be made (scram.go).
+				a.addSCRAMKeys(ctx, acct, password)
+			}
 			return acct, nil
 		}
 	case errors.Is(err, store.ErrNotFound):
@@ -218,6 +224,23 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 	default:
 		return store.Account{}, err
 	}
+	a.failed(ctx, remote, username)
+	return store.Account{}, ErrInvalid
+}
+
+// succeeded records a successful login from remote: its failures are
+// forgiven and it may relay for a while (POP/IMAP-before-SMTP).
+func (a *Authenticator) succeeded(remote netip.Addr) {
+	a.mu.Lock()
+	delete(a.failures, remote)
+	a.logins[remote] = a.now()
+	a.mu.Unlock()
+}
+
+// failed records a failed login for username from remote and waits the
+// delay it earned (the longest one once the user name has had too many
+// failures, limit.go), or until ctx ends.
+func (a *Authenticator) failed(ctx context.Context, remote netip.Addr, username string) {
 	delay := a.fail(remote)
 	if a.countFailure(remote, username) {
 		delay = a.opts.MaxFailureDelay
@@ -228,7 +251,6 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return store.Account{}, ErrInvalid
 }
 
 // fail records a failure and returns how long to delay the answer.

@@ -17,6 +17,7 @@ import (
 
 	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 	"pochta/internal/store/sqlite"
 )
@@ -155,6 +156,12 @@ func (a fastAuth) Login(ctx context.Context, user, pass string, remote netip.Add
 }
 
 func (a fastAuth) PlaintextAllowed(remote net.Addr, tlsActive bool) bool { return true }
+
+func (a fastAuth) SASLMechanisms(scram.Bindings) []string { return nil }
+
+func (a fastAuth) StartSASL(string, scram.Bindings, netip.Addr) (*auth.Exchange, error) {
+	return nil, auth.ErrMechanism
+}
 
 // BenchmarkIdleMemory holds 1,000 connections in IDLE over loopback and
 // reports the heap and goroutine-stack bytes each one costs.

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"pochta/internal/auth"
+	"pochta/internal/store"
 )
 
 // cmdLogin: LOGIN (RFC 9051 §6.2.3). Refused without TLS unless the
@@ -36,14 +37,24 @@ func (s *session) login(user, pass string) (string, error) {
 	}
 	acct, err := s.srv.opts.Auth.Login(s.ctx, user, pass, auth.AddrIP(s.conn.RemoteAddr()))
 	if err != nil {
-		s.errors++
-		if errors.Is(err, auth.ErrInvalid) {
-			s.srv.log.Info("login failed", s.logf()...)
-			return "", no("AUTHENTICATIONFAILED", "Invalid credentials")
-		}
-		s.srv.log.Error("login error", append(s.logf(), "err", err)...)
-		return "", no("UNAVAILABLE", "Authentication temporarily unavailable")
+		return s.loginFailed(err)
 	}
+	return s.loggedIn(acct)
+}
+
+// loginFailed answers a failed LOGIN or AUTHENTICATE.
+func (s *session) loginFailed(err error) (string, error) {
+	s.errors++
+	if errors.Is(err, auth.ErrInvalid) {
+		s.srv.log.Info("login failed", s.logf()...)
+		return "", no("AUTHENTICATIONFAILED", "Invalid credentials")
+	}
+	s.srv.log.Error("login error", append(s.logf(), "err", err)...)
+	return "", no("UNAVAILABLE", "Authentication temporarily unavailable")
+}
+
+// loggedIn moves to the authenticated state as acct.
+func (s *session) loggedIn(acct store.Account) (string, error) {
 	s.acct = acct
 	s.state = stateAuth
 	s.errors = 0

@@ -13,6 +13,7 @@ import (
 	"pochta/internal/auth"
 	"pochta/internal/config"
 	"pochta/internal/conntrack"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -23,6 +24,10 @@ type Authenticator interface {
 	// PlaintextAllowed reports whether a password may be sent on a
 	// connection from remote with or without TLS.
 	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
+	// SASLMechanisms lists the SCRAM mechanisms offered on a connection
+	// with channel bindings b, best first; StartSASL begins one.
+	SASLMechanisms(b scram.Bindings) []string
+	StartSASL(mech string, b scram.Bindings, remote netip.Addr) (*auth.Exchange, error)
 }
 
 var _ Authenticator = (*auth.Authenticator)(nil)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -418,6 +419,9 @@ func (s *session) capabilities() string {
 			caps = append(caps, "STARTTLS")
 		}
 		if plain {
+			for _, m := range s.srv.opts.Auth.SASLMechanisms(scram.ConnBindings(s.conn, s.srv.opts.TLSConfig)) {
+				caps = append(caps, "AUTH="+m)
+			}
 			caps = append(caps, "AUTH=PLAIN", "SASL-IR")
 		} else {
 			caps = append(caps, "LOGINDISABLED")

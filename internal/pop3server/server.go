@@ -1,6 +1,7 @@
 // Package pop3server is the POP3 server (RFC 1939) with the extensions
 // mail clients expect: CAPA and response codes (RFC 2449), STLS (RFC 2595),
-// SASL PLAIN authentication (RFC 5034, RFC 4616), UIDL and TOP. It serves
+// SASL PLAIN and SCRAM-SHA-256[-PLUS] authentication (RFC 5034, RFC 4616,
+// RFC 5802, RFC 7677), UIDL and TOP. It serves
 // each account's INBOX from a store.Mailstore.
 //
 // Session semantics follow RFC 1939 exactly: message numbers are fixed at
@@ -30,6 +31,7 @@ import (
 
 	"pochta/internal/auth"
 	"pochta/internal/conntrack"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -42,6 +44,10 @@ type Authenticator interface {
 	// PlaintextAllowed reports whether a password may be sent on this
 	// connection.
 	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
+	// SASLMechanisms lists the SCRAM mechanisms offered on a connection
+	// with channel bindings b, best first; StartSASL begins one.
+	SASLMechanisms(b scram.Bindings) []string
+	StartSASL(mech string, b scram.Bindings, remote netip.Addr) (*auth.Exchange, error)
 }
 
 var _ Authenticator = (*auth.Authenticator)(nil)

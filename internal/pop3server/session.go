@@ -13,12 +13,14 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"pochta/internal/auth"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -368,7 +370,7 @@ func (s *session) cmdCapa() bool {
 	if s.state == stateAuthorization {
 		if s.plaintextOK() {
 			s.reply("USER")
-			s.reply("SASL PLAIN")
+			s.reply("SASL %s", strings.Join(s.mechanisms(), " "))
 		}
 		if s.srv.opts.TLSConfig != nil && !s.tls {
 			s.reply("STLS")
@@ -455,52 +457,49 @@ func (s *session) cmdPass(cmd command) bool {
 	return s.login(user, cmd.rest, "USER")
 }
 
-// cmdAuth implements AUTH (RFC 5034) with the PLAIN mechanism (RFC 4616).
+// cmdAuth implements AUTH (RFC 5034) with PLAIN (RFC 4616) and
+// SCRAM-SHA-256[-PLUS] (RFC 5802, RFC 7677; sasl.go).
 func (s *session) cmdAuth(cmd command) bool {
 	if len(cmd.args) == 0 {
 		// Not in RFC 5034, but many clients probe with a bare AUTH
 		// (the older RFC 1734 convention): list the mechanisms.
 		s.reply("+OK Supported mechanisms follow")
 		if s.plaintextOK() {
-			s.reply("PLAIN")
+			for _, m := range s.mechanisms() {
+				s.reply("%s", m)
+			}
 		}
 		s.reply(".")
 		return true
 	}
-	if !strings.EqualFold(cmd.args[0], "PLAIN") {
-		return s.fail("-ERR Unsupported authentication mechanism")
+	mech := strings.ToUpper(cmd.args[0])
+	var bindings scram.Bindings
+	if mech != "PLAIN" {
+		bindings = scram.ConnBindings(s.conn, s.srv.opts.TLSConfig)
+		if !slices.Contains(s.srv.opts.Auth.SASLMechanisms(bindings), mech) {
+			return s.fail("-ERR Unsupported authentication mechanism")
+		}
 	}
 	if !s.plaintextOK() {
 		return s.fail(plaintextRefused)
 	}
-	var resp string
+	var raw []byte
 	if len(cmd.args) == 2 {
-		resp = cmd.args[1]
-		if resp == "=" { // RFC 5034 §4: an empty initial response
-			resp = ""
+		if cmd.args[1] != "=" { // RFC 5034 §4: "=" is an empty initial response
+			var err error
+			if raw, err = base64.StdEncoding.DecodeString(cmd.args[1]); err != nil {
+				return s.fail("-ERR Invalid base64 in authentication response")
+			}
 		}
 	} else {
 		// RFC 5034 §4: an empty challenge, then the client's response.
-		s.reply("+ ")
-		if err := s.flush(); err != nil {
-			return false
+		var err error
+		if raw, err = s.saslContinue(nil); err != nil {
+			return s.saslAborted(err)
 		}
-		s.armRead()
-		line, tooLong, err := s.readLine(maxSASLLine)
-		if err != nil {
-			return false
-		}
-		if tooLong {
-			return s.fail("-ERR Authentication response too long")
-		}
-		if line == "*" {
-			return s.fail("-ERR Authentication cancelled")
-		}
-		resp = line
 	}
-	raw, err := base64.StdEncoding.DecodeString(resp)
-	if err != nil {
-		return s.fail("-ERR Invalid base64 in authentication response")
+	if mech != "PLAIN" {
+		return s.authSCRAM(mech, bindings, raw)
 	}
 	authzid, user, pass, ok := parsePlain(raw)
 	if !ok {
@@ -528,13 +527,23 @@ func parsePlain(b []byte) (authzid, user, pass string, ok bool) {
 func (s *session) login(user, pass, mech string) bool {
 	acct, err := s.srv.opts.Auth.Login(s.ctx, user, pass, s.ip)
 	if err != nil {
-		if errors.Is(err, auth.ErrInvalid) {
-			s.log.Info("pop3 login failed", "user", user, "mech", mech, "tls", s.tls)
-			return s.fail("-ERR [AUTH] Authentication failed")
-		}
-		s.log.Error("pop3 login error", "user", user, "err", err)
-		return s.fail("-ERR [SYS/TEMP] Temporary server failure, try again later")
+		return s.loginFailed(user, mech, err)
 	}
+	return s.loggedIn(acct, mech)
+}
+
+// loginFailed answers a failed USER/PASS or AUTH.
+func (s *session) loginFailed(user, mech string, err error) bool {
+	if errors.Is(err, auth.ErrInvalid) {
+		s.log.Info("pop3 login failed", "user", user, "mech", mech, "tls", s.tls)
+		return s.fail("-ERR [AUTH] Authentication failed")
+	}
+	s.log.Error("pop3 login error", "user", user, "err", err)
+	return s.fail("-ERR [SYS/TEMP] Temporary server failure, try again later")
+}
+
+// loggedIn opens acct's INBOX and enters the TRANSACTION state.
+func (s *session) loggedIn(acct store.Account, mech string) bool {
 	s.acct = acct
 	if !s.srv.lockAccount(acct.ID) {
 		s.log.Info("pop3 login refused: mailbox in use", "user", acct.Address)

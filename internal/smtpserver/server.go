@@ -3,7 +3,7 @@
 // 465 (implicit TLS, RFC 8314) (RFC 6409). One Server type serves both,
 // configured by a Mode. It implements EHLO with SIZE, 8BITMIME, PIPELINING,
 // ENHANCEDSTATUSCODES, STARTTLS, CHUNKING, SMTPUTF8, DSN and (submission)
-// AUTH PLAIN/LOGIN; it checks recipients at RCPT time, refuses relaying,
+// AUTH PLAIN/LOGIN/SCRAM-SHA-256[-PLUS]; it checks recipients at RCPT time, refuses relaying,
 // delivers local mail synchronously through LocalDelivery and hands remote
 // mail to the Queue before it answers the end of data.
 //
@@ -44,9 +44,11 @@ import (
 	"net"
 	"net/netip"
 
+	"pochta/internal/auth"
 	"pochta/internal/config"
 	"pochta/internal/conntrack"
 	"pochta/internal/envelope"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -86,6 +88,10 @@ type Authenticator interface {
 	Login(ctx context.Context, user, pass string, remote netip.Addr) (store.Account, error)
 	PlaintextAllowed(remote net.Addr, tlsActive bool) bool
 	RecentLogin(ip netip.Addr) bool
+	// SASLMechanisms lists the SCRAM mechanisms offered on a connection
+	// with channel bindings b, best first; StartSASL begins one.
+	SASLMechanisms(b scram.Bindings) []string
+	StartSASL(mech string, b scram.Bindings, remote netip.Addr) (*auth.Exchange, error)
 }
 
 // Options configure a Server.

@@ -21,6 +21,7 @@ import (
 	"pochta/internal/auth"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/scram"
 	"pochta/internal/store"
 )
 
@@ -330,7 +331,8 @@ func (c *session) cmdHello(ehlo bool, arg string) error {
 	}
 	lines = append(lines, "CHUNKING", "SMTPUTF8", "DSN")
 	if c.authOffered() {
-		lines = append(lines, "AUTH PLAIN LOGIN")
+		m := c.s.opts.Auth.SASLMechanisms(scram.ConnBindings(c.conn, c.s.opts.TLSConfig))
+		lines = append(lines, "AUTH "+strings.Join(append(m, "PLAIN", "LOGIN"), " "))
 	}
 	c.raw.SetWriteDeadline(time.Now().Add(c.s.limits.CommandTimeout.Duration))
 	for i, l := range lines {
@@ -383,7 +385,8 @@ func (c *session) cmdStartTLS(arg string) error {
 	return nil
 }
 
-// cmdAuth implements AUTH PLAIN (RFC 4616) and LOGIN (RFC 4954).
+// cmdAuth implements AUTH PLAIN (RFC 4616), LOGIN (RFC 4954) and
+// SCRAM-SHA-256[-PLUS] (RFC 5802, RFC 7677; sasl.go).
 func (c *session) cmdAuth(arg string) error {
 	opts := &c.s.opts
 	switch {
@@ -402,21 +405,9 @@ func (c *session) cmdAuth(arg string) error {
 	var user, pass string
 	switch strings.ToUpper(mech) {
 	case "PLAIN":
-		var dec []byte
-		switch {
-		case !hasInitial:
-			r, err := c.challenge("")
-			if err != nil || r == nil {
-				return c.authAborted(err)
-			}
-			dec = r
-		case initial == "=": // RFC 4954 §4: empty initial response
-		default:
-			d, err := base64.StdEncoding.DecodeString(initial)
-			if err != nil {
-				return c.protocolError(501, "5.5.2", "Invalid base64 data")
-			}
-			dec = d
+		dec, err := c.firstResponse(initial, hasInitial)
+		if dec == nil {
+			return err
 		}
 		parts := strings.Split(string(dec), "\x00")
 		if len(parts) != 3 {
@@ -447,7 +438,12 @@ func (c *session) cmdAuth(arg string) error {
 		}
 		user, pass = string(u), string(p)
 	default:
-		return c.protocolError(504, "5.5.4", "Unrecognized authentication mechanism")
+		m := strings.ToUpper(mech)
+		bindings := scram.ConnBindings(c.conn, opts.TLSConfig)
+		if !slices.Contains(opts.Auth.SASLMechanisms(bindings), m) {
+			return c.protocolError(504, "5.5.4", "Unrecognized authentication mechanism")
+		}
+		return c.authSCRAM(m, bindings, initial, hasInitial)
 	}
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.limits.CommandTimeout.Duration)
 	defer cancel()
@@ -456,12 +452,9 @@ func (c *session) cmdAuth(arg string) error {
 		return c.authCapped()
 	}
 	if err != nil {
-		c.s.log.Info("authentication failed", "ip", c.remote) // never the credentials
-		return c.protocolError(535, "5.7.8", "Authentication credentials invalid")
+		return c.authFailed(err)
 	}
-	c.account = &acct
-	c.s.log.Info("authenticated", "ip", c.remote, "account", acct.Address)
-	return c.reply(235, "2.7.0", "Authentication successful")
+	return c.authenticated(acct)
 }
 
 // errAuthCancelled marks a client's "*" answer to a challenge.
@@ -480,8 +473,11 @@ func (c *session) challenge(prompt string) ([]byte, error) {
 	if tooLong {
 		return nil, nil
 	}
-	if line == "*" {
+	switch line {
+	case "*":
 		return nil, errAuthCancelled
+	case "=": // an empty response, as some clients send it
+		return []byte{}, nil
 	}
 	dec, err := base64.StdEncoding.DecodeString(line)
 	if err != nil {

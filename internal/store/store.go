@@ -97,6 +97,22 @@ type Directory interface {
 	RemoveAlias(ctx context.Context, address string) error
 }
 
+// SCRAMStore keeps each account's SCRAM-SHA-256 verifier (salt,
+// iteration count, StoredKey, ServerKey: RFC 5802 §3), an opaque string
+// made by package scram. A verifier is bound to the password hash it was
+// made beside: once the account's hash changes (SetPasswordHash, or any
+// other way) the old verifier is gone, so a replaced password never
+// keeps working through SCRAM.
+type SCRAMStore interface {
+	// SCRAMKeys returns the account and its verifier, "" when it has none
+	// for its current password; ErrNotFound when there is no account.
+	SCRAMKeys(ctx context.Context, address string) (Account, string, error)
+	// SetSCRAMKeys stores keys for the account if its password hash is
+	// still passwordHash; otherwise it stores nothing and returns
+	// ErrModifiedSince.
+	SetSCRAMKeys(ctx context.Context, address, passwordHash, keys string) error
+}
+
 // Mailbox is one folder of one account.
 type Mailbox struct {
 	ID            int64

@@ -126,6 +126,16 @@ CREATE TABLE app_passwords (
 CREATE INDEX app_passwords_hash ON app_passwords(account_id, hash);
 ALTER TABLE accounts ADD COLUMN main_password_refused INTEGER NOT NULL DEFAULT 0;
 `,
+	// 6: SCRAM-SHA-256 verifiers (RFC 5802 §3), each bound to the password
+	// hash it was made beside: a row whose password_hash is no longer the
+	// account's is stale and ignored (store.SCRAMStore).
+	`
+CREATE TABLE scram_keys (
+	account_id    INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	password_hash TEXT NOT NULL,
+	keys          TEXT NOT NULL
+);
+`,
 }
 
 // migrate brings the database schema to the newest version.
