@@ -104,7 +104,7 @@ func spfReason(r spf.Result, err error) string {
 		return ""
 	}
 	switch r {
-	case spf.TempError, spf.PermError, spf.None:
+	case spf.TempError, spf.PermError:
 		return err.Error()
 	}
 	return ""
