@@ -106,6 +106,11 @@ func newInstance(t testing.TB, o instanceOptions) *instance {
 		fmt.Fprintf(&cfg, "%s = [%q]\n", s, in.addr[s])
 	}
 	fmt.Fprintf(&cfg, "\n[delivery]\nremote_port = %d\nconnect_timeout = \"3s\"\n", o.RemotePort)
+	if o.IP != "127.0.0.1" {
+		// Outbound mail leaves from the instance's own address, so the
+		// receiving side's checks (iprev, SPF) see who really sends.
+		fmt.Fprintf(&cfg, "local_addr = %q\n", o.IP)
+	}
 	if o.DNS != "" {
 		fmt.Fprintf(&cfg, "\n[dns]\nservers = [%q]\ntimeout = \"2s\"\n", o.DNS)
 	}
