@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pochta/internal/dnstest"
 )
 
 var binary string
@@ -110,6 +112,11 @@ func newInstance(t testing.TB, o instanceOptions) *instance {
 		// Outbound mail leaves from the instance's own address, so the
 		// receiving side's checks (iprev, SPF) see who really sends.
 		fmt.Fprintf(&cfg, "local_addr = %q\n", o.IP)
+	}
+	if o.DNS == "" {
+		// Never the machine's resolver: the inbound checks look names
+		// up for every message. An empty zone answers NXDOMAIN.
+		o.DNS = dnstest.Start(t, nil).Addr()
 	}
 	if o.DNS != "" {
 		fmt.Fprintf(&cfg, "\n[dns]\nservers = [%q]\ntimeout = \"2s\"\n", o.DNS)
