@@ -219,3 +219,23 @@ func TestOrgDomainAndReverseName(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCheck measures the checks of one message against the loopback
+// DNS server: SPF for MAIL FROM and HELO, DKIM (unsigned), DMARC, iprev,
+// one DNSBL zone.
+func BenchmarkCheck(b *testing.B) {
+	srv := dnstest.Start(b, dnstest.Zone{
+		"127.0.0.2":        {PTR: []string{"mail.good.test"}},
+		"mail.good.test":   {A: []string{"127.0.0.2"}},
+		"good.test":        {TXT: []string{"v=spf1 ip4:127.0.0.2 -all"}},
+		"_dmarc.good.test": {TXT: []string{"v=DMARC1; p=reject"}},
+	})
+	c := New(all(Options{AuthservID: "mx.test", DNSBL: []string{"bl.test"}, Resolver: dns.New([]string{srv.Addr()}, time.Second)}))
+	e, m := env("127.0.0.2", "mail.good.test", "a@good.test"), msg("a@good.test")
+	for b.Loop() {
+		if r, err := c.Check(context.Background(), e, m); err != nil || !strings.Contains(r.AuthResults, "dmarc=pass") {
+			b.Fatal(err, r.AuthResults)
+		}
+	}
+	b.ReportMetric(float64(srv.Queries())/float64(b.N), "queries/op")
+}
