@@ -239,3 +239,16 @@ func BenchmarkCheck(b *testing.B) {
 	}
 	b.ReportMetric(float64(srv.Queries())/float64(b.N), "queries/op")
 }
+
+func TestReasonAndDomainForms(t *testing.T) {
+	err := &net.DNSError{Err: "no such host", Name: "sel._domainkey.a.test", Server: "127.0.0.1:5353"}
+	if got := reasonText(err); got != "lookup sel._domainkey.a.test: no such host" {
+		t.Errorf("reasonText = %q", got)
+	}
+	if got := normDomain("Пример.РФ."); got != "xn--e1afmkfd.xn--p1ai" {
+		t.Errorf("normDomain = %q", got)
+	}
+	if got := parseHeader([]byte("From: =?utf-8?q?x?= <ivan@пример.рф>\r\n\r\n")).fromDomains; len(got) != 1 || got[0] != "xn--e1afmkfd.xn--p1ai" {
+		t.Errorf("From domains = %q", got)
+	}
+}

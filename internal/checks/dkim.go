@@ -33,7 +33,7 @@ func (c *Checker) checkDKIM(ctx context.Context, content []byte, h header) []dki
 	})
 	if err != nil && !errors.Is(err, dkim.ErrTooManySignatures) && len(verifs) == 0 {
 		// The header could not be read at all.
-		return []dkimOutcome{{result: "permerror", reason: err.Error()}}
+		return []dkimOutcome{{result: "permerror", reason: reasonText(err)}}
 	}
 	out := make([]dkimOutcome, 0, len(verifs))
 	for i, v := range verifs {
@@ -52,11 +52,11 @@ func (c *Checker) checkDKIM(ctx context.Context, content []byte, h header) []dki
 		switch {
 		case v.Err == nil:
 		case dkim.IsTempFail(v.Err):
-			o.result, o.reason = "temperror", v.Err.Error()
+			o.result, o.reason = "temperror", reasonText(v.Err)
 		case dkim.IsPermFail(v.Err):
-			o.result, o.reason = "permerror", v.Err.Error()
+			o.result, o.reason = "permerror", reasonText(v.Err)
 		default:
-			o.result, o.reason = "fail", v.Err.Error()
+			o.result, o.reason = "fail", reasonText(v.Err)
 		}
 		out = append(out, o)
 	}

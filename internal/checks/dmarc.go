@@ -114,9 +114,9 @@ func (c *Checker) checkDMARC(ctx context.Context, h header, sp spfOutcome, dk []
 	switch {
 	case err != nil:
 		if _, syntax := err.(errDMARCSyntax); syntax {
-			o.result, o.reason = "permerror", err.Error()
+			o.result, o.reason = "permerror", reasonText(err)
 		} else {
-			o.result, o.reason = "temperror", err.Error()
+			o.result, o.reason = "temperror", reasonText(err)
 		}
 		return o
 	case rec == nil:

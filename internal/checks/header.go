@@ -3,8 +3,11 @@ package checks
 import (
 	"bytes"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // field is one header field: its name and its raw bytes, folded lines and
@@ -124,7 +127,9 @@ func addressDomains(v string) []string {
 	}
 }
 
-func normDomain(d string) string { return strings.TrimSuffix(strings.ToLower(d), ".") }
+// normDomain lower-cases d, drops a final dot and turns U-labels into
+// A-labels.
+func normDomain(d string) string { return aLabels(strings.TrimSuffix(strings.ToLower(d), ".")) }
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
@@ -147,4 +152,23 @@ func tagList(v string) map[string]string {
 		out[k] = val
 	}
 	return out
+}
+
+// dnsServer matches the " on 127.0.0.1:53" that DNS errors name their
+// server with.
+var dnsServer = regexp.MustCompile(` on \[?[0-9a-fA-F.:]+\]?:[0-9]+`)
+
+// reasonText is an error as a reason="..." for the header: without the
+// address of our DNS server, which is nobody else's business.
+func reasonText(err error) string {
+	return dnsServer.ReplaceAllString(err.Error(), "")
+}
+
+// aLabels returns domain in its ASCII (A-label) form for DNS, as it is
+// when that fails (RFC 5891; SMTPUTF8 mail may carry U-labels).
+func aLabels(domain string) string {
+	if a, err := idna.Lookup.ToASCII(domain); err == nil {
+		return strings.ToLower(a)
+	}
+	return domain
 }

@@ -105,7 +105,7 @@ func spfReason(r spf.Result, err error) string {
 	}
 	switch r {
 	case spf.TempError, spf.PermError:
-		return err.Error()
+		return reasonText(err)
 	}
 	return ""
 }
