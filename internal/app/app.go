@@ -4,10 +4,10 @@
 // this file is the map of who talks to whom:
 //
 //	smtpserver (25, 587, 465) ─► mda ─► store          (local recipients)
-//	smtpserver (25) ─► checks ─► dns                    (SPF, DKIM, DMARC, iprev, DNSBL)
 //	                          └► queue ─► mda           (local recipients)
 //	                                   └► smtpclient ─► dns   (remote, by MX)
 //	pop3server, imapserver ─► store;  every login ─► auth ─► store
+//	smtpserver (25) ─► checks ─► dns   (SPF, DKIM, DMARC, iprev, DNSBL)
 package app
 
 import (

@@ -104,12 +104,13 @@ type Options struct {
 	// BeforeSMTP lets clients with a recent POP3/IMAP login relay.
 	BeforeSMTP    bool
 	EnforceSender bool
+	Limits        config.Limits
+	Logger        *slog.Logger
+
 	// Checks judges mail from outside in inbound mode (nil: no checks,
 	// but foreign Authentication-Results claiming Hostname are still
 	// removed).
 	Checks Checks
-	Limits config.Limits
-	Logger *slog.Logger
 }
 
 // Server is an SMTP server.
