@@ -318,7 +318,8 @@ func Default() *Config {
 			Workers:      20,
 			PerDomain:    4,
 		},
-		Log:    Log{Level: "info", Format: "text"},
+		Log: Log{Level: "info", Format: "text"},
+
 		Checks: Checks{SPF: "score", DKIM: "score", DMARC: "enforce", IPRev: "score"},
 	}
 }
