@@ -30,6 +30,8 @@ func zone(t *testing.T) *dnstest.Server {
 		"bad.test":           {TXT: []string{"v=spf1 -all"}},
 		"_dmarc.bad.test":    {TXT: []string{"v=DMARC1; p=whatever"}},
 		"9.0.0.127.bl.test":  {A: []string{"127.0.0.4"}},
+		"::1":                {PTR: []string{"v6.good.test"}},
+		"v6.good.test":       {AAAA: []string{"::1"}},
 		"9.0.0.127.odd.test": {A: []string{"10.0.0.1"}}, // not a listing (RFC 5782 §2.1)
 	})
 }
@@ -190,6 +192,14 @@ func TestUnreachableResolverIsBounded(t *testing.T) {
 	cancel()
 	if _, err := c.Check(ctx, env("127.0.0.9", "x.test", "a@good.test"), msg("a@good.test")); err == nil {
 		t.Fatal("cancelled context: no error")
+	}
+}
+
+func TestIPRevIPv6(t *testing.T) {
+	c := newChecker(zone(t), Options{IPRev: ModeStrict})
+	r, err := c.Check(context.Background(), env("::1", "v6.good.test", "a@good.test"), msg("a@good.test"))
+	if err != nil || r.Reject != nil || !strings.Contains(r.AuthResults, `iprev=pass policy.iprev="::1" (v6.good.test)`) {
+		t.Fatalf("IPv6 iprev: %v %v\n%s", err, r.Reject, r.AuthResults)
 	}
 }
 
