@@ -7,6 +7,7 @@
 //	                          └► queue ─► mda           (local recipients)
 //	                                   └► smtpclient ─► dns   (remote, by MX)
 //	pop3server, imapserver ─► store;  every login ─► auth ─► store
+//	smtpserver (25) ─► checks ─► dns   (SPF, DKIM, DMARC, iprev, DNSBL)
 package app
 
 import (
@@ -23,6 +24,7 @@ import (
 	"sync/atomic"
 
 	"pochta/internal/auth"
+	"pochta/internal/checks"
 	"pochta/internal/config"
 	"pochta/internal/dkim"
 	"pochta/internal/dns"
@@ -152,8 +154,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	outbound := &signingQueue{q: q, signer: signer}
 
 	rates := smtpserver.NewRates(cfg.Limits, nil) // shared by the SMTP services
+	checker := checks.New(checks.Options{
+		AuthservID: cfg.Hostname,
+		SPF:        checks.Mode(cfg.Checks.SPF),
+		DKIM:       checks.Mode(cfg.Checks.DKIM),
+		DMARC:      checks.Mode(cfg.Checks.DMARC),
+		IPRev:      checks.Mode(cfg.Checks.IPRev),
+		DNSBL:      cfg.Checks.DNSBL,
+		Resolver:   resolver,
+		Logger:     log.With("component", "checks"),
+	})
 	smtpOpts := func(mode smtpserver.Mode, implicit bool, name string) smtpserver.Options {
+		var judge smtpserver.Checks
+		if mode == smtpserver.ModeInbound {
+			judge = checker
+		}
 		return smtpserver.Options{
+			Checks:          judge,
 			Hostname:        cfg.Hostname,
 			Mode:            mode,
 			TLSConfig:       tlsConfig,

@@ -36,6 +36,7 @@ type Config struct {
 	Relay      Relay      `toml:"relay"`
 	Log        Log        `toml:"log"`
 	SRS        SRS        `toml:"srs"`
+	Checks     Checks     `toml:"checks"`
 }
 
 // SRS configures the Sender Rewriting Scheme for forwarded mail.
@@ -85,6 +86,23 @@ type DNS struct {
 	Servers []string `toml:"servers"`
 	// Timeout bounds one DNS query.
 	Timeout Duration `toml:"timeout"`
+}
+
+// Checks configures the sender-authentication checks of the inbound
+// (port 25) service; submission, authenticated sessions and
+// submission.trusted_networks skip them. Each is "off", "score" (its
+// result weighs in the spam score) or "reject" (a failure refuses the
+// message); see internal/checks.
+type Checks struct {
+	SPF  string `toml:"spf"`  // off | score | reject
+	DKIM string `toml:"dkim"` // off | score | reject
+	// DMARC "enforce" applies the sender domain's policy: p=reject is
+	// refused, p=quarantine goes to Junk.
+	DMARC string `toml:"dmarc"` // off | score | enforce
+	// IPRev "strict" also refuses a client whose confirmed PTR name is
+	// not in the sender's domain.
+	IPRev string   `toml:"iprev"` // off | score | reject | strict
+	DNSBL []string `toml:"dnsbl"` // blocklist zones asked about the client IP
 }
 
 // Delivery configures outbound connections to other mail servers.
@@ -364,8 +382,9 @@ func Default() *Config {
 			Workers:      20,
 			PerDomain:    4,
 		},
-		Log: Log{Level: "info", Format: "text"},
-		SRS: SRS{Enabled: true, MaxAgeDays: 21},
+		Log:    Log{Level: "info", Format: "text"},
+		SRS:    SRS{Enabled: true, MaxAgeDays: 21},
+		Checks: Checks{SPF: "score", DKIM: "score", DMARC: "enforce", IPRev: "score"},
 	}
 }
 
@@ -546,7 +565,30 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
 	}
+	c.validateChecks(bad)
 	return errors.Join(errs...)
+}
+
+// validateChecks checks the [checks] section.
+func (c *Config) validateChecks(bad func(key, format string, a ...any)) {
+	for _, k := range []struct {
+		key, v  string
+		allowed []string
+	}{
+		{"checks.spf", c.Checks.SPF, []string{"off", "score", "reject"}},
+		{"checks.dkim", c.Checks.DKIM, []string{"off", "score", "reject"}},
+		{"checks.dmarc", c.Checks.DMARC, []string{"off", "score", "enforce"}},
+		{"checks.iprev", c.Checks.IPRev, []string{"off", "score", "reject", "strict"}},
+	} {
+		if !slices.Contains(k.allowed, k.v) {
+			bad(k.key, "%q is not one of %s", k.v, strings.Join(k.allowed, ", "))
+		}
+	}
+	for i, z := range c.Checks.DNSBL {
+		if z == "" || strings.ContainsAny(z, " \t/@:") || strings.Trim(z, ".") == "" {
+			bad(fmt.Sprintf("checks.dnsbl[%d]", i), "%q is not a DNS zone", z)
+		}
+	}
 }
 
 // TrustedPrefixes returns the parsed submission.trusted_networks.

@@ -114,6 +114,11 @@ type Options struct {
 	// Rates are the abuse limits (ratelimit.go); nil means none.
 	Rates  *Rates
 	Logger *slog.Logger
+
+	// Checks judges mail from outside in inbound mode (nil: no checks,
+	// but foreign Authentication-Results claiming Hostname are still
+	// removed).
+	Checks Checks
 }
 
 // Server is an SMTP server.

@@ -505,10 +505,8 @@ func (c *session) mayRelay() bool {
 	if c.s.opts.Mode != ModeInbound {
 		return false
 	}
-	for _, p := range c.s.opts.TrustedNetworks {
-		if p.Contains(c.remote) {
-			return true
-		}
+	if inPrefixes(c.s.opts.TrustedNetworks, c.remote) {
+		return true
 	}
 	return c.s.opts.BeforeSMTP && c.s.opts.Auth != nil && c.s.opts.Auth.RecentLogin(c.remote)
 }

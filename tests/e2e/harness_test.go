@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pochta/internal/dnstest"
 )
 
 var binary string
@@ -106,6 +108,16 @@ func newInstance(t testing.TB, o instanceOptions) *instance {
 		fmt.Fprintf(&cfg, "%s = [%q]\n", s, in.addr[s])
 	}
 	fmt.Fprintf(&cfg, "\n[delivery]\nremote_port = %d\nconnect_timeout = \"3s\"\n", o.RemotePort)
+	if o.IP != "127.0.0.1" {
+		// Outbound mail leaves from the instance's own address, so the
+		// receiving side's checks (iprev, SPF) see who really sends.
+		fmt.Fprintf(&cfg, "local_addr = %q\n", o.IP)
+	}
+	if o.DNS == "" {
+		// Never the machine's resolver: the inbound checks look names
+		// up for every message. An empty zone answers NXDOMAIN.
+		o.DNS = dnstest.Start(t, nil).Addr()
+	}
 	if o.DNS != "" {
 		fmt.Fprintf(&cfg, "\n[dns]\nservers = [%q]\ntimeout = \"2s\"\n", o.DNS)
 	}

@@ -30,16 +30,17 @@ func startTwoDomains(t testing.TB, extraA string) *twoDomains {
 	t.Helper()
 	port := freePort(t, "127.0.0.2")
 	srv := dnstest.Start(t, dnstest.Zone{
-		"a.test":      {MX: []dnstest.MX{{Host: "mx.a.test", Pref: 10}}},
-		"mx.a.test":   {A: []string{"127.0.0.2"}},
-		"b.test":      {MX: []dnstest.MX{{Host: "mx.b.test", Pref: 10}}},
-		"mx.b.test":   {A: []string{"127.0.0.3"}},
-		"127.0.0.2":   {PTR: []string{"mx.a.test"}},
-		"127.0.0.3":   {PTR: []string{"mx.b.test"}},
-		"dead.test":   {A: []string{"127.0.0.9"}}, // nothing listens there
-		"c.test":      {A: []string{"127.0.0.3"}}, // no MX: implicit MX (RFC 5321 §5.1)
-		"null.test":   {MX: []dnstest.MX{{Host: ".", Pref: 0}}},
-		"second.test": {MX: []dnstest.MX{{Host: "dead.test", Pref: 10}, {Host: "mx.b.test", Pref: 20}}},
+		"a.test":        {MX: []dnstest.MX{{Host: "mx.a.test", Pref: 10}}, TXT: []string{"v=spf1 mx -all"}},
+		"_dmarc.a.test": {TXT: []string{"v=DMARC1; p=reject"}},
+		"mx.a.test":     {A: []string{"127.0.0.2"}},
+		"b.test":        {MX: []dnstest.MX{{Host: "mx.b.test", Pref: 10}}},
+		"mx.b.test":     {A: []string{"127.0.0.3"}},
+		"127.0.0.2":     {PTR: []string{"mx.a.test"}},
+		"127.0.0.3":     {PTR: []string{"mx.b.test"}},
+		"dead.test":     {A: []string{"127.0.0.9"}}, // nothing listens there
+		"c.test":        {A: []string{"127.0.0.3"}}, // no MX: implicit MX (RFC 5321 §5.1)
+		"null.test":     {MX: []dnstest.MX{{Host: ".", Pref: 0}}},
+		"second.test":   {MX: []dnstest.MX{{Host: "dead.test", Pref: 10}, {Host: "mx.b.test", Pref: 20}}},
 	})
 	queue := "\n[queue]\nfirst_retry = \"1s\"\nmax_retry = \"2s\"\n"
 	d := &twoDomains{dns: srv, port: port}
@@ -101,7 +102,10 @@ func TestJourney(t *testing.T) {
 	d := startTwoDomains(t, "")
 	submit(t, d.a, "john@a.test", "john-pw", "john@a.test", "kate@b.test", "My trip to the mountains")
 	msg := waitMailbox(t, d.b, "kate@b.test", "kate-pw", "INBOX", "Subject: My trip to the mountains")
-	for _, want := range []string{"Return-Path: <john@a.test>", "by mx.b.test", "by mx.a.test", "Message-ID:", "Date:", "DKIM-Signature:"} {
+	for _, want := range []string{"Return-Path: <john@a.test>", "by mx.b.test", "by mx.a.test", "Message-ID:", "Date:", "DKIM-Signature:",
+		// b.test's inbound checks: a.test's server is who it says.
+		"Authentication-Results: mx.b.test;", "iprev=pass policy.iprev=127.0.0.2 (mx.a.test)",
+		"spf=pass smtp.mailfrom=john@a.test", "dkim=pass header.d=a.test", "dmarc=pass (p=reject) header.from=a.test"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Kate's copy lacks %q:\n%s", want, msg)
 		}
