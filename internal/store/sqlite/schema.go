@@ -111,6 +111,12 @@ ALTER TABLE mailboxes DROP COLUMN subscribed;
 	`
 CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
 `,
+	// 5: where an account came from: "" for the store's own, "ldap" (or
+	// another directory source's name) for one provisioned for a
+	// directory user (internal/directory).
+	`
+ALTER TABLE accounts ADD COLUMN source TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database schema to the newest version.
