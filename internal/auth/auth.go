@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"pochta/internal/directory"
 	"pochta/internal/store"
 )
 
@@ -106,6 +107,21 @@ type Options struct {
 	// MaxConcurrentHashes bounds the argon2id verifications computed at
 	// once; further logins wait their turn (0 = GOMAXPROCS).
 	MaxConcurrentHashes int
+	// Sources, when set, is the ordered list of account sources
+	// (directory.Chain) that decides who answers for a login; nil means
+	// the store's own accounts only.
+	Sources Sources
+}
+
+// Sources finds who answers for a login ([auth] sources). For the
+// store's own accounts it returns the account and internal = true, and
+// the Authenticator checks the password against the stored hash (through
+// its cache); for a directory user the directory has checked the password
+// and no verification is cached here. store.ErrNotFound: nobody knows the
+// login; directory.ErrInvalid: the password or the user is refused; any
+// other error is temporary (the directory is unreachable).
+type Sources interface {
+	Authenticate(ctx context.Context, login, password string) (acct store.Account, internal bool, err error)
 }
 
 // Authenticator verifies logins against a Directory.
@@ -167,12 +183,14 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
-	acct, err := a.dir.GetAccount(ctx, username)
+	acct, internal, err := a.account(ctx, username, password)
 	switch {
 	case err == nil:
-		ok, err := a.verify(ctx, username, password, acct.PasswordHash)
-		if err != nil {
-			return store.Account{}, err
+		ok := !internal // a directory has checked the password
+		if internal {
+			if ok, err = a.verify(ctx, username, password, acct.PasswordHash); err != nil {
+				return store.Account{}, err
+			}
 		}
 		if ok {
 			a.mu.Lock()
@@ -186,6 +204,7 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 		if _, err := a.gate.verify(ctx, a.dummy, password); err != nil {
 			return store.Account{}, err
 		}
+	case errors.Is(err, directory.ErrInvalid):
 	default:
 		return store.Account{}, err
 	}
@@ -197,6 +216,16 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	case <-ctx.Done():
 	}
 	return store.Account{}, ErrInvalid
+}
+
+// account finds who answers for username: the configured Sources, or
+// the store's own accounts (internal = true: check the stored hash).
+func (a *Authenticator) account(ctx context.Context, username, password string) (store.Account, bool, error) {
+	if a.opts.Sources != nil {
+		return a.opts.Sources.Authenticate(ctx, username, password)
+	}
+	acct, err := a.dir.GetAccount(ctx, username)
+	return acct, err == nil, err
 }
 
 // fail records a failure and returns how long to delay the answer.

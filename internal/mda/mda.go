@@ -28,12 +28,21 @@ type Forwarder interface {
 // maxAliasDepth bounds alias chains (and breaks loops).
 const maxAliasDepth = 10
 
+// Accounts finds the account mail to an address goes to: the ordered
+// account sources ([auth] sources, directory.Chain), which provision the
+// accounts of directory users. store.ErrNotFound when there is none; any
+// other error is temporary (a directory unreachable) and becomes a 4xx.
+type Accounts interface {
+	Account(ctx context.Context, addr string) (store.Account, error)
+}
+
 // Deliverer delivers to local mailboxes.
 type Deliverer struct {
-	dir     store.Directory
-	mail    store.Mailstore
-	forward Forwarder
-	log     *slog.Logger
+	dir      store.Directory
+	mail     store.Mailstore
+	forward  Forwarder
+	accounts Accounts
+	log      *slog.Logger
 }
 
 // New returns a Deliverer. forward may be nil, in which case aliases to
@@ -42,7 +51,18 @@ func New(dir store.Directory, mail store.Mailstore, forward Forwarder, log *slog
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Deliverer{dir: dir, mail: mail, forward: forward, log: log}
+	return &Deliverer{dir: dir, mail: mail, forward: forward, accounts: storeAccounts{dir}, log: log}
+}
+
+// SetAccounts makes a look-up through the account sources find an
+// address's account, instead of the store's accounts alone.
+func (d *Deliverer) SetAccounts(a Accounts) { d.accounts = a }
+
+// storeAccounts finds accounts in the store only.
+type storeAccounts struct{ dir store.Directory }
+
+func (s storeAccounts) Account(ctx context.Context, addr string) (store.Account, error) {
+	return s.dir.GetAccount(ctx, addr)
 }
 
 // SetForwarder sets the Forwarder after construction (the queue needs the
@@ -119,7 +139,7 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 
 // lookup resolves addr as an account or an alias.
 func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) (bool, error) {
-	acct, err := d.dir.GetAccount(ctx, addr)
+	acct, err := d.accounts.Account(ctx, addr)
 	if err == nil {
 		for _, a := range x.Accounts {
 			if a.ID == acct.ID {
@@ -320,7 +340,7 @@ func (d *Deliverer) OwnsAddress(ctx context.Context, account store.Account, addr
 		return false, err
 	}
 	if dom.CatchAll != "" { // a catch-all must not let its owner send as anyone
-		if _, err := d.dir.GetAccount(ctx, addr); errors.Is(err, store.ErrNotFound) {
+		if _, err := d.accounts.Account(ctx, addr); errors.Is(err, store.ErrNotFound) {
 			if _, err := d.dir.GetAlias(ctx, addr); errors.Is(err, store.ErrNotFound) {
 				base := addr
 				if lp := envelope.LocalPart(addr); strings.Contains(lp, "+") {

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"pochta/internal/auth"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
 	"pochta/internal/store"
@@ -445,6 +446,11 @@ func (c *session) cmdAuth(arg string) error {
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.limits.CommandTimeout.Duration)
 	defer cancel()
 	acct, err := opts.Auth.Login(ctx, user, pass, c.remote)
+	if err != nil && !errors.Is(err, auth.ErrInvalid) && !errors.Is(err, context.Canceled) {
+		// The account source is unreachable: RFC 4954 §6, a temporary failure.
+		c.s.log.Warn("authentication unavailable", "ip", c.remote, "err", err)
+		return c.protocolError(454, "4.7.0", "Temporary authentication failure")
+	}
 	if err != nil {
 		c.s.log.Info("authentication failed", "ip", c.remote) // never the credentials
 		return c.protocolError(535, "5.7.8", "Authentication credentials invalid")
