@@ -181,3 +181,32 @@ func TestAddresses(t *testing.T) {
 		t.Errorf("addresses = %v, want %v", got, want)
 	}
 }
+
+// TestTLS: StartTLS on ldap:// and implicit TLS on ldaps://, with the
+// server's certificate checked against ca_file (refused without it).
+func TestTLS(t *testing.T) {
+	srv := slapdtest.StartTLS(t, slapdtest.PeopleLDIF)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		edit func(*Options)
+		ok   bool
+	}{
+		{"starttls", func(o *Options) { o.StartTLS, o.CAFile = true, srv.CAFile }, true},
+		{"ldaps", func(o *Options) { o.URL, o.CAFile = srv.LDAPSURL, srv.CAFile }, true},
+		{"ldaps, unknown certificate", func(o *Options) { o.URL = srv.LDAPSURL }, false},
+		{"starttls, unknown certificate", func(o *Options) { o.StartTLS = true }, false},
+		{"ldaps, insecure_skip_verify", func(o *Options) { o.URL, o.InsecureSkipVerify = srv.LDAPSURL, true }, true},
+	}
+	for _, tc := range cases {
+		opts := openLDAP(srv)
+		tc.edit(&opts)
+		_, err := newSource(t, opts).Authenticate(ctx, "kate@example.test", "kate-pw")
+		if tc.ok && err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+		}
+		if !tc.ok && !errors.Is(err, directory.ErrUnavailable) {
+			t.Errorf("%s: %v, want ErrUnavailable", tc.name, err)
+		}
+	}
+}

@@ -9,8 +9,15 @@
 package slapdtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	_ "embed"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -53,10 +60,17 @@ objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'pochtaUser' AUXILIARY
 
 // Server is a running slapd.
 type Server struct {
-	URL  string // ldap://127.0.0.1:port
+	URL string // ldap://127.0.0.1:port
+	// With StartTLS: ldaps://127.0.0.1:port, and the PEM file of the
+	// self-signed certificate both URLs present (also for StartTLS).
+	LDAPSURL string
+	CAFile   string
+
 	t    testing.TB
 	dir  string
 	addr string
+	// ldapsAddr is the ldaps:// listener's, with StartTLS.
+	ldapsAddr string
 	// started: addr is the server's for good (a restart keeps it).
 	started bool
 	cmd     *exec.Cmd
@@ -68,6 +82,18 @@ type Server struct {
 // stopped when the test ends. A missing slapd fails the test, naming the
 // Debian packages to install.
 func Start(t testing.TB, ldif string) *Server {
+	t.Helper()
+	return start(t, ldif, false)
+}
+
+// StartTLS is Start with TLS: a generated certificate for 127.0.0.1,
+// StartTLS on URL and implicit TLS on LDAPSURL.
+func StartTLS(t testing.TB, ldif string) *Server {
+	t.Helper()
+	return start(t, ldif, true)
+}
+
+func start(t testing.TB, ldif string, withTLS bool) *Server {
 	t.Helper()
 	for _, p := range []string{slapdPath, "/usr/bin/ldapmodify"} {
 		if _, err := os.Stat(p); err != nil {
@@ -96,10 +122,16 @@ rootpw %s
 directory %s/db
 maxsize 10485760
 `, dir, dir, Suffix, RootDN, RootPassword, dir)
+	s := &Server{t: t, dir: dir}
+	if withTLS {
+		s.CAFile = filepath.Join(dir, "cert.pem")
+		writeCert(t, s.CAFile, filepath.Join(dir, "key.pem"))
+		fmt.Fprintf(&conf, "TLSCertificateFile %s\nTLSCertificateKeyFile %s/key.pem\n", s.CAFile, dir)
+		s.ldapsAddr = freePort(t)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "slapd.conf"), []byte(conf.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, dir: dir}
 	s.start()
 	t.Cleanup(s.Stop)
 	s.Modify("dn: " + Suffix + "\nobjectClass: dcObject\nobjectClass: organization\no: example\ndc: example\n\n" + ldif)
@@ -112,15 +144,15 @@ func (s *Server) start() {
 	s.t.Helper()
 	for attempt := 0; attempt < 5; attempt++ {
 		if !s.started {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				s.t.Fatal(err)
-			}
-			s.addr = l.Addr().String()
-			l.Close()
+			s.addr = freePort(s.t)
 		}
 		s.URL = "ldap://" + s.addr
-		cmd := exec.Command(slapdPath, "-h", s.URL+"/", "-f", filepath.Join(s.dir, "slapd.conf"), "-d", "0")
+		urls := s.URL + "/"
+		if s.ldapsAddr != "" {
+			s.LDAPSURL = "ldaps://" + s.ldapsAddr
+			urls += " " + s.LDAPSURL + "/"
+		}
+		cmd := exec.Command(slapdPath, "-h", urls, "-f", filepath.Join(s.dir, "slapd.conf"), "-d", "0")
 		out, err := os.Create(filepath.Join(s.dir, "slapd.log"))
 		if err != nil {
 			s.t.Fatal(err)
@@ -190,3 +222,47 @@ func (s *Server) Modify(ldif string) {
 //
 //go:embed testdata/people.ldif
 var PeopleLDIF string
+
+// freePort returns a loopback address with a port free right now.
+func freePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t testing.TB, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: pkcs8}} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
