@@ -9,15 +9,8 @@
 package slapdtest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	_ "embed"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -25,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pochta/internal/tlscert"
 )
 
 // Suffix, RootDN and RootPassword of the test directory.
@@ -86,7 +81,7 @@ func Start(t testing.TB, ldif string) *Server {
 	return start(t, ldif, false)
 }
 
-// StartTLS is Start with TLS: a generated certificate for 127.0.0.1,
+// StartTLS is Start with TLS: a self-signed certificate for 127.0.0.1,
 // StartTLS on URL and implicit TLS on LDAPSURL.
 func StartTLS(t testing.TB, ldif string) *Server {
 	t.Helper()
@@ -124,9 +119,12 @@ maxsize 10485760
 `, dir, dir, Suffix, RootDN, RootPassword, dir)
 	s := &Server{t: t, dir: dir}
 	if withTLS {
-		s.CAFile = filepath.Join(dir, "cert.pem")
-		writeCert(t, s.CAFile, filepath.Join(dir, "key.pem"))
-		fmt.Fprintf(&conf, "TLSCertificateFile %s\nTLSCertificateKeyFile %s/key.pem\n", s.CAFile, dir)
+		// tlscert's self-signed certificate names 127.0.0.1 too.
+		if _, err := tlscert.Load("", "", "localhost", dir); err != nil {
+			t.Fatal(err)
+		}
+		s.CAFile = filepath.Join(dir, "tls", "selfsigned.crt")
+		fmt.Fprintf(&conf, "TLSCertificateFile %s\nTLSCertificateKeyFile %s\n", s.CAFile, filepath.Join(dir, "tls", "selfsigned.key"))
 		s.ldapsAddr = freePort(t)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "slapd.conf"), []byte(conf.String()), 0o600); err != nil {
@@ -232,37 +230,4 @@ func freePort(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
-func writeCert(t testing.TB, certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for file, block := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: pkcs8}} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
