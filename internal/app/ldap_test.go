@@ -125,6 +125,12 @@ func TestLDAPAccounts(t *testing.T) {
 	}
 	imapLogin(t, a, "kate@example.test", "kate-pw", "OK")
 
+	// A password changed in the directory applies at once: directory
+	// logins are never answered from a cache.
+	srv.Modify("dn: uid=kate,ou=people,dc=example,dc=test\nchangetype: modify\nreplace: userPassword\nuserPassword: new-pw\n")
+	imapLogin(t, a, "kate@example.test", "kate-pw", "NO [AUTHENTICATIONFAILED]")
+	smtpLogin(t, a, "kate@example.test", "new-pw", 235)
+
 	// Out of the group, or out of the directory: no mail, no login once
 	// the cache has expired.
 	srv.Modify("dn: cn=mail,ou=groups,dc=example,dc=test\nchangetype: modify\ndelete: member\nmember: uid=kate,ou=people,dc=example,dc=test\n")
@@ -135,7 +141,7 @@ func TestLDAPAccounts(t *testing.T) {
 			t.Errorf("RCPT to %s after removal: %d, want 550", rcpt, code)
 		}
 	}
-	imapLogin(t, a, "kate@example.test", "kate-pw", "NO [AUTHENTICATIONFAILED]")
+	imapLogin(t, a, "kate@example.test", "new-pw", "NO [AUTHENTICATIONFAILED]")
 	imapLogin(t, a, "lena@example.test", "lena-pw", "NO [AUTHENTICATIONFAILED]")
 	pop3Login(t, a, "lena@example.test", "lena-pw", "-ERR [AUTH]")
 }

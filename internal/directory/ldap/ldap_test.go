@@ -3,6 +3,7 @@ package ldap
 import (
 	"context"
 	"errors"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -208,5 +209,41 @@ func TestTLS(t *testing.T) {
 		if !tc.ok && !errors.Is(err, directory.ErrUnavailable) {
 			t.Errorf("%s: %v, want ErrUnavailable", tc.name, err)
 		}
+	}
+}
+
+// TestHungServer: a server that accepts connections and never answers
+// costs one Timeout and is ErrUnavailable, never a hang.
+func TestHungServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, unanswered, until the listener closes
+		}
+	}()
+	s := newSource(t, Options{
+		URL: "ldap://" + l.Addr().String(), BindDN: "cn=x", BindPassword: "y", BaseDN: "dc=x",
+		UserFilter: "(mail=%s)", AddressAttributes: []string{"mail"}, Timeout: 200 * time.Millisecond,
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Lookup(context.Background(), "kate@example.test")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, directory.ErrUnavailable) {
+			t.Errorf("Lookup = %v, want ErrUnavailable", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Lookup still waiting after 30 s with a 200 ms timeout")
 	}
 }
