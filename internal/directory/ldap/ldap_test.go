@@ -3,8 +3,10 @@ package ldap
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +247,59 @@ func TestHungServer(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Lookup still waiting after 30 s with a 200 ms timeout")
+	}
+}
+
+// TestConcurrent: many logins and look-ups at once share the pool (run
+// with -race).
+func TestConcurrent(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.PeopleLDIF)
+	s := newSource(t, openLDAP(srv))
+	ctx := context.Background()
+	errs := make(chan error, 20*10)
+	var wg sync.WaitGroup
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				pw, want := "kate-pw", error(nil)
+				if (g+i)%3 == 0 {
+					pw, want = "wrong", directory.ErrInvalid
+				}
+				if _, err := s.Authenticate(ctx, "kate@example.test", pw); !errors.Is(err, want) {
+					errs <- fmt.Errorf("Authenticate(%s) = %v, want %v", pw, err, want)
+				}
+				if e, err := s.Lookup(ctx, "lena@example.test"); err != nil || e.Address != "lena@example.test" {
+					errs <- fmt.Errorf("Lookup = %+v, %v", e, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := len(s.idle); n > cap(s.idle) {
+		t.Errorf("%d idle connections, pool holds %d", n, cap(s.idle))
+	}
+}
+
+// BenchmarkAuthenticate: a search and a bind as the user (and back to
+// the service account) on a pooled connection.
+func BenchmarkAuthenticate(b *testing.B) {
+	srv := slapdtest.Start(b, slapdtest.PeopleLDIF)
+	s, err := New(openLDAP(srv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.Authenticate(ctx, "kate@example.test", "kate-pw"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
