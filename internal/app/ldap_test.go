@@ -162,8 +162,16 @@ func TestLDAPActiveDirectory(t *testing.T) {
 	}
 	inboxCount(t, a, "ann@example.test", 1) // named by the SMTP: primary
 	imapLogin(t, a, "dave@example.test", "dave-pw", "NO [AUTHENTICATIONFAILED]")
+	// With a catch-all, unknown addresses reach it, but a disabled user's
+	// mail is refused, not passed on.
+	if err := a.Store.SetCatchAll(context.Background(), "example.test", "own@example.test"); err != nil {
+		t.Fatal(err)
+	}
 	if code := rcptCode(t, a, "dave@example.test"); code != 550 {
 		t.Errorf("RCPT to a disabled AD account: %d, want 550", code)
+	}
+	if code := rcptCode(t, a, "nobody@example.test"); code != 250 {
+		t.Errorf("RCPT to an unknown address with a catch-all: %d, want 250", code)
 	}
 }
 

@@ -59,6 +59,11 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
+// ErrDisabled: a directory knows the address, but its user may not use
+// mail (disabled, not in the group). Mail to it is refused, not passed to
+// a catch-all.
+var ErrDisabled = errors.New("directory: user may not use mail")
+
 // maxCached bounds the cache's entries.
 const maxCached = 100000
 
@@ -109,8 +114,8 @@ func New(st Store, sources []Source, opts Options) *Chain {
 // of the internal source, or the (provisioned) account of the directory
 // user addr belongs to — every address of the user reaches the one
 // account named by Entry.Address. store.ErrNotFound when no source knows
-// addr or its user may not use mail; an error wrapping ErrUnavailable when
-// a source cannot answer and nothing usable is cached.
+// addr; ErrDisabled when its user may not use mail; an error wrapping
+// ErrUnavailable when a source cannot answer and nothing usable is cached.
 func (c *Chain) Account(ctx context.Context, addr string) (store.Account, error) {
 	addr = strings.ToLower(strings.TrimSpace(addr))
 	for _, src := range c.sources {
@@ -126,11 +131,11 @@ func (c *Chain) Account(ctx context.Context, addr string) (store.Account, error)
 		case errors.Is(err, ErrUnknown):
 			continue
 		case errors.Is(err, ErrInvalid):
-			return store.Account{}, fmt.Errorf("%w: %s refuses %s", store.ErrNotFound, src.Name(), addr)
+			return store.Account{}, fmt.Errorf("%w: %s refuses %s: %w", ErrDisabled, src.Name(), addr, err)
 		case err != nil:
 			return store.Account{}, err
 		case !e.Enabled:
-			return store.Account{}, fmt.Errorf("%w: %s user %s may not use mail", store.ErrNotFound, src.Name(), addr)
+			return store.Account{}, fmt.Errorf("%w: %s user %s", ErrDisabled, src.Name(), addr)
 		}
 		return c.provision(ctx, e)
 	}

@@ -158,8 +158,8 @@ func TestChainOrderAndProvisioning(t *testing.T) {
 		t.Errorf("empty password: %v, %d directory calls; want ErrInvalid without asking", err, f.dir.count()-calls)
 	}
 	// Disabled: known, so no later source is asked, and refused.
-	if _, err := f.chain.Account(ctx, "bob@example.org"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("disabled user: %v, want ErrNotFound", err)
+	if _, err := f.chain.Account(ctx, "bob@example.org"); !errors.Is(err, ErrDisabled) {
+		t.Errorf("disabled user: %v, want ErrDisabled", err)
 	}
 	if _, _, err := f.chain.Authenticate(ctx, "bob@example.org", "bob-pw"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("disabled user's login: %v, want ErrInvalid", err)

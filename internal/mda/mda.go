@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"pochta/internal/directory"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
 	"pochta/internal/store"
@@ -30,8 +31,10 @@ const maxAliasDepth = 10
 
 // Accounts finds the account mail to an address goes to: the ordered
 // account sources ([auth] sources, directory.Chain), which provision the
-// accounts of directory users. store.ErrNotFound when there is none; any
-// other error is temporary (a directory unreachable) and becomes a 4xx.
+// accounts of directory users. store.ErrNotFound when there is none;
+// directory.ErrDisabled when the address's user may not receive mail
+// (refused, never passed to a catch-all); any other error is temporary (a
+// directory unreachable) and becomes a 4xx.
 type Accounts interface {
 	Account(ctx context.Context, addr string) (store.Account, error)
 }
@@ -140,6 +143,9 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 // lookup resolves addr as an account or an alias.
 func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) (bool, error) {
 	acct, err := d.accounts.Account(ctx, addr)
+	if errors.Is(err, directory.ErrDisabled) {
+		return true, reply.New(550, "5.2.1", "Mailbox disabled") // RFC 3463 §3.3
+	}
 	if err == nil {
 		for _, a := range x.Accounts {
 			if a.ID == acct.ID {
