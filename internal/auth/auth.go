@@ -1,5 +1,7 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
-// password hashing with argon2id, verification against the Directory,
+// password hashing with argon2id, verification against the Directory (or,
+// through Options.Sources, the ordered account sources, where a directory
+// such as LDAP checks its users' passwords itself),
 // a bounded cache of recent successful verifications and a bound on the
 // hashes computed at once (cache.go), slowing down failed logins per
 // client IP, the "no plaintext password without TLS" rule, and the record
@@ -179,7 +181,10 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 // computed only when this user and password have not been verified
 // against the account's current hash within CacheTTL, and then only when
 // one of MaxConcurrentHashes slots is free; if ctx ends while waiting for
-// one, Login returns ctx's error.
+// one, Login returns ctx's error. With Sources, a directory user's
+// password is checked by the directory on every login (never from the
+// cache); a directory that cannot answer makes Login return an error
+// other than ErrInvalid (a temporary failure), without a delay.
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
