@@ -29,6 +29,11 @@ type Forwarder interface {
 // maxAliasDepth bounds alias chains (and breaks loops).
 const maxAliasDepth = 10
 
+// errDisabled refuses mail to a directory user who may not use mail
+// (RFC 3463 §3.3, X.2.1: mailbox disabled). An alias skips such a target
+// as it skips a missing one.
+var errDisabled = reply.New(550, "5.2.1", "Mailbox disabled")
+
 // Accounts finds the account mail to an address goes to: the ordered
 // account sources ([auth] sources, directory.Chain), which provision the
 // accounts of directory users. store.ErrNotFound when there is none;
@@ -144,7 +149,7 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) (bool, error) {
 	acct, err := d.accounts.Account(ctx, addr)
 	if errors.Is(err, directory.ErrDisabled) {
-		return true, reply.New(550, "5.2.1", "Mailbox disabled") // RFC 3463 §3.3
+		return true, errDisabled
 	}
 	if err == nil {
 		for _, a := range x.Accounts {
@@ -167,7 +172,7 @@ func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map
 	}
 	seen[addr] = true
 	for _, t := range alias.Targets {
-		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) {
+		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) && !errors.Is(err, errDisabled) {
 			return true, err
 		}
 	}
