@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -76,4 +77,27 @@ func newLDAP(c config.LDAP) (*ldap.Source, error) {
 		return nil, fmt.Errorf("auth.ldap: %w", err)
 	}
 	return src, nil
+}
+
+// CheckSources builds the account sources of cfg and has each directory
+// answer once (LDAP: connect and bind as the service account), for
+// `pochta config check`. It returns what it checked, one line each.
+func CheckSources(ctx context.Context, cfg *config.Config) ([]string, error) {
+	var done []string
+	for _, name := range cfg.Auth.Sources {
+		if name != "ldap" {
+			continue
+		}
+		src, err := newLDAP(cfg.Auth.LDAP)
+		if err != nil {
+			return done, err
+		}
+		err = src.Check(ctx)
+		src.Close()
+		if err != nil {
+			return done, fmt.Errorf("auth.ldap: %w", err)
+		}
+		done = append(done, fmt.Sprintf("ldap: %s answers, service bind as %q OK", cfg.Auth.LDAP.URL, cfg.Auth.LDAP.BindDN))
+	}
+	return done, nil
 }

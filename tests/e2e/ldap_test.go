@@ -35,7 +35,7 @@ group_dn = "cn=mail,ou=groups,dc=example,dc=test"
 cache_seconds = 60
 `, srv.URL, secret)
 	in := newInstance(t, instanceOptions{Hostname: "mx.example.test", Extra: extra})
-	if out := in.run("", "config check"); !strings.Contains(out, "OK") {
+	if out := in.run("", "config check"); !strings.Contains(out, "service bind as \"cn=pochta,ou=services,dc=example,dc=test\" OK") {
 		t.Fatalf("config check: %s", out)
 	}
 	in.run("", "domain add", "example.test")

@@ -118,6 +118,15 @@ func (s *Source) Close() {
 	}
 }
 
+// Check connects and binds as the service account (pochta config
+// check): the URL, TLS, CA file and service password are right.
+func (s *Source) Check(ctx context.Context) error {
+	if err := s.with(ctx, func(*ldap.Conn) error { return nil }); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // user is a found user: the entry's DN and what it says.
 type user struct {
 	dn    string

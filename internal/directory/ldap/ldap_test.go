@@ -171,10 +171,17 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("restarted: Authenticate = %v", err)
 	}
 	// A wrong service password is the directory's failure, not the user's.
+	if err := s.Check(ctx); err != nil {
+		t.Errorf("Check: %v", err)
+	}
 	opts := openLDAP(srv)
 	opts.BindPassword = "wrong"
-	if _, err := newSource(t, opts).Lookup(ctx, "kate@example.test"); !errors.Is(err, directory.ErrUnavailable) {
+	bad := newSource(t, opts)
+	if _, err := bad.Lookup(ctx, "kate@example.test"); !errors.Is(err, directory.ErrUnavailable) {
 		t.Errorf("bad service password: Lookup = %v, want ErrUnavailable", err)
+	}
+	if err := bad.Check(ctx); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("bad service password: Check = %v, want ErrUnavailable", err)
 	}
 }
 
