@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"pochta/internal/app"
 	"pochta/internal/config"
 )
 
@@ -79,6 +81,13 @@ func (c *cli) configCheck(args []string) error {
 	if demo {
 		fmt.Fprintln(c.stdout, "no configuration file: the demo configuration is valid")
 		return nil
+	}
+	checked, err := app.CheckSources(context.Background(), cfg)
+	if err != nil {
+		return err
+	}
+	for _, line := range checked {
+		fmt.Fprintln(c.stdout, line)
 	}
 	fmt.Fprintf(c.stdout, "configuration OK (hostname %s, data_dir %s)\n", cfg.Hostname, cfg.DataDir)
 	return nil

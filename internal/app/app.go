@@ -8,6 +8,7 @@
 //	                                   └► smtpclient ─► dns   (remote, by MX)
 //	pop3server, imapserver ─► store;  every login ─► auth ─► store
 //	smtpserver (25) ─► checks ─► dns   (SPF, DKIM, DMARC, iprev, DNSBL)
+//	auth, mda ─► directory (the account sources: store, LDAP) ─► store
 package app
 
 import (
@@ -55,6 +56,8 @@ type App struct {
 	Auth  *auth.Authenticator
 	MDA   *mda.Deliverer
 
+	closeSources func() // the account sources' connections
+
 	services []service
 	wg       sync.WaitGroup
 	stopping atomic.Bool // Serve's return during Shutdown is expected
@@ -87,6 +90,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return fail(err)
 	}
+	sources, closeSources, err := newSources(cfg, st, log)
+	if err != nil {
+		return fail(err)
+	}
+	a.closeSources = closeSources
 	a.Auth = auth.New(st, auth.Options{
 		PlaintextOnLoopback: cfg.Auth.PlaintextOnLoopback,
 		FailureDelay:        cfg.Auth.FailureDelay.Duration,
@@ -101,6 +109,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
 		AppPasswords:              st,
 		SCRAM:                     st,
+		Sources:                   sources,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	client := smtpclient.New(smtpclient.Options{
@@ -117,6 +126,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Logger:         log.With("component", "smtpclient"),
 	})
 	a.MDA = mda.New(st, st, nil, log.With("component", "mda"))
+	a.MDA.SetAccounts(sources)
 	q, err := queue.Open(queue.Options{
 		Dir:          filepath.Join(cfg.DataDir, "queue"),
 		Hostname:     cfg.Hostname,
@@ -313,6 +323,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if err := a.Queue.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
 	}
+	a.closeSources()
 	if err := a.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}

@@ -19,18 +19,19 @@ import (
 
 // startApp runs the whole server with every service on a free loopback
 // port and one account, kate@example.test, password "pw".
-func startApp(t testing.TB) *App { return startAppWith(t, nil) }
+func startApp(t testing.TB) *App { return startAppWith(t, "kate@example.test", nil) }
 
-// startAppWith is startApp with adjust applied to the configuration first.
-func startAppWith(t testing.TB, adjust func(*config.Config)) *App {
+// startAppWith is startApp with the one account's address and changes to
+// the configuration (edit may be nil).
+func startAppWith(t testing.TB, account string, edit func(*config.Config)) *App {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
 	cfg.DataDir = t.TempDir()
 	one := []string{"127.0.0.1:0"}
 	cfg.Listen = config.Listen{SMTP: one, Submission: one, Submissions: one, IMAP: one, IMAPS: one, POP3: one, POP3S: one, HTTP: one}
-	if adjust != nil {
-		adjust(cfg)
+	if edit != nil {
+		edit(cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func startAppWith(t testing.TB, adjust func(*config.Config)) *App {
 		t.Fatal(err)
 	}
 	h, _ := auth.Hash("pw")
-	if _, err := a.Store.AddAccount(ctx, "kate@example.test", h); err != nil {
+	if _, err := a.Store.AddAccount(ctx, account, h); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Start(); err != nil {

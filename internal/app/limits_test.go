@@ -14,7 +14,7 @@ import (
 // counts failures of every protocol together; past it, IMAP and POP3
 // refuse even the right password from that address.
 func TestFailedLoginCapAcrossProtocols(t *testing.T) {
-	a := startAppWith(t, func(c *config.Config) {
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
 		c.Limits.ConnectionLimitExceptions = []string{} // hold loopback to the per-IP limits
 		c.Limits.AuthFailuresPerHourPerIP = 2
 		c.Auth.FailureDelay = config.D(time.Millisecond)

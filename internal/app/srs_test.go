@@ -107,7 +107,7 @@ func TestForwardWithSRS(t *testing.T) {
 		"mx.remote.test": {A: []string{"127.0.0.1"}},
 	})
 	var cfg *config.Config
-	a := startAppWith(t, func(c *config.Config) {
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
 		c.DNS.Servers = []string{dnsSrv.Addr()}
 		c.Delivery.RemotePort = port
 		cfg = c

@@ -8,10 +8,7 @@ import (
 )
 
 // systemSource builds the "system" account source (the host's users) from
-// [auth.system]. The chain of account sources (package directory) appends
-// it where auth.sources names "system":
-//
-//	sources = append(sources, systemSource(cfg, log))
+// [auth.system], for the place auth.sources names "system" (sources.go).
 func systemSource(cfg *config.Config, log *slog.Logger) *system.Source {
 	s := cfg.Auth.System
 	return system.New(system.Options{

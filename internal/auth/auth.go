@@ -1,5 +1,7 @@
 // Package auth checks logins for every protocol (SMTP AUTH, IMAP, POP3):
-// password hashing with argon2id, verification against the Directory,
+// password hashing with argon2id, verification against the Directory (or,
+// through Options.Sources, the ordered account sources, where a directory
+// such as LDAP checks its users' passwords itself),
 // SCRAM-SHA-256[-PLUS] exchanges against stored verifiers (scram.go),
 // a bounded cache of recent successful verifications and a bound on the
 // hashes computed at once (cache.go), slowing down failed logins per
@@ -23,6 +25,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"pochta/internal/directory"
 	"pochta/internal/ratelimit"
 	"pochta/internal/store"
 )
@@ -122,6 +125,21 @@ type Options struct {
 	// SCRAM keeps the accounts' SCRAM-SHA-256 verifiers; nil offers no
 	// SCRAM (scram.go).
 	SCRAM store.SCRAMStore
+	// Sources, when set, is the ordered list of account sources
+	// (directory.Chain) that decides who answers for a login; nil means
+	// the store's own accounts only.
+	Sources Sources
+}
+
+// Sources finds who answers for a login ([auth] sources). For the
+// store's own accounts it returns the account and internal = true, and
+// the Authenticator checks the password against the stored hash (through
+// its cache); for a directory user the directory has checked the password
+// and no verification is cached here. store.ErrNotFound: nobody knows the
+// login; directory.ErrInvalid: the password or the user is refused; any
+// other error is temporary (the directory is unreachable).
+type Sources interface {
+	Authenticate(ctx context.Context, login, password string) (acct store.Account, internal bool, err error)
 }
 
 // Authenticator verifies logins against a Directory.
@@ -185,11 +203,15 @@ func (a *Authenticator) hashes() int64 { return a.gate.count.Load() }
 // computed only when this user and password have not been verified
 // against the account's current hash within CacheTTL, and then only when
 // one of MaxConcurrentHashes slots is free; if ctx ends while waiting for
-// one, Login returns ctx's error.
+// one, Login returns ctx's error. With Sources, a directory user's
+// password is checked by the directory on every login (never from the
+// cache); a directory that cannot answer makes Login return an error
+// other than ErrInvalid (a temporary failure), without a delay.
 //
 // Login accepts app passwords that are not limited to some protocols; the
 // protocol servers log in through For(proto), which accepts those of their
-// protocol.
+// protocol. App passwords and the main-password refusal apply to the
+// store's own accounts.
 func (a *Authenticator) Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error) {
 	return a.login(ctx, "", username, password, remote)
 }
@@ -200,16 +222,18 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 	if a.capped(remote) {
 		return store.Account{}, ErrTooManyFailures
 	}
-	acct, err := a.dir.GetAccount(ctx, username)
+	acct, internal, err := a.account(ctx, username, password)
 	switch {
 	case err == nil:
-		m, err := a.check(ctx, proto, acct, username, password)
-		if err != nil {
-			return store.Account{}, err
+		m := mainPassword // a directory has checked the password
+		if internal {
+			if m, err = a.check(ctx, proto, acct, username, password); err != nil {
+				return store.Account{}, err
+			}
 		}
 		if m != noMatch {
 			a.succeeded(remote)
-			if m == mainPassword {
+			if m == mainPassword && internal {
 				// The main password matched its argon2id hash: the one
 				// moment its SCRAM verifier can be made (scram.go).
 				a.addSCRAMKeys(ctx, acct, password)
@@ -221,6 +245,7 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 		if _, err := a.gate.verify(ctx, a.dummy, password); err != nil {
 			return store.Account{}, err
 		}
+	case errors.Is(err, directory.ErrInvalid):
 	default:
 		return store.Account{}, err
 	}
@@ -251,6 +276,16 @@ func (a *Authenticator) failed(ctx context.Context, remote netip.Addr, username 
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// account finds who answers for username: the configured Sources, or
+// the store's own accounts (internal = true: check the stored hash).
+func (a *Authenticator) account(ctx context.Context, username, password string) (store.Account, bool, error) {
+	if a.opts.Sources != nil {
+		return a.opts.Sources.Authenticate(ctx, username, password)
+	}
+	acct, err := a.dir.GetAccount(ctx, username)
+	return acct, err == nil, err
 }
 
 // fail records a failure and returns how long to delay the answer.

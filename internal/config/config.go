@@ -143,6 +143,10 @@ type Auth struct {
 
 	// System configures the "system" account source (the host's users).
 	System AuthSystem `toml:"system"`
+	// Sources are the places accounts come from, asked in this order for
+	// logins and recipients: "internal" (the store), "ldap", "system".
+	Sources []string `toml:"sources"`
+	LDAP    LDAP     `toml:"ldap"`
 }
 
 // AuthSystem configures the machine's own users as mail users: host user
@@ -155,6 +159,26 @@ type AuthSystem struct {
 	MaxUID int `toml:"max_uid"`
 	// PAMService is the PAM service of the pam build (go build -tags pam).
 	PAMService string `toml:"pam_service"`
+}
+
+// LDAP configures the account source "ldap" (OpenLDAP, Active Directory).
+type LDAP struct {
+	URL                string `toml:"url"`      // ldap://host:389 or ldaps://host:636
+	StartTLS           bool   `toml:"starttls"` // with ldap://
+	CAFile             string `toml:"ca_file"`  // PEM roots for the server's certificate; "" = the system's
+	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
+	BindDN             string `toml:"bind_dn"` // the service account; "" searches anonymously
+	BindPasswordFile   string `toml:"bind_password_file"`
+	BaseDN             string `toml:"base_dn"`
+	// UserFilter finds a user; every %s is the address, RFC 4515-escaped.
+	UserFilter        string   `toml:"user_filter"`
+	AddressAttributes []string `toml:"address_attributes"` // the first value of the first names the mailbox
+	GroupDN           string   `toml:"group_dn"`           // when set, only members may use mail
+	QuotaAttribute    string   `toml:"quota_attribute"`    // bytes; "" = the store's quota
+	// CacheSeconds is how long what the directory said about an address
+	// is used without asking again.
+	CacheSeconds int      `toml:"cache_seconds"`
+	Timeout      Duration `toml:"timeout"` // each directory request
 }
 
 // Limits bound every resource a client can consume.
@@ -346,6 +370,13 @@ func Default() *Config {
 			CacheTTL:            D(5 * time.Minute),
 			CacheSize:           10000,
 			System:              AuthSystem{MinUID: 1000, MaxUID: 60000, PAMService: "pochta"},
+			Sources:             []string{"internal"},
+			LDAP: LDAP{
+				UserFilter:        "(&(objectClass=inetOrgPerson)(|(mail=%s)(mailAlternateAddress=%s)))",
+				AddressAttributes: []string{"mail", "mailAlternateAddress"},
+				CacheSeconds:      60,
+				Timeout:           D(5 * time.Second),
+			},
 		},
 		Limits: Limits{
 			MaxMessageSize:      50 << 20,
@@ -526,6 +557,7 @@ func (c *Config) Validate() error {
 	if c.Auth.System.PAMService == "" {
 		bad("auth.system.pam_service", "must not be empty")
 	}
+	c.validateSources(bad)
 	if c.Limits.MaxLineLength < 1000 {
 		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
 	}
@@ -600,4 +632,54 @@ func (c *Config) TrustedPrefixes() []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// validateSources checks [auth] sources and, when "ldap" is one of
+// them, [auth.ldap].
+func (c *Config) validateSources(bad func(key, format string, a ...any)) {
+	if len(c.Auth.Sources) == 0 {
+		bad("auth.sources", "must name at least one source")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Auth.Sources {
+		switch {
+		case s != "internal" && s != "ldap" && s != "system":
+			bad(fmt.Sprintf("auth.sources[%d]", i), "%q is not one of internal, ldap, system", s)
+		case seen[s]:
+			bad(fmt.Sprintf("auth.sources[%d]", i), "%q is listed twice", s)
+		}
+		seen[s] = true
+	}
+	if seen["system"] && c.Auth.System.Domain == "" {
+		bad("auth.system.domain", "must be set when auth.sources lists \"system\"")
+	}
+	if !seen["ldap"] {
+		return
+	}
+	l := c.Auth.LDAP
+	switch {
+	case !strings.HasPrefix(l.URL, "ldap://") && !strings.HasPrefix(l.URL, "ldaps://"):
+		bad("auth.ldap.url", "%q is not an ldap:// or ldaps:// URL", l.URL)
+	case l.StartTLS && !strings.HasPrefix(l.URL, "ldap://"):
+		bad("auth.ldap.starttls", "needs an ldap:// url (ldaps:// is TLS already)")
+	}
+	if l.BindDN != "" && l.BindPasswordFile == "" {
+		bad("auth.ldap.bind_password_file", "must be set with bind_dn")
+	}
+	if l.BaseDN == "" {
+		bad("auth.ldap.base_dn", "must not be empty")
+	}
+	if !strings.Contains(l.UserFilter, "%s") || !strings.HasPrefix(l.UserFilter, "(") ||
+		strings.Count(l.UserFilter, "(") != strings.Count(l.UserFilter, ")") {
+		bad("auth.ldap.user_filter", "%q must be a parenthesised LDAP filter with %%s for the address", l.UserFilter)
+	}
+	if len(l.AddressAttributes) == 0 {
+		bad("auth.ldap.address_attributes", "must name at least one attribute")
+	}
+	if l.CacheSeconds < 0 {
+		bad("auth.ldap.cache_seconds", "must not be negative")
+	}
+	if l.Timeout.Duration <= 0 {
+		bad("auth.ldap.timeout", "must be greater than zero")
+	}
 }

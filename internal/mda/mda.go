@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"pochta/internal/directory"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
 	"pochta/internal/srs"
@@ -29,13 +30,29 @@ type Forwarder interface {
 // maxAliasDepth bounds alias chains (and breaks loops).
 const maxAliasDepth = 10
 
+// errDisabled refuses mail to a directory user who may not use mail
+// (RFC 3463 §3.3, X.2.1: mailbox disabled). An alias skips such a target
+// as it skips a missing one.
+var errDisabled = reply.New(550, "5.2.1", "Mailbox disabled")
+
+// Accounts finds the account mail to an address goes to: the ordered
+// account sources ([auth] sources, directory.Chain), which provision the
+// accounts of directory users. store.ErrNotFound when there is none;
+// directory.ErrDisabled when the address's user may not receive mail
+// (refused, never passed to a catch-all); any other error is temporary (a
+// directory unreachable) and becomes a 4xx.
+type Accounts interface {
+	Account(ctx context.Context, addr string) (store.Account, error)
+}
+
 // Deliverer delivers to local mailboxes.
 type Deliverer struct {
-	dir     store.Directory
-	mail    store.Mailstore
-	forward Forwarder
-	srs     *srs.Rewriter // nil: forwarded mail keeps its sender
-	log     *slog.Logger
+	dir      store.Directory
+	mail     store.Mailstore
+	forward  Forwarder
+	srs      *srs.Rewriter // nil: forwarded mail keeps its sender
+	accounts Accounts
+	log      *slog.Logger
 }
 
 // New returns a Deliverer. forward may be nil, in which case aliases to
@@ -44,7 +61,18 @@ func New(dir store.Directory, mail store.Mailstore, forward Forwarder, log *slog
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Deliverer{dir: dir, mail: mail, forward: forward, log: log}
+	return &Deliverer{dir: dir, mail: mail, forward: forward, accounts: storeAccounts{dir}, log: log}
+}
+
+// SetAccounts makes a look-up through the account sources find an
+// address's account, instead of the store's accounts alone.
+func (d *Deliverer) SetAccounts(a Accounts) { d.accounts = a }
+
+// storeAccounts finds accounts in the store only.
+type storeAccounts struct{ dir store.Directory }
+
+func (s storeAccounts) Account(ctx context.Context, addr string) (store.Account, error) {
+	return s.dir.GetAccount(ctx, addr)
 }
 
 // SetForwarder sets the Forwarder after construction (the queue needs the
@@ -129,7 +157,10 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 
 // lookup resolves addr as an account or an alias.
 func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map[string]bool, x *Expansion) (bool, error) {
-	acct, err := d.dir.GetAccount(ctx, addr)
+	acct, err := d.accounts.Account(ctx, addr)
+	if errors.Is(err, directory.ErrDisabled) {
+		return true, errDisabled
+	}
 	if err == nil {
 		for _, a := range x.Accounts {
 			if a.ID == acct.ID {
@@ -151,7 +182,7 @@ func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map
 	}
 	seen[addr] = true
 	for _, t := range alias.Targets {
-		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) {
+		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) && !errors.Is(err, errDisabled) {
 			return true, err
 		}
 	}
@@ -331,7 +362,7 @@ func (d *Deliverer) OwnsAddress(ctx context.Context, account store.Account, addr
 		return false, err
 	}
 	if dom.CatchAll != "" { // a catch-all must not let its owner send as anyone
-		if _, err := d.dir.GetAccount(ctx, addr); errors.Is(err, store.ErrNotFound) {
+		if _, err := d.accounts.Account(ctx, addr); errors.Is(err, store.ErrNotFound) {
 			if _, err := d.dir.GetAlias(ctx, addr); errors.Is(err, store.ErrNotFound) {
 				base := addr
 				if lp := envelope.LocalPart(addr); strings.Contains(lp, "+") {

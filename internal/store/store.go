@@ -113,6 +113,19 @@ type SCRAMStore interface {
 	SetSCRAMKeys(ctx context.Context, address, passwordHash, keys string) error
 }
 
+// AccountSources marks the accounts provisioned for users of a directory
+// (LDAP, the system's users), so that no other source serves them once
+// the directory stops knowing the user (internal/directory).
+type AccountSources interface {
+	// AddSourcedAccount creates, in one step, an account with its
+	// DefaultMailboxes for a user of source ("ldap"), with no usable
+	// password: the directory checks it. The domain must exist.
+	AddSourcedAccount(ctx context.Context, address, source string) (Account, error)
+	// AccountSource returns the source an account came from, "" for the
+	// store's own accounts; ErrNotFound when there is no such account.
+	AccountSource(ctx context.Context, address string) (string, error)
+}
+
 // Mailbox is one folder of one account.
 type Mailbox struct {
 	ID            int64

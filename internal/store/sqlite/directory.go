@@ -179,6 +179,12 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 
 // AddAccount implements store.Directory.
 func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (store.Account, error) {
+	return s.addAccount(ctx, address, passwordHash, "")
+}
+
+// addAccount creates an account from source ("" for the store's own, see
+// sources.go) with its default mailboxes, in one transaction.
+func (s *Store) addAccount(ctx context.Context, address, passwordHash, source string) (store.Account, error) {
 	addr, dom, err := normAddress(address)
 	if err != nil {
 		return store.Account{}, err
@@ -189,7 +195,7 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 			return err
 		}
 		now := nowNano()
-		res, err := tx.ExecContext(bg, "INSERT INTO accounts(address, domain, password_hash, created) VALUES(?, ?, ?, ?)", addr, dom, passwordHash, now)
+		res, err := tx.ExecContext(bg, "INSERT INTO accounts(address, domain, password_hash, created, source) VALUES(?, ?, ?, ?, ?)", addr, dom, passwordHash, now, source)
 		if err != nil {
 			return err
 		}

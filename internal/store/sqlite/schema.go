@@ -136,6 +136,12 @@ CREATE TABLE scram_keys (
 	keys          TEXT NOT NULL
 );
 `,
+	// 7: where an account came from: "" for the store's own, "ldap" (or
+	// another directory source's name) for one provisioned for a
+	// directory user (internal/directory).
+	`
+ALTER TABLE accounts ADD COLUMN source TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the database schema to the newest version.

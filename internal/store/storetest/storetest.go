@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NotFound", testNotFound},
 		{"OpenWhileExpunging", testOpenWhileExpunging},
 		{"SCRAMKeys", testSCRAMKeys},
+		{"AccountSources", testAccountSources},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
