@@ -35,10 +35,10 @@ It has two lines.
 `
 
 type conformanceCase struct {
-	name, file             string
-	script, message, want  string
-	from, to               string
-	mailboxes              []string
+	name, file            string
+	script, message, want string
+	from, to              string
+	mailboxes             []string
 }
 
 func readCases(t *testing.T) []conformanceCase {

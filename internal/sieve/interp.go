@@ -15,15 +15,15 @@ import (
 // Limits of one execution (RFC 5228 §10 asks implementations to bound
 // what a script can make the server do).
 const (
-	MaxRedirects = 4      // redirect actions per message (ManageSieve MAXREDIRECTS)
-	maxActions   = 32     // actions of all kinds per message
-	matchBudget  = 50e6   // characters compared per message
-	maxVarLen    = 4096   // bytes kept in one variable (RFC 5229 §6 allows truncation)
-	maxVars      = 256    // distinct variables
-	maxFlagVar   = 100    // flags in one flag variable
-	defaultDays  = 7      // vacation period when :days is absent
-	maxDays      = 90     // longest vacation period
-	minSeconds   = 0      // vacation-seconds allows 0: answer every message
+	MaxRedirects = 4    // redirect actions per message (ManageSieve MAXREDIRECTS)
+	maxActions   = 32   // actions of all kinds per message
+	matchBudget  = 50e6 // characters compared per message
+	maxVarLen    = 4096 // bytes kept in one variable (RFC 5229 §6 allows truncation)
+	maxVars      = 256  // distinct variables
+	maxFlagVar   = 100  // flags in one flag variable
+	defaultDays  = 7    // vacation period when :days is absent
+	maxDays      = 90   // longest vacation period
+	minSeconds   = 0    // vacation-seconds allows 0: answer every message
 	maxSeconds   = 90 * 86400
 )
 
