@@ -34,6 +34,10 @@ type Deliverer struct {
 	mail    store.Mailstore
 	forward Forwarder
 	log     *slog.Logger
+	// sieveStore holds the accounts' Sieve scripts (nil: the default
+	// rule for everyone); sieves caches parsed scripts (sieve.go).
+	sieveStore store.SieveStore
+	sieves     sieveCache
 }
 
 // New returns a Deliverer. forward may be nil, in which case aliases to
@@ -193,6 +197,8 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 	errs := make([]error, len(env.Recipients))
 	var targets []store.Target
 	owners := map[int64][]int{} // account ID -> recipient indexes
+	var accounts []store.Account
+	rcptOf := map[int64]string{} // account ID -> the address it was reached by
 	var remote []envelope.Recipient
 	for i, r := range env.Recipients {
 		x, err := d.Expand(ctx, r.Address)
@@ -202,12 +208,32 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 		}
 		for _, a := range x.Accounts {
 			if _, dup := owners[a.ID]; !dup {
-				targets = append(targets, store.Target{AccountID: a.ID, Mailbox: "INBOX"})
+				accounts = append(accounts, a)
+				rcptOf[a.ID] = r.Address
 			}
 			owners[a.ID] = append(owners[a.ID], i)
 		}
 		for _, ra := range x.Remote {
 			remote = append(remote, envelope.Recipient{Address: ra, Notify: r.Notify, ORcpt: r.ORcpt})
+		}
+	}
+	// Each account's Sieve script decides where its copy goes (sieve.go).
+	vacations := map[int64]plan{}
+	for _, a := range accounts {
+		p := d.filter(ctx, env, a, rcptOf[a.ID], content)
+		if p.reject != nil {
+			for _, i := range owners[a.ID] {
+				errs[i] = p.reject
+			}
+			d.log.Info("sieve: rejected", "id", env.ID, "account", a.Address, "reason", p.reject.Text)
+			continue
+		}
+		targets = append(targets, p.targets...)
+		for _, addr := range p.redirects {
+			remote = append(remote, envelope.Recipient{Address: addr})
+		}
+		if p.vacation != nil {
+			vacations[a.ID] = p
 		}
 	}
 	if len(remote) > 0 {
@@ -220,11 +246,19 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 			return errs
 		}
 	}
+	defer d.vacations(ctx, env, accounts, rcptOf, owners, errs, vacations, content)
 	if len(targets) == 0 {
 		return errs
 	}
 	full := withReturnPath(env.From, content)
 	_, err := d.mail.Deliver(ctx, bytes.NewReader(full), targets)
+	if errors.Is(err, store.ErrInvalidName) {
+		// A Sieve fileinto named a folder the store cannot create: those
+		// copies go to INBOX instead (never lose the message).
+		d.log.Warn("sieve: invalid folder name, filing into INBOX", "id", env.ID, "err", err)
+		targets = inboxFallback(ctx, d.mail, targets)
+		_, err = d.mail.Deliver(ctx, bytes.NewReader(full), targets)
+	}
 	if err == nil {
 		return errs
 	}
