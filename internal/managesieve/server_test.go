@@ -140,7 +140,7 @@ func TestScriptedSession(t *testing.T) {
 	e := start(t, true)
 	c := dial(t, e.addr)
 	greet := c.response()
-	for _, want := range []string{`"IMPLEMENTATION" "pochta"`, `"SASL" "PLAIN"`, `"SIEVE" "body comparator-i;ascii-casemap`, `"STARTTLS"`, `"VERSION" "1.0"`, `"MAXREDIRECTS" "4"`, "OK "} {
+	for _, want := range []string{`"IMPLEMENTATION" "pochta"`, `"SASL" "PLAIN"`, `"SIEVE" "body comparator-i;ascii-casemap`, `"STARTTLS"`, `"VERSION" "1.0"`, `"MAXREDIRECTS" "4"`, `"UNAUTHENTICATE"`, "OK "} {
 		expect(t, greet, want)
 	}
 	expect(t, c.cmd(`LISTSCRIPTS`), `NO "Authenticate first"`)

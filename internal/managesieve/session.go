@@ -178,6 +178,7 @@ func (s *session) capabilities() {
 		cap("STARTTLS", "")
 	}
 	cap("MAXREDIRECTS", fmt.Sprint(sieve.MaxRedirects))
+	cap("UNAUTHENTICATE", "")
 	if s.acct != nil {
 		cap("OWNER", s.acct.Address)
 	}
@@ -373,7 +374,7 @@ func (s *session) storeErr(err error) bool {
 }
 
 func (s *session) startTLS() bool {
-	if s.srv.opts.TLSConfig == nil || s.tls {
+	if s.srv.opts.TLSConfig == nil || s.tls || s.acct != nil { // RFC 5804 §2.2: before AUTHENTICATE only
 		return s.fail("", "STARTTLS not available")
 	}
 	s.ok("", "Begin TLS negotiation now")

@@ -3,6 +3,7 @@ package mda
 import (
 	"context"
 	"errors"
+	"net/mail"
 	"strings"
 	"sync"
 	"time"
@@ -210,7 +211,14 @@ func (d *Deliverer) sendVacation(ctx context.Context, env envelope.Envelope, acc
 	}
 	from := rcpt
 	if v.From != "" {
-		from = v.From
+		// :from must be one of the account's own addresses: a reply
+		// must not carry a From the user does not own.
+		a, err := mail.ParseAddress(v.From)
+		if ok, _ := d.OwnsAddress(ctx, acct, addrOf(a, err)); ok {
+			from = a.Address
+		} else {
+			d.log.Warn("sieve: vacation :from is not the account's address, using the recipient", "id", env.ID, "account", acct.Address, "from", v.From)
+		}
 	}
 	msg := v.Reply(content, env.From, from, envelope.Domain(acct.Address), time.Now())
 	eight := false
@@ -271,4 +279,11 @@ func inboxFallback(ctx context.Context, mail store.Mailstore, targets []store.Ta
 		out = append(out, t)
 	}
 	return out
+}
+
+func addrOf(a *mail.Address, err error) string {
+	if err != nil {
+		return ""
+	}
+	return a.Address
 }

@@ -233,3 +233,20 @@ func TestSieveVacation(t *testing.T) {
 		t.Fatalf("INBOX has %d messages, want all 6", n)
 	}
 }
+
+func TestSieveVacationFromMustBeOwn(t *testing.T) {
+	f, rec := sieveSetup(t)
+	f.setScript(t, "kate@a.test", `require "vacation"; vacation :from "The CEO <ceo@bank.test>" "Send money.";`)
+	noErrs(t, f.send(t, "alice@remote.test", []string{"kate@a.test"}, plainMsg))
+	f.setScript(t, "john@a.test", `require "vacation"; vacation :from "Team <team@a.test>" "Away.";`)
+	noErrs(t, f.send(t, "alice@remote.test", []string{"john@a.test"}, strings.Replace(plainMsg, "To: kate@a.test", "To: john@a.test", 1)))
+	if len(rec.msgs) != 2 {
+		t.Fatalf("%d replies, want 2", len(rec.msgs))
+	}
+	if !strings.Contains(rec.msgs[0], "From: <kate@a.test>\r\n") || strings.Contains(rec.msgs[0], "bank.test") {
+		t.Errorf("a foreign :from was used:\n%s", rec.msgs[0])
+	}
+	if !strings.Contains(rec.msgs[1], "From: <team@a.test>\r\n") { // an alias that delivers to john
+		t.Errorf("john's own alias was not used as :from:\n%s", rec.msgs[1])
+	}
+}

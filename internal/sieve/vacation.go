@@ -22,7 +22,8 @@ func defaultHandle(v *Vacation) string {
 // automated senders (MAILER-DAEMON, owner-, -request), never to mailing
 // lists and bulk mail (List-*, Precedence bulk/list/junk), never to
 // automatically submitted mail (Auto-Submitted other than "no"), never to
-// one of our own addresses, and only when one of our addresses is in a
+// mail our spam filter marked (X-Spam: Yes), never to one of our own
+// addresses, and only when one of our addresses is in a
 // recipient header (To, Cc, Bcc, Resent-*). own are the recipient's
 // addresses (the envelope recipient, the account, :addresses). The reason
 // is for the log.
@@ -46,6 +47,11 @@ func VacationAllowed(sender string, content []byte, own []string) (bool, string)
 		}
 	}
 	m := message.Parse(content)
+	for _, v := range m.HeaderValues("X-Spam") { // our spam filter's mark: no backscatter
+		if strings.EqualFold(strings.TrimSpace(v), "yes") {
+			return false, "marked as spam"
+		}
+	}
 	for _, h := range []string{"List-Id", "List-Post", "List-Unsubscribe", "List-Help", "List-Subscribe", "List-Owner", "List-Archive", "X-List"} {
 		if len(m.HeaderValues(h)) > 0 {
 			return false, "mailing list (" + h + ")"
@@ -76,16 +82,13 @@ func VacationAllowed(sender string, content []byte, own []string) (bool, string)
 	return false, "none of our addresses in the recipient headers"
 }
 
-// Reply builds the auto-reply (RFC 5230 §5) to a message: From the
-// recipient (or :from), To the sender, Subject from :subject or "Auto: "
+// Reply builds the auto-reply (RFC 5230 §5) to a message: From from (the
+// recipient, or :from once the caller checked it is the user's), To the
+// sender, Subject from :subject or "Auto: "
 // and the original subject, In-Reply-To/References, Auto-Submitted:
 // auto-replied. With :mime the reason is a complete MIME entity.
-func (v *Vacation) Reply(content []byte, sender, recipient, hostname string, now time.Time) []byte {
+func (v *Vacation) Reply(content []byte, sender, from, hostname string, now time.Time) []byte {
 	m := message.Parse(content)
-	from := recipient
-	if v.From != "" {
-		from = v.From
-	}
 	subject := v.Subject
 	if subject == "" {
 		subject = "Auto: " + m.Subject()
@@ -96,7 +99,7 @@ func (v *Vacation) Reply(content []byte, sender, recipient, hostname string, now
 	hdr("To", (&mail.Address{Address: sender}).String())
 	hdr("Subject", mime.QEncoding.Encode("utf-8", strings.ReplaceAll(strings.ReplaceAll(subject, "\r", ""), "\n", "")))
 	hdr("Date", now.Format(time.RFC1123Z))
-	sum := sha256.Sum256([]byte(fmt.Sprint(now.UnixNano(), sender, recipient)))
+	sum := sha256.Sum256([]byte(fmt.Sprint(now.UnixNano(), sender, from)))
 	hdr("Message-ID", "<vacation."+hex.EncodeToString(sum[:8])+"@"+hostname+">")
 	if id := m.MessageID(); id != "" {
 		hdr("In-Reply-To", "<"+id+">")

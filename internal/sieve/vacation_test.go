@@ -24,6 +24,7 @@ func TestVacationAllowed(t *testing.T) {
 		{"precedence bulk", "alice@example.org", "Precedence: bulk\r\n" + base, false},
 		{"precedence list", "alice@example.org", "Precedence: List\r\n" + base, false},
 		{"auto-submitted", "alice@example.org", "Auto-Submitted: auto-replied\r\n" + base, false},
+		{"spam", "alice@example.org", "X-Spam: Yes\r\n" + base, false},
 		{"auto-submitted no", "alice@example.org", "Auto-Submitted: no\r\n" + base, true},
 		{"not addressed to us", "alice@example.org", strings.Replace(base, "bob@example.com", "other@example.com", 1), false},
 		{"in cc", "alice@example.org", strings.Replace(base, "To: Bob <bob@example.com>", "To: x@y.example\r\nCc: BOB@example.com", 1), true},
