@@ -219,6 +219,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 	}
 	// Each account's Sieve script decides where its copy goes (sieve.go).
 	vacations := map[int64]plan{}
+	var redirects []redirect
 	for _, a := range accounts {
 		p := d.filter(ctx, env, a, rcptOf[a.ID], content)
 		if p.reject != nil {
@@ -229,22 +230,20 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 			continue
 		}
 		targets = append(targets, p.targets...)
-		for _, addr := range p.redirects {
-			remote = append(remote, envelope.Recipient{Address: addr})
+		if len(p.redirects) > 0 {
+			redirects = append(redirects, redirect{a.Address, p.redirects})
 		}
 		if p.vacation != nil {
 			vacations[a.ID] = p
 		}
 	}
-	if len(remote) > 0 {
-		if err := d.forwardTo(ctx, env, remote, content); err != nil {
-			for i := range errs {
-				if errs[i] == nil {
-					errs[i] = err
-				}
+	if err := d.forwardAll(ctx, env, remote, redirects, content); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
 			}
-			return errs
 		}
+		return errs
 	}
 	defer d.vacations(ctx, env, accounts, rcptOf, owners, errs, vacations, content)
 	if len(targets) == 0 {

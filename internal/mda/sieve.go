@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pochta/internal/envelope"
+	"pochta/internal/message"
 	"pochta/internal/reply"
 	"pochta/internal/sieve"
 	"pochta/internal/store"
@@ -39,6 +40,24 @@ import (
 //
 // A script that fails at run time gives the implicit keep (RFC 5228
 // §2.10.6) and a log line.
+//
+// Redirect loops (two accounts redirecting to each other, or a chain
+// coming back) are broken with a trace field, as Pigeonhole does: each
+// redirected copy gets "X-Sieve-Redirected-From: <account>" on top, and a
+// message that already carries this account's mark, or maxRedirectHops
+// marks, is kept instead of redirected again.
+
+// redirectMark is the trace field added to redirected copies.
+const redirectMark = "X-Sieve-Redirected-From"
+
+// maxRedirectHops bounds how often one message may be redirected.
+const maxRedirectHops = 8
+
+// redirect is one account's redirect targets.
+type redirect struct {
+	account string
+	to      []string
+}
 
 // maxCachedScripts bounds the parsed-script cache.
 const maxCachedScripts = 10000
@@ -149,6 +168,11 @@ func (d *Deliverer) filter(ctx context.Context, env envelope.Envelope, acct stor
 	}
 	if len(p.redirects) > 0 && d.forward == nil {
 		d.log.Warn("sieve: redirect without a forwarder, keeping the message", "id", env.ID, "account", acct.Address)
+		p.redirects = nil
+		add("INBOX", nil)
+	}
+	if len(p.redirects) > 0 && redirectLoop(content, acct.Address) {
+		d.log.Warn("sieve: redirect loop, keeping the message", "id", env.ID, "account", acct.Address)
 		p.redirects = nil
 		add("INBOX", nil)
 	}
@@ -286,4 +310,41 @@ func addrOf(a *mail.Address, err error) string {
 		return ""
 	}
 	return a.Address
+}
+
+// redirectLoop reports whether the message was already redirected by
+// account, or too often.
+func redirectLoop(content []byte, account string) bool {
+	marks := message.Parse(content).HeaderValues(redirectMark)
+	if len(marks) >= maxRedirectHops {
+		return true
+	}
+	for _, m := range marks {
+		if strings.EqualFold(strings.Trim(strings.TrimSpace(m), "<>"), account) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardAll hands alias targets elsewhere (the message as it came) and
+// each account's Sieve redirects (with the account's trace mark) to the
+// forwarding path.
+func (d *Deliverer) forwardAll(ctx context.Context, env envelope.Envelope, remote []envelope.Recipient, redirects []redirect, content []byte) error {
+	if len(remote) > 0 {
+		if err := d.forwardTo(ctx, env, remote, content); err != nil {
+			return err
+		}
+	}
+	for _, r := range redirects {
+		rcpts := make([]envelope.Recipient, len(r.to))
+		for i, a := range r.to {
+			rcpts[i] = envelope.Recipient{Address: a}
+		}
+		marked := append([]byte(redirectMark+": <"+r.account+">\r\n"), content...)
+		if err := d.forwardTo(ctx, env, rcpts, marked); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package mda
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -162,19 +163,17 @@ func TestSieveRedirect(t *testing.T) {
 	f.setScript(t, "kate@a.test", `redirect "kate.private@remote.test";`)
 	f.setScript(t, "john@a.test", `require "copy"; redirect :copy "john@elsewhere.test";`)
 	noErrs(t, f.send(t, "alice@remote.test", []string{"kate@a.test", "john@a.test"}, plainMsg))
-	if len(rec.envs) != 1 {
-		t.Fatalf("%d enqueues, want 1", len(rec.envs))
+	if len(rec.envs) != 2 {
+		t.Fatalf("%d enqueues, want 2 (one per account)", len(rec.envs))
 	}
-	env := rec.envs[0]
-	var got []string
-	for _, r := range env.Recipients {
-		got = append(got, r.Address)
-	}
-	if env.From != "alice@remote.test" || strings.Join(got, ",") != "kate.private@remote.test,john@elsewhere.test" {
-		t.Fatalf("forwarded envelope from %q to %v", env.From, got)
-	}
-	if rec.msgs[0] != plainMsg {
-		t.Fatalf("forwarded content changed:\n%s", rec.msgs[0])
+	for i, want := range []string{"kate@a.test>kate.private@remote.test", "john@a.test>john@elsewhere.test"} {
+		env := rec.envs[i]
+		if env.From != "alice@remote.test" || len(env.Recipients) != 1 || strings.Split(want, ">")[1] != env.Recipients[0].Address {
+			t.Fatalf("forward %d: envelope from %q to %+v, want %s", i, env.From, env.Recipients, want)
+		}
+		if rec.msgs[i] != "X-Sieve-Redirected-From: <"+strings.Split(want, ">")[0]+">\r\n"+plainMsg {
+			t.Fatalf("forwarded content is not the message with the trace mark:\n%s", rec.msgs[i])
+		}
 	}
 	if len(f.inbox(t, "kate@a.test")) != 0 || len(f.inbox(t, "john@a.test")) != 1 {
 		t.Fatal("redirect kept a copy, or :copy did not")
@@ -248,5 +247,39 @@ func TestSieveVacationFromMustBeOwn(t *testing.T) {
 	}
 	if !strings.Contains(rec.msgs[1], "From: <team@a.test>\r\n") { // an alias that delivers to john
 		t.Errorf("john's own alias was not used as :from:\n%s", rec.msgs[1])
+	}
+}
+
+// loopback hands forwarded mail to local addresses straight back to the
+// Deliverer, as the real queue does for local recipients.
+type loopback struct {
+	d     *Deliverer
+	count int
+}
+
+func (l *loopback) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
+	l.count++
+	if l.count > 50 {
+		return "", fmt.Errorf("mail loop: %d forwards", l.count)
+	}
+	for _, err := range l.d.Deliver(ctx, env, content) {
+		if err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprint("q", l.count), nil
+}
+
+func TestSieveRedirectLoopIsBroken(t *testing.T) {
+	f := setup(t)
+	f.d.SetSieve(f.st)
+	lb := &loopback{d: f.d}
+	f.d.SetForwarder(lb)
+	f.setScript(t, "kate@a.test", `redirect "john@a.test";`)
+	f.setScript(t, "john@a.test", `redirect "kate@a.test";`)
+	noErrs(t, f.send(t, "alice@remote.test", []string{"kate@a.test"}, plainMsg))
+	// kate -> john -> kate: the second visit to kate keeps the message.
+	if lb.count != 2 || len(f.inbox(t, "kate@a.test")) != 1 || len(f.inbox(t, "john@a.test")) != 0 {
+		t.Fatalf("forwards %d, kate %d, john %d; want 2, 1, 0", lb.count, len(f.inbox(t, "kate@a.test")), len(f.inbox(t, "john@a.test")))
 	}
 }
