@@ -253,11 +253,19 @@ func (r *run) command(c *Command) error {
 		if err != nil {
 			return rtErr("redirect: invalid address %q", addr)
 		}
+		_, cp := c.tags["copy"]
+		for _, b := range r.actions { // RFC 5228 §2.10.3: the same address once
+			if b.Kind == ActRedirect && strings.EqualFold(b.Address, a.Address) {
+				if !cp {
+					r.cancelKeep = true
+				}
+				return nil
+			}
+		}
 		r.redirects++
 		if r.redirects > MaxRedirects {
 			return rtErr("too many redirects (at most %d)", MaxRedirects)
 		}
-		_, cp := c.tags["copy"]
 		if !cp {
 			r.cancelKeep = true
 		}
