@@ -102,7 +102,7 @@ type run struct {
 	msg        *message.Message
 	vars       map[string]string
 	match      []string
-	flags      map[string][]string // "" is the internal variable of imap4flags
+	flags      []string // the internal variable of imap4flags
 	actions    []Action
 	cancelKeep bool
 	budget     int
@@ -112,13 +112,13 @@ type run struct {
 
 // Run executes the script on one message.
 func (s *Script) Run(in *Input) Result {
-	r := &run{s: s, in: in, msg: message.Parse(in.Content), vars: map[string]string{}, flags: map[string][]string{}, budget: matchBudget}
+	r := &run{s: s, in: in, msg: message.Parse(in.Content), vars: map[string]string{}, budget: matchBudget}
 	err := r.block(s.Commands)
 	if err != nil && !errors.Is(err, errStop) {
 		return Result{Actions: []Action{{Kind: ActKeep}}, Err: err}
 	}
 	if !r.cancelKeep {
-		r.actions = append(r.actions, Action{Kind: ActKeep, Flags: r.flags[""]})
+		r.actions = append(r.actions, Action{Kind: ActKeep, Flags: r.flags})
 	}
 	return Result{Actions: r.actions}
 }
@@ -223,7 +223,7 @@ func (r *run) command(c *Command) error {
 	case "stop":
 		return errStop
 	case "keep":
-		flags := r.flags[""]
+		flags := r.flags
 		if f, ok := c.tags["flags"]; ok {
 			flags = r.flagList(f)
 		}
@@ -233,7 +233,7 @@ func (r *run) command(c *Command) error {
 		r.cancelKeep = true
 		return r.add(Action{Kind: ActDiscard})
 	case "fileinto":
-		flags := r.flags[""]
+		flags := r.flags
 		if f, ok := c.tags["flags"]; ok {
 			flags = r.flagList(f)
 		}
@@ -279,27 +279,24 @@ func (r *run) command(c *Command) error {
 			name = strings.ToLower(r.str(c.pos[0]))
 		}
 		list := r.flagList(c.pos[1])
+		cur := r.getFlags(name)
 		switch c.Name {
 		case "setflag":
-			r.flags[name] = list
+			cur = list
 		case "addflag":
-			cur := r.flags[name]
 			for _, f := range list {
 				cur = addFlag(cur, f)
 			}
-			r.flags[name] = cur
 		case "removeflag":
 			var keep []string
-			for _, f := range r.flags[name] {
+			for _, f := range cur {
 				if !containsFold(list, f) {
 					keep = append(keep, f)
 				}
 			}
-			r.flags[name] = keep
+			cur = keep
 		}
-		if name != "" {
-			r.setVar(name, strings.Join(r.flags[name], " "))
-		}
+		r.setFlags(name, cur)
 		return nil
 	case "set":
 		return r.set(c)
@@ -348,10 +345,28 @@ func (r *run) set(c *Command) error {
 		v = fmt.Sprint(utf8.RuneCountInString(v))
 	}
 	r.setVar(name, v)
-	if _, isFlag := r.flags[name]; isFlag {
-		r.flags[name] = strings.Fields(v)
-	}
 	return nil
+}
+
+// getFlags returns a flag list: the internal variable of imap4flags ("")
+// or a named variable holding space-separated flags (RFC 5232 §3).
+func (r *run) getFlags(name string) []string {
+	if name == "" {
+		return r.flags
+	}
+	var out []string
+	for _, f := range strings.Fields(r.vars[name]) {
+		out = addFlag(out, f)
+	}
+	return out
+}
+
+func (r *run) setFlags(name string, list []string) {
+	if name == "" {
+		r.flags = list
+		return
+	}
+	r.setVar(name, strings.Join(list, " "))
 }
 
 func (r *run) setVar(name, v string) {

@@ -77,10 +77,10 @@ func (r *run) test(t *Test) (bool, error) {
 	case "hasflag":
 		var vals []string
 		if t.pos[0].Strs == nil {
-			vals = r.flags[""]
+			vals = r.flags
 		} else {
 			for _, v := range r.strs(t.pos[0]) {
-				vals = append(vals, r.flags[strings.ToLower(v)]...)
+				vals = append(vals, r.getFlags(strings.ToLower(v))...)
 			}
 		}
 		return r.compare(t, vals, r.flagList(t.pos[1]))
