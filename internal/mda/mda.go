@@ -220,12 +220,11 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 	// Each account's Sieve script decides where its copy goes (sieve.go).
 	vacations := map[int64]plan{}
 	var redirects []redirect
+	rejected := map[int64]*reply.Error{}
 	for _, a := range accounts {
 		p := d.filter(ctx, env, a, rcptOf[a.ID], content)
 		if p.reject != nil {
-			for _, i := range owners[a.ID] {
-				errs[i] = p.reject
-			}
+			rejected[a.ID] = p.reject
 			d.log.Info("sieve: rejected", "id", env.ID, "account", a.Address, "reason", p.reject.Text)
 			continue
 		}
@@ -237,6 +236,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 			vacations[a.ID] = p
 		}
 	}
+	rejectRecipients(errs, accounts, owners, rejected)
 	if err := d.forwardAll(ctx, env, remote, redirects, content); err != nil {
 		for i := range errs {
 			if errs[i] == nil {

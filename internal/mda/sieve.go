@@ -348,3 +348,31 @@ func (d *Deliverer) forwardAll(ctx context.Context, env envelope.Envelope, remot
 	}
 	return nil
 }
+
+// rejectRecipients fails the recipients whose every account rejected the
+// message. A recipient that reaches several accounts (an alias) and was
+// taken by one of them is not failed: a retry would duplicate the copies
+// already stored; the rejecting account just gets none.
+func rejectRecipients(errs []error, accounts []store.Account, owners map[int64][]int, rejected map[int64]*reply.Error) {
+	if len(rejected) == 0 {
+		return
+	}
+	taken := map[int]bool{}
+	first := map[int]*reply.Error{}
+	for _, a := range accounts { // in order, so the first reason is stable
+		for _, i := range owners[a.ID] {
+			if r, ok := rejected[a.ID]; ok {
+				if first[i] == nil {
+					first[i] = r
+				}
+			} else {
+				taken[i] = true
+			}
+		}
+	}
+	for i, r := range first {
+		if !taken[i] && errs[i] == nil {
+			errs[i] = r
+		}
+	}
+}

@@ -283,3 +283,19 @@ func TestSieveRedirectLoopIsBroken(t *testing.T) {
 		t.Fatalf("forwards %d, kate %d, john %d; want 2, 1, 0", lb.count, len(f.inbox(t, "kate@a.test")), len(f.inbox(t, "john@a.test")))
 	}
 }
+
+func TestSieveRejectThroughAlias(t *testing.T) {
+	f, _ := sieveSetup(t)
+	f.setScript(t, "kate@a.test", `require "reject"; reject "Not me.";`)
+	// team@a.test reaches kate and john: john takes it, so the recipient
+	// succeeds (a retry would duplicate john's copy); kate gets none.
+	noErrs(t, f.send(t, "alice@remote.test", []string{"team@a.test"}, plainMsg))
+	if len(f.inbox(t, "kate@a.test")) != 0 || len(f.inbox(t, "john@a.test")) != 1 {
+		t.Fatal("alias delivery with one rejecting account went wrong")
+	}
+	f.setScript(t, "john@a.test", `require "ereject"; ereject "Nor me.";`)
+	errs := f.send(t, "alice@remote.test", []string{"team@a.test"}, plainMsg)
+	if r, ok := reply.As(errs[0]); !ok || r.Code != 550 {
+		t.Fatalf("every account rejected: %v, want 550", errs[0])
+	}
+}
