@@ -19,8 +19,10 @@ import (
 // account's active Sieve script (or sieve.DefaultScript when it has none)
 // decides where the message goes. The actions become, in this order:
 //
-//  1. reject/ereject: that recipient fails with 550 5.7.1 and the reason;
-//     nothing is stored or sent for that account. At SMTP time the client
+//  1. reject/ereject: nothing is stored or sent for that account, and the
+//     recipient fails with 550 5.7.1 and the reason when every account it
+//     reaches rejected (an alias that another account took succeeds, so a
+//     retry cannot duplicate the stored copies). At SMTP time the client
 //     gets the 550 when every recipient refused; when other recipients
 //     took the message, the SMTP server queues the refused one and the
 //     queue's retry refuses again, which makes the DSN to the sender that
