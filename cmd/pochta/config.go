@@ -60,6 +60,7 @@ func demoConfig() (*config.Config, error) {
 		POP3:        []string{"127.0.0.1:2110"},
 		POP3S:       []string{"127.0.0.1:2995"},
 		HTTP:        []string{"127.0.0.1:2080"},
+		ManageSieve: []string{"127.0.0.1:24190"},
 	}
 	return c, c.Validate()
 }

@@ -29,6 +29,8 @@ Usage: pochta COMMAND [flags] [arguments]
   user main-password allow|refuse ADDRESS   refuse: only app passwords log in
   alias add ADDRESS TARGET...    deliver ADDRESS to one or more targets
   alias list|remove              list or remove aliases
+  sieve set ADDRESS FILE         install and activate a Sieve script (--name NAME; FILE - = stdin)
+  sieve get|list ADDRESS         print the active script, or list the scripts
   import maildir DIR ADDRESS     import a Maildir (Dovecot/Postfix) into an account
   export maildir ADDRESS DIR     export an account as a Maildir
   queue list|show|retry|drop|flush [ID]   inspect and steer the outbound queue
@@ -88,7 +90,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "config", "domain", "user", "alias", "import", "export", "queue", "dkim", "dns":
+	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns":
 		s, r, err := sub()
 		if err != nil {
 			return err
@@ -112,6 +114,8 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.mainPassword(args)
 	case "alias add", "alias list", "alias remove":
 		return c.alias(sub, args)
+	case "sieve set", "sieve get", "sieve list":
+		return c.sieveCmd(sub, args)
 	case "import maildir":
 		return c.importMaildir(args)
 	case "export maildir":

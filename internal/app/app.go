@@ -9,6 +9,7 @@
 //	pop3server, imapserver ─► store;  every login ─► auth ─► store
 //	smtpserver (25) ─► checks ─► dns   (SPF, DKIM, DMARC, iprev, DNSBL)
 //	auth, mda ─► directory (the account sources: store, LDAP) ─► store
+//	managesieve ─► store (Sieve scripts), which mda runs on every delivery
 package app
 
 import (
@@ -31,6 +32,7 @@ import (
 	"pochta/internal/dns"
 	"pochta/internal/envelope"
 	"pochta/internal/imapserver"
+	"pochta/internal/managesieve"
 	"pochta/internal/mda"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
@@ -232,6 +234,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
 	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
 	a.add("http", newHTTPServer(a, cfg), cfg.Listen.HTTP)
+
+	// Sieve: the MDA files each account's mail by its active script;
+	// ManageSieve lets users manage those scripts.
+	a.MDA.SetSieve(st)
+	a.add("managesieve", managesieve.New(managesieve.Options{
+		Hostname:            cfg.Hostname,
+		TLSConfig:           tlsConfig,
+		Store:               st,
+		Auth:                a.Auth,
+		MaxConnections:      cfg.Limits.MaxConnections,
+		MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
+		PerIPExempt:         cfg.Limits.PerIPExempt(),
+		MaxErrors:           cfg.Limits.MaxErrors,
+		Logger:              log.With("service", "managesieve"),
+	}), cfg.Listen.ManageSieve)
 	return a, nil
 }
 

@@ -71,6 +71,8 @@ type Listen struct {
 	POP3        []string `toml:"pop3"`
 	POP3S       []string `toml:"pop3s"`
 	HTTP        []string `toml:"http"`
+	// ManageSieve (RFC 5804): users manage their Sieve filters.
+	ManageSieve []string `toml:"managesieve"`
 }
 
 // TLS names the certificate; when both files are empty a self-signed
@@ -360,6 +362,7 @@ func Default() *Config {
 			POP3:        []string{"0.0.0.0:110"},
 			POP3S:       []string{"0.0.0.0:995"},
 			HTTP:        []string{"127.0.0.1:8080"},
+			ManageSieve: []string{"127.0.0.1:4190"},
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
 		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second)},
@@ -478,7 +481,8 @@ func (c *Config) Validate() error {
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP,
 		"listen.imaps": c.Listen.IMAPS, "listen.pop3": c.Listen.POP3,
 		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
-		"dns.servers": c.DNS.Servers,
+		"listen.managesieve": c.Listen.ManageSieve,
+		"dns.servers":        c.DNS.Servers,
 	} {
 		for i, a := range list {
 			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {

@@ -53,6 +53,10 @@ type Deliverer struct {
 	srs      *srs.Rewriter // nil: forwarded mail keeps its sender
 	accounts Accounts
 	log      *slog.Logger
+	// sieveStore holds the accounts' Sieve scripts (nil: the default
+	// rule for everyone); sieves caches parsed scripts (sieve.go).
+	sieveStore store.SieveStore
+	sieves     sieveCache
 }
 
 // New returns a Deliverer. forward may be nil, in which case aliases to
@@ -234,6 +238,8 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 	errs := make([]error, len(env.Recipients))
 	var targets []store.Target
 	owners := map[int64][]int{} // account ID -> recipient indexes
+	var accounts []store.Account
+	rcptOf := map[int64]string{} // account ID -> the address it was reached by
 	var remote []envelope.Recipient
 	for i, r := range env.Recipients {
 		x, err := d.Expand(ctx, r.Address)
@@ -243,7 +249,8 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 		}
 		for _, a := range x.Accounts {
 			if _, dup := owners[a.ID]; !dup {
-				targets = append(targets, store.Target{AccountID: a.ID, Mailbox: "INBOX"})
+				accounts = append(accounts, a)
+				rcptOf[a.ID] = r.Address
 			}
 			owners[a.ID] = append(owners[a.ID], i)
 		}
@@ -251,21 +258,47 @@ func (d *Deliverer) Deliver(ctx context.Context, env envelope.Envelope, content 
 			remote = append(remote, envelope.Recipient{Address: ra, Notify: r.Notify, ORcpt: r.ORcpt})
 		}
 	}
-	if len(remote) > 0 {
-		if err := d.forwardTo(ctx, env, remote, content); err != nil {
-			for i := range errs {
-				if errs[i] == nil {
-					errs[i] = err
-				}
-			}
-			return errs
+	// Each account's Sieve script decides where its copy goes (sieve.go).
+	vacations := map[int64]plan{}
+	var redirects []redirect
+	rejected := map[int64]*reply.Error{}
+	for _, a := range accounts {
+		p := d.filter(ctx, env, a, rcptOf[a.ID], content)
+		if p.reject != nil {
+			rejected[a.ID] = p.reject
+			d.log.Info("sieve: rejected", "id", env.ID, "account", a.Address, "reason", p.reject.Text)
+			continue
+		}
+		targets = append(targets, p.targets...)
+		if len(p.redirects) > 0 {
+			redirects = append(redirects, redirect{a.Address, p.redirects})
+		}
+		if p.vacation != nil {
+			vacations[a.ID] = p
 		}
 	}
+	rejectRecipients(errs, accounts, owners, rejected)
+	if err := d.forwardAll(ctx, env, remote, redirects, content); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	defer d.vacations(ctx, env, accounts, rcptOf, owners, errs, vacations, content)
 	if len(targets) == 0 {
 		return errs
 	}
 	full := withReturnPath(env.From, content)
 	_, err := d.mail.Deliver(ctx, bytes.NewReader(full), targets)
+	if errors.Is(err, store.ErrInvalidName) {
+		// A Sieve fileinto named a folder the store cannot create: those
+		// copies go to INBOX instead (never lose the message).
+		d.log.Warn("sieve: invalid folder name, filing into INBOX", "id", env.ID, "err", err)
+		targets = inboxFallback(ctx, d.mail, targets)
+		_, err = d.mail.Deliver(ctx, bytes.NewReader(full), targets)
+	}
 	if err == nil {
 		return errs
 	}

@@ -11,15 +11,6 @@ import (
 	"pochta/internal/srs"
 )
 
-// recorder is a Forwarder that keeps what it is given (the real queue is
-// exercised in internal/app's forwarding test).
-type recorder struct{ got []envelope.Envelope }
-
-func (r *recorder) Enqueue(_ context.Context, env envelope.Envelope, _ []byte) (string, error) {
-	r.got = append(r.got, env)
-	return "q1", nil
-}
-
 func setupSRS(t *testing.T, now *time.Time) (*fixture, *recorder) {
 	f := setup(t)
 	rw, err := srs.New([][]byte{[]byte("secret")}, 0, func() time.Time { return *now })
@@ -38,23 +29,23 @@ func TestForwardRewritesSenderAndBounceReturns(t *testing.T) {
 		return f.d.Deliver(ctx, envelope.Envelope{From: from, Recipients: []envelope.Recipient{{Address: rcpt}}}, []byte("Subject: x\r\n\r\nx\r\n"))[0]
 	}
 	must(t, deliver("alice@sender.test", "out@a.test"))
-	if len(rec.got) != 1 || rec.got[0].Recipients[0].Address != "someone@remote.test" {
-		t.Fatalf("forwarded: %+v", rec.got)
+	if len(rec.envs) != 1 || rec.envs[0].Recipients[0].Address != "someone@remote.test" {
+		t.Fatalf("forwarded: %+v", rec.envs)
 	}
-	srsFrom := rec.got[0].From
+	srsFrom := rec.envs[0].From
 	if !strings.HasPrefix(srsFrom, "SRS0=") || !strings.HasSuffix(srsFrom, "=sender.test=alice@a.test") {
 		t.Fatalf("MAIL FROM not rewritten at the alias's domain: %q", srsFrom)
 	}
 	// The bounce: null sender, to the SRS address, goes to alice.
 	must(t, f.d.CheckRecipient(ctx, srsFrom, 0))
 	must(t, deliver("", srsFrom))
-	if b := rec.got[1]; b.From != "" || len(b.Recipients) != 1 || b.Recipients[0].Address != "alice@sender.test" {
+	if b := rec.envs[1]; b.From != "" || len(b.Recipients) != 1 || b.Recipients[0].Address != "alice@sender.test" {
 		t.Fatalf("bounce forwarded as %+v", b)
 	}
 	// Neither the null sender nor our own domains' senders are rewritten.
 	must(t, deliver("kate@a.test", "out@a.test"))
-	if rec.got[2].From != "kate@a.test" {
-		t.Fatalf("local sender rewritten: %q", rec.got[2].From)
+	if rec.envs[2].From != "kate@a.test" {
+		t.Fatalf("local sender rewritten: %q", rec.envs[2].From)
 	}
 	// Forged (b.test has a catch-all, which must not swallow it) and expired.
 	forged := strings.Replace(srsFrom, "alice", "mallory", 1)

@@ -155,12 +155,18 @@ func listen(t *testing.T, opts Options) (string, *Server) {
 // inbox returns the contents of the messages in addr's INBOX.
 func (f *fixture) inbox(addr string) []string {
 	f.t.Helper()
+	return f.folder(addr, "INBOX")
+}
+
+// folder returns the contents of the messages in one mailbox of addr.
+func (f *fixture) folder(addr, name string) []string {
+	f.t.Helper()
 	ctx := context.Background()
 	acct, err := f.st.GetAccount(ctx, addr)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	mb, err := f.st.GetMailbox(ctx, acct.ID, "INBOX")
+	mb, err := f.st.GetMailbox(ctx, acct.ID, name)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -111,13 +111,23 @@ func message(from, subject string) string {
 // subject is subject, or "" when there is none.
 func (f *fixture) delivered(subject string) string {
 	f.t.Helper()
-	for _, m := range f.inbox("alice@example.com") {
-		if strings.Contains(m, "\r\nSubject: "+subject+"\r\n") {
-			h, _, _ := strings.Cut(m, "\r\n\r\n")
-			return h + "\r\n"
+	h, _ := f.deliveredTo(subject)
+	return h
+}
+
+// deliveredTo is delivered, also telling the folder (INBOX or Junk, where
+// the default Sieve rule files X-Spam: Yes).
+func (f *fixture) deliveredTo(subject string) (header, folder string) {
+	f.t.Helper()
+	for _, name := range []string{"INBOX", "Junk"} {
+		for _, m := range f.folder("alice@example.com", name) {
+			if strings.Contains(m, "\r\nSubject: "+subject+"\r\n") {
+				h, _, _ := strings.Cut(m, "\r\n\r\n")
+				return h + "\r\n", name
+			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // unfold joins folded header lines, so tests can look for one result.
@@ -224,7 +234,7 @@ func TestChecksOnInboundSocket(t *testing.T) {
 			if !strings.HasPrefix(got, tc.want) {
 				t.Fatalf("reply %q, want %q", got, tc.want)
 			}
-			h := f.delivered(tc.name)
+			h, folder := f.deliveredTo(tc.name)
 			if !strings.HasPrefix(tc.want, "2") {
 				if h != "" || len(f.inbox("alice@example.com")) != before {
 					t.Fatalf("refused message was stored: %q", h)
@@ -247,6 +257,9 @@ func TestChecksOnInboundSocket(t *testing.T) {
 			}
 			if spam := strings.Contains(h, "\r\nX-Spam: Yes\r\n"); spam != tc.spam {
 				t.Errorf("X-Spam: Yes present = %v, want %v:\n%s", spam, tc.spam, h)
+			}
+			if want := map[bool]string{true: "Junk", false: "INBOX"}[tc.spam]; folder != want {
+				t.Errorf("delivered into %s, want %s", folder, want)
 			}
 			if i := strings.Index(h, "\r\nAuthentication-Results: mx.test"); i < strings.Index(h, "\r\nReceived: ") || h[strings.LastIndex(h[:i], "\r\n")+2] != '\t' {
 				t.Errorf("Authentication-Results must follow our Received:\n%s", h)

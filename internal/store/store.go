@@ -387,3 +387,33 @@ type AppPasswords interface {
 	MainPasswordRefused(ctx context.Context, accountID int64) (bool, error)
 	SetMainPasswordRefused(ctx context.Context, accountID int64, refused bool) error
 }
+
+// SieveScript is one of an account's Sieve scripts (RFC 5228), managed
+// through ManageSieve (RFC 5804); at most one per account is active.
+type SieveScript struct {
+	Name    string
+	Content string
+	Active  bool
+}
+
+// SieveStore keeps each account's Sieve scripts and the vacation replies
+// already sent (RFC 5230 §4.2). Script names are compared exactly.
+type SieveStore interface {
+	// SieveScripts lists an account's scripts sorted by name.
+	SieveScripts(ctx context.Context, accountID int64) ([]SieveScript, error)
+	GetSieveScript(ctx context.Context, accountID int64, name string) (SieveScript, error)
+	// PutSieveScript creates or replaces a script (keeping it active if it was).
+	PutSieveScript(ctx context.Context, accountID int64, name, content string) error
+	// DeleteSieveScript fails with ErrInUse for the active script (RFC 5804 §2.10).
+	DeleteSieveScript(ctx context.Context, accountID int64, name string) error
+	// RenameSieveScript fails with ErrExists when newName is taken.
+	RenameSieveScript(ctx context.Context, accountID int64, oldName, newName string) error
+	// ActivateSieveScript makes name the active script; "" deactivates all.
+	ActivateSieveScript(ctx context.Context, accountID int64, name string) error
+	// ActiveSieveScript returns the active script, ErrNotFound when none.
+	ActiveSieveScript(ctx context.Context, accountID int64) (SieveScript, error)
+	// VacationSent records a vacation reply to sender under handle and
+	// reports whether one was already recorded within period (then
+	// nothing is recorded and no reply must be sent).
+	VacationSent(ctx context.Context, accountID int64, sender, handle string, period time.Duration) (alreadySent bool, err error)
+}

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 }
 
 // services lists the listener keys of the config file.
-var services = []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http"}
+var services = []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "managesieve"}
 
 // instanceOptions shape one pochta under test.
 type instanceOptions struct {

@@ -22,7 +22,7 @@ func TestMigrateAppPasswords(t *testing.T) {
 	s := openTest(t, dir)
 	a := setupAccount(t, s)
 	s.Close()
-	downgrade(t, dir, append(append(downgradeTo6[:1:1], downgradeTo5[:1]...), downgradeTo4...))
+	downgrade(t, dir, append(append(append(downgradeSieve[:2:2], downgradeTo6[:1]...), downgradeTo5[:1]...), downgradeTo4...))
 	s = openTest(t, dir)
 	defer s.Close()
 	if refused, err := s.MainPasswordRefused(ctx, a.ID); err != nil || refused {

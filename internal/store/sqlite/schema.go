@@ -142,6 +142,26 @@ CREATE TABLE scram_keys (
 	`
 ALTER TABLE accounts ADD COLUMN source TEXT NOT NULL DEFAULT '';
 `,
+	// 8: each account's Sieve scripts (at most one active) and
+	// the vacation replies sent, one row per sender and handle.
+	`
+CREATE TABLE sieve_scripts (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	content    TEXT NOT NULL,
+	active     INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY(account_id, name)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts(account_id) WHERE active != 0;
+CREATE TABLE sieve_vacation (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	sender     TEXT NOT NULL,
+	handle     TEXT NOT NULL,
+	sent       INTEGER NOT NULL,
+	PRIMARY KEY(account_id, sender, handle)
+) WITHOUT ROWID;
+CREATE INDEX sieve_vacation_sent ON sieve_vacation(sent);
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -16,7 +16,7 @@ func TestMigrateSources(t *testing.T) {
 	s := openTest(t, dir)
 	a := setupAccount(t, s)
 	s.Close()
-	downgrade(t, dir, downgradeTo6)
+	downgrade(t, dir, append(downgradeSieve[:2:2], downgradeTo6...))
 	s = openTest(t, dir)
 	defer s.Close()
 	if src, err := s.AccountSource(ctx, a.Address); err != nil || src != "" {

@@ -247,7 +247,7 @@ func TestMigrateRecent(t *testing.T) {
 	}
 	s.Close()
 	// Turn the file back into a version-1 database.
-	downgrade(t, dir, append(append(append(append(append(downgradeTo6[:1:1], downgradeTo5[:1]...), downgradeTo4[:2]...), downgradeTo3[:1]...), downgradeTo2...), "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"))
+	downgrade(t, dir, append(append(append(append(append(append(downgradeSieve[:2:2], downgradeTo6[:1]...), downgradeTo5[:1]...), downgradeTo4[:2]...), downgradeTo3[:1]...), downgradeTo2...), "ALTER TABLE mailboxes DROP COLUMN recent_uid", "PRAGMA user_version = 1"))
 	s = openTest(t, dir)
 	defer s.Close()
 	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
@@ -316,7 +316,7 @@ func TestMigrateSubscriptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	stmts := append(append(append(append(append([]string{}, downgradeTo6[:1]...), downgradeTo5[:1]...), downgradeTo4[:2]...), downgradeTo3[:1]...), downgradeTo2[:len(downgradeTo2)-1]...)
+	stmts := append(append(append(append(append(append([]string{}, downgradeSieve[:2]...), downgradeTo6[:1]...), downgradeTo5[:1]...), downgradeTo4[:2]...), downgradeTo3[:1]...), downgradeTo2[:len(downgradeTo2)-1]...)
 	downgrade(t, dir, append(stmts, "UPDATE mailboxes SET subscribed = (name IN ('INBOX', 'Work/Old'))", "PRAGMA user_version = 2"))
 	s = openTest(t, dir)
 	defer s.Close()
