@@ -111,6 +111,22 @@ ALTER TABLE mailboxes DROP COLUMN subscribed;
 	`
 CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
 `,
+	// 5 (spam): the built-in Bayesian spam filter's per-account counts:
+	// trained spam/ham messages, and per token how many of each held it.
+	`
+CREATE TABLE spam_totals (
+	account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE spam_tokens (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	token      TEXT NOT NULL,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY(account_id, token)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Watch", testWatch},
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"NotFound", testNotFound},
+		{"SpamTokens", testSpamTokens},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
