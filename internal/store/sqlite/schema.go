@@ -113,13 +113,15 @@ CREATE INDEX messages_unseen ON messages(mailbox_id, uid) WHERE seen = 0;
 `,
 	// 5 (spam): the built-in Bayesian spam filter's per-account counts:
 	// trained spam/ham messages, and per token how many of each held it.
+	// IF NOT EXISTS: the migration tests downgrade to older versions and
+	// migrate again without dropping these tables.
 	`
-CREATE TABLE spam_totals (
+CREATE TABLE IF NOT EXISTS spam_totals (
 	account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
 	spam       INTEGER NOT NULL DEFAULT 0,
 	ham        INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE spam_tokens (
+CREATE TABLE IF NOT EXISTS spam_tokens (
 	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
 	token      TEXT NOT NULL,
 	spam       INTEGER NOT NULL DEFAULT 0,
