@@ -50,11 +50,6 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 			fmt.Fprintf(&header, "Date: %s\r\n", now.Format(time.RFC1123Z))
 		}
 	}
-	full := make([]byte, 0, len(content)+512)
-	full = append(full, c.receivedHeader(tx, now)...)
-	full = append(full, header.Bytes()...)
-	full = append(full, content...)
-
 	env := envelope.Envelope{
 		From: tx.from, EnvID: tx.params.EnvID, Ret: tx.params.Ret,
 		SMTPUTF8: tx.params.SMTPUTF8, EightBit: tx.params.EightBit,
@@ -63,6 +58,19 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 	if c.account != nil {
 		env.Authenticated = c.account.Address
 	}
+	if c.judged() {
+		var extra string
+		if content, extra, rerr = c.spamStep(tx, env, content, nil, false); rerr != nil {
+			c.logTx(tx, size, rerr.Error())
+			return c.replyErr(rerr)
+		}
+		header.WriteString(extra)
+	}
+	full := make([]byte, 0, len(content)+512)
+	full = append(full, c.receivedHeader(tx, now)...)
+	full = append(full, header.Bytes()...)
+	full = append(full, content...)
+
 	rerr = c.deliver(env, tx, full)
 	if rerr != nil {
 		c.logTx(tx, size, rerr.Error())

@@ -106,6 +106,9 @@ type Options struct {
 	EnforceSender bool
 	Limits        config.Limits
 	Logger        *slog.Logger
+
+	// Spam judges inbound mail from outside (nil: no spam filter).
+	Spam SpamFilter
 }
 
 // Server is an SMTP server.
