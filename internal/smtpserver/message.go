@@ -11,6 +11,7 @@ import (
 
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/spam"
 )
 
 var (
@@ -57,6 +58,9 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 	}
 	if c.account != nil {
 		env.Authenticated = c.account.Address
+	}
+	if c.s.opts.Mode == ModeInbound {
+		content = spam.StripSpamHeaders(content) // only we may say what is spam
 	}
 	if c.judged() {
 		var extra string

@@ -29,15 +29,13 @@ func (c *session) judged() bool {
 	return true
 }
 
-// spamStep strips X-Spam fields that came from outside, asks the spam
-// filter, and returns the content to deliver and the header fields to add
+// spamStep asks the spam filter and returns the content to deliver and the header fields to add
 // on top of it, or the reply that refuses (Reject) or defers (Defer) the
 // message. symbols are the sender-authentication checks' findings;
 // quarantine (DMARC p=quarantine) makes the verdict at least Junk. A
 // filter error delivers the message without a verdict (logged): mail is
 // never lost to a broken filter.
 func (c *session) spamStep(tx *transaction, env envelope.Envelope, content []byte, symbols []checks.Symbol, quarantine bool) ([]byte, string, *reply.Error) {
-	content = spam.StripSpamHeaders(content)
 	if c.s.opts.Spam == nil {
 		return content, "", nil
 	}

@@ -249,6 +249,7 @@ func (f *Filter) classify(ctx context.Context, env envelope.Envelope, content []
 			syms = append(syms, s)
 		}
 	}
+	sortSymbols(syms)
 	var score float64
 	for _, s := range syms {
 		score += s.Score

@@ -3,6 +3,7 @@ package spam
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -144,7 +145,7 @@ func TestClassifyThresholds(t *testing.T) {
 		if (v.Action == Reject) != (v.Reply != nil) || (v.Reply != nil && (v.Reply.Code != 550 || v.Reply.Enhanced != "5.7.1")) {
 			t.Errorf("%s: reply %v for action %s", c.name, v.Reply, v.Action)
 		}
-		if len(c.symbols) > 0 && v.Symbols[0] != c.symbols[0] {
+		if len(c.symbols) > 0 && !hasSymbol(v, c.symbols[0].Name) {
 			t.Errorf("%s: the checks' symbols are not in the verdict: %v", c.name, v.Symbols)
 		}
 	}
@@ -224,7 +225,7 @@ func TestRspamdFallback(t *testing.T) {
 	env := testEnv()
 	env.Recipients = append(env.Recipients, envelope.Recipient{Address: "carol@example.org"})
 	for i, path := range []string{"/bad", "/err", "/slow"} {
-		f := New(Options{RspamdURL: srv.URL + path + "/", RspamdTimeout: 300 * time.Millisecond})
+		f := New(Options{RspamdURL: srv.URL + path + "/", RspamdTimeout: 300 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 		v, err := f.Classify(context.Background(), env, []byte("Subject: x\r\n\r\nbody\r\n"), []checks.Symbol{{Name: "SPF_FAIL", Score: 3}})
 		if err != nil {
 			t.Fatal(err)
