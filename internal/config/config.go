@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,7 @@ type Config struct {
 	Queue      Queue      `toml:"queue"`
 	Relay      Relay      `toml:"relay"`
 	Log        Log        `toml:"log"`
+	Spam       Spam       `toml:"spam"`
 }
 
 // Listen lists the addresses ("ip:port") of each service. An empty list
@@ -300,6 +302,10 @@ func Default() *Config {
 			Workers:      20,
 			PerDomain:    4,
 		},
+		Spam: Spam{
+			JunkScore:   5,
+			RejectScore: 15,
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -464,7 +470,36 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
 	}
+	c.Spam.validate(bad)
 	return errors.Join(errs...)
+}
+
+// Spam configures the spam judgement of mail arriving on the inbound
+// service from outside (internal/spam).
+type Spam struct {
+	// RspamdURL is the base URL of Rspamd's normal worker, e.g.
+	// "http://127.0.0.1:11333" (pochta posts to /checkv2); "" uses the
+	// built-in classifier.
+	RspamdURL string `toml:"rspamd_url"`
+	// JunkScore: at or above, the message gets "X-Spam: Yes" and goes
+	// to Junk. RejectScore: at or above, 550 5.7.1 and nothing stored.
+	JunkScore   float64 `toml:"junk_score"`
+	RejectScore float64 `toml:"reject_score"`
+}
+
+func (s Spam) validate(bad func(key, format string, a ...any)) {
+	if s.RspamdURL != "" {
+		u, err := url.Parse(s.RspamdURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			bad("spam.rspamd_url", "%q is not an http(s) base URL like http://127.0.0.1:11333", s.RspamdURL)
+		}
+	}
+	if s.JunkScore <= 0 {
+		bad("spam.junk_score", "must be greater than zero")
+	}
+	if s.RejectScore <= s.JunkScore {
+		bad("spam.reject_score", "must be greater than spam.junk_score (%g)", s.JunkScore)
+	}
 }
 
 // TrustedPrefixes returns the parsed submission.trusted_networks.
