@@ -31,6 +31,7 @@ Usage: pochta COMMAND [flags] [arguments]
   queue list|show|retry|drop|flush [ID]   inspect and steer the outbound queue
   dkim keygen DOMAIN             create a DKIM key and print its DNS record
   dns records DOMAIN             print every DNS record DOMAIN needs
+  spam train ADDRESS --spam|--ham FILE|MAILDIR   teach ADDRESS's spam filter
   version                        print the version
 
 Every command takes --config FILE (default $POCHTA_CONFIG or ./pochta.toml).
@@ -85,7 +86,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "config", "domain", "user", "alias", "import", "export", "queue", "dkim", "dns":
+	case "config", "domain", "user", "alias", "import", "export", "queue", "dkim", "dns", "spam":
 		s, r, err := sub()
 		if err != nil {
 			return err
@@ -115,6 +116,8 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.dkimKeygen(args)
 	case "dns records":
 		return c.dnsRecords(args)
+	case "spam train":
+		return c.spamTrain(args)
 	}
 	return usagef("unknown command %q", cmd+" "+sub)
 }

@@ -31,8 +31,10 @@ import (
 	"pochta/internal/mda"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
+	"pochta/internal/reply"
 	"pochta/internal/smtpclient"
 	"pochta/internal/smtpserver"
+	"pochta/internal/spam"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
 )
@@ -51,6 +53,8 @@ type App struct {
 	Queue *queue.Queue
 	Auth  *auth.Authenticator
 	MDA   *mda.Deliverer
+	// Spam judges inbound mail and learns from IMAP ([spam]).
+	Spam *spam.Filter
 
 	services []service
 	wg       sync.WaitGroup
@@ -133,6 +137,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	outbound := &signingQueue{q: q, signer: signer}
 
+	a.Spam = spam.New(spam.Options{
+		JunkScore:   cfg.Spam.JunkScore,
+		RejectScore: cfg.Spam.RejectScore,
+		RspamdURL:   cfg.Spam.RspamdURL,
+		Store:       st,
+		Recipients:  spamRecipients{a.MDA},
+		Logger:      log.With("component", "spam"),
+	})
+
 	smtpOpts := func(mode smtpserver.Mode, implicit bool, name string) smtpserver.Options {
 		return smtpserver.Options{
 			Hostname:        cfg.Hostname,
@@ -147,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			EnforceSender:   cfg.Submission.EnforceSender,
 			Limits:          cfg.Limits,
 			Logger:          log.With("service", name),
+			Spam:            a.Spam, // used by the inbound mode only
 		}
 	}
 	a.add("smtp", smtpserver.New(smtpOpts(smtpserver.ModeInbound, false, "smtp")), cfg.Listen.SMTP)
@@ -180,6 +194,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Auth:        a.Auth,
 			Limits:      cfg.Limits,
 			Logger:      log.With("service", name),
+			Trainer:     a.Spam,
 		}
 	}
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
@@ -298,6 +313,24 @@ func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, conte
 		content = signed
 	}
 	return s.q.Enqueue(ctx, env, content)
+}
+
+// spamRecipients resolves a recipient to the account whose Bayesian
+// counts judge the message, through the MDA's aliases and catch-all.
+type spamRecipients struct{ mda *mda.Deliverer }
+
+func (r spamRecipients) AccountFor(ctx context.Context, addr string) (int64, bool, error) {
+	x, err := r.mda.Expand(ctx, addr)
+	if err != nil {
+		if _, isReply := reply.As(err); isReply {
+			return 0, false, nil // not local, or no such user
+		}
+		return 0, false, err
+	}
+	if len(x.Accounts) == 0 {
+		return 0, false, nil
+	}
+	return x.Accounts[0].ID, true, nil
 }
 
 func isClosed(err error) bool {
