@@ -31,7 +31,6 @@ import (
 	"pochta/internal/mda"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
-	"pochta/internal/reply"
 	"pochta/internal/smtpclient"
 	"pochta/internal/smtpserver"
 	"pochta/internal/spam"
@@ -142,7 +141,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		RejectScore: cfg.Spam.RejectScore,
 		RspamdURL:   cfg.Spam.RspamdURL,
 		Store:       st,
-		Recipients:  spamRecipients{a.MDA},
+		Recipients:  a.MDA,
 		Logger:      log.With("component", "spam"),
 	})
 
@@ -313,24 +312,6 @@ func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, conte
 		content = signed
 	}
 	return s.q.Enqueue(ctx, env, content)
-}
-
-// spamRecipients resolves a recipient to the account whose Bayesian
-// counts judge the message, through the MDA's aliases and catch-all.
-type spamRecipients struct{ mda *mda.Deliverer }
-
-func (r spamRecipients) AccountFor(ctx context.Context, addr string) (int64, bool, error) {
-	x, err := r.mda.Expand(ctx, addr)
-	if err != nil {
-		if _, isReply := reply.As(err); isReply {
-			return 0, false, nil // not local, or no such user
-		}
-		return 0, false, err
-	}
-	if len(x.Accounts) == 0 {
-		return 0, false, nil
-	}
-	return x.Accounts[0].ID, true, nil
 }
 
 func isClosed(err error) bool {

@@ -1,7 +1,11 @@
 package smtpserver
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,5 +77,50 @@ func TestSpamSkippedForTrusted(t *testing.T) {
 	got := f.inbox("alice@example.com")
 	if len(got) != 1 || strings.Contains(got[0], "X-Spam") {
 		t.Fatalf("inbox = %q", got)
+	}
+}
+
+// TestSpamBayesThroughSMTP: once alice's filter is trained, spam sent to
+// her through an alias is marked by her own counts (the MDA resolves the
+// recipient), and ham is not.
+func TestSpamBayesThroughSMTP(t *testing.T) {
+	f := newFixture(t, auth.Options{})
+	opts := f.options(ModeInbound)
+	filter := spam.New(spam.Options{Store: f.st, Recipients: f.mda})
+	opts.Spam = filter
+	addr := startServer(t, opts)
+	ctx := context.Background()
+	alice, err := f.st.GetAccount(ctx, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	corpus := func(kind string, i int) string {
+		b, err := os.ReadFile(filepath.Join("..", "spam", "testdata", "corpus", kind, fmt.Sprintf("%03d.eml", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for i := 0; i < 20; i++ {
+		for _, kind := range []string{"spam", "ham"} {
+			if err := filter.Train(ctx, alice.ID, strings.NewReader(corpus(kind, i)), kind == "spam", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// fwd@ forwards to a remote address only: no local account judges it.
+	for _, rcpts := range [][]string{{"fwd@example.com", "team@example.com"}, {"alice@example.com"}} {
+		deliverRaw(t, addr, "sender@remote.example", rcpts, corpus("spam", 50), "250 2.0.0")
+	}
+	deliverRaw(t, addr, "sender@remote.example", []string{"alice@example.com"}, corpus("ham", 50), "250 2.0.0")
+	got := f.inbox("alice@example.com")
+	if len(got) != 3 {
+		t.Fatalf("inbox has %d messages", len(got))
+	}
+	for i, m := range got {
+		isSpam := i < 2
+		if strings.Contains(m, "X-Spam: Yes\r\n") != isSpam || strings.Contains(m, "BAYES_SPAM=") != isSpam || strings.Contains(m, "BAYES_HAM=") == isSpam {
+			t.Errorf("message %d (spam %v):\n%s", i, isSpam, m[:strings.Index(m, "\r\n\r\n")])
+		}
 	}
 }
