@@ -2,11 +2,14 @@ package imapserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -139,4 +142,74 @@ type lateTrainer struct{ f atomic.Pointer[spam.Filter] }
 
 func (l *lateTrainer) Train(ctx context.Context, accountID int64, content io.Reader, spam, undo bool) error {
 	return l.f.Load().Train(ctx, accountID, content, spam, undo)
+}
+
+// recordingTrainer records what it is taught; with fail set it refuses.
+type recordingTrainer struct {
+	mu     sync.Mutex
+	lesson []string
+	fail   bool
+}
+
+func (r *recordingTrainer) Train(ctx context.Context, accountID int64, content io.Reader, spam, undo bool) error {
+	b, err := io.ReadAll(content)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return errors.New("trainer broken")
+	}
+	subject := strings.TrimSpace(strings.SplitN(strings.SplitN(string(b), "Subject:", 2)[1], "\r\n", 2)[0])
+	r.lesson = append(r.lesson, fmt.Sprintf("%s spam=%v undo=%v", subject, spam, undo))
+	return nil
+}
+
+func (r *recordingTrainer) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.lesson
+	r.lesson = nil
+	return out
+}
+
+// TestSpamTrainingCopyAndFlags: COPY into Junk teaches spam, a COPY out of
+// Junk teaches nothing (the message stays in Junk), STORE $Junk/$NotJunk
+// teach once and undo the other class, removing a keyword teaches nothing,
+// and a failing trainer never fails the command.
+func TestSpamTrainingCopyAndFlags(t *testing.T) {
+	tr := &recordingTrainer{}
+	e := newEnv(t, envOptions{trainer: tr})
+	e.deliver("", testMessage(1, "one"))
+	e.deliver("", testMessage(2, "two"))
+	e.deliver("Junk", testMessage(3, "three"))
+	c := e.login()
+	c.ok("SELECT INBOX")
+	c.ok("UID COPY 1 Junk")
+	c.ok("UID STORE 2 +FLAGS ($Junk)")
+	c.ok("UID STORE 2 +FLAGS.SILENT ($Junk)") // already spam: nothing more
+	c.ok("UID STORE 2 FLAGS ($NotJunk)")
+	c.ok("UID STORE 2 -FLAGS ($NotJunk)")
+	c.ok("UID STORE 1 +FLAGS ($Junk $NotJunk)") // contradictory: nothing
+	c.ok("SELECT Junk")
+	c.ok("UID COPY 1 INBOX")
+	got := strings.Join(tr.take(), "; ")
+	want := "one spam=true undo=false; two spam=true undo=false; two spam=true undo=true; two spam=false undo=false"
+	if got != want {
+		t.Fatalf("lessons:\n%s\nwant\n%s", got, want)
+	}
+	lines := c.ok("UID FETCH 2 FLAGS") // the copy of "one" in Junk
+	if !has(lines, "$Junk") {
+		t.Fatalf("copy in Junk not marked $Junk: %q", lines)
+	}
+	tr.mu.Lock()
+	tr.fail = true
+	tr.mu.Unlock()
+	c.ok("UID MOVE 1 INBOX") // "three" out of Junk: the trainer fails, MOVE does not
+	c.ok("SELECT INBOX")
+	lines = c.ok("UID SEARCH SUBJECT three KEYWORD $NotJunk")
+	if len(lines) != 1 || lines[0] != "* SEARCH" {
+		t.Fatalf("untrained message marked $NotJunk: %q", lines)
+	}
 }
