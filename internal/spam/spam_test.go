@@ -264,7 +264,7 @@ func (r storeRecipients) AccountFor(ctx context.Context, addr string) (int64, bo
 }
 
 // openStore opens a real sqlite store with one account.
-func openStore(t *testing.T, addr string) (*sqlite.Store, store.Account) {
+func openStore(t testing.TB, addr string) (*sqlite.Store, store.Account) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
@@ -283,7 +283,7 @@ func openStore(t *testing.T, addr string) (*sqlite.Store, store.Account) {
 }
 
 // Corpus reads the labelled test corpus: testdata/corpus/{spam,ham}/*.eml.
-func corpus(t *testing.T, kind string) [][]byte {
+func corpus(t testing.TB, kind string) [][]byte {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("testdata", "corpus", kind, "*.eml"))
 	if err != nil || len(files) < 60 {
