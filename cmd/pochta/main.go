@@ -36,6 +36,7 @@ Usage: pochta COMMAND [flags] [arguments]
   queue list|show|retry|drop|flush [ID]   inspect and steer the outbound queue
   dkim keygen DOMAIN             create a DKIM key and print its DNS record
   dns records DOMAIN             print every DNS record DOMAIN needs
+  spam train ADDRESS --spam|--ham FILE|MAILDIR   teach ADDRESS's spam filter
   version                        print the version
 
 Every command takes --config FILE (default $POCHTA_CONFIG or ./pochta.toml).
@@ -90,7 +91,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns":
+	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns", "spam":
 		s, r, err := sub()
 		if err != nil {
 			return err
@@ -126,6 +127,8 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.dkimKeygen(args)
 	case "dns records":
 		return c.dnsRecords(args)
+	case "spam train":
+		return c.spamTrain(args)
 	}
 	return usagef("unknown command %q", cmd+" "+sub)
 }

@@ -38,6 +38,7 @@ import (
 	"pochta/internal/queue"
 	"pochta/internal/smtpclient"
 	"pochta/internal/smtpserver"
+	"pochta/internal/spam"
 	"pochta/internal/srs"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
@@ -57,6 +58,8 @@ type App struct {
 	Queue *queue.Queue
 	Auth  *auth.Authenticator
 	MDA   *mda.Deliverer
+	// Spam judges inbound mail and learns from IMAP ([spam]).
+	Spam *spam.Filter
 
 	closeSources func() // the account sources' connections
 
@@ -176,6 +179,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Resolver:   resolver,
 		Logger:     log.With("component", "checks"),
 	})
+	a.Spam = spam.New(spam.Options{
+		JunkScore:   cfg.Spam.JunkScore,
+		RejectScore: cfg.Spam.RejectScore,
+		RspamdURL:   cfg.Spam.RspamdURL,
+		Store:       st,
+		Recipients:  a.MDA,
+		Logger:      log.With("component", "spam"),
+	})
+
 	smtpOpts := func(mode smtpserver.Mode, implicit bool, name string) smtpserver.Options {
 		var judge smtpserver.Checks
 		if mode == smtpserver.ModeInbound {
@@ -196,6 +208,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Limits:          cfg.Limits,
 			Rates:           rates,
 			Logger:          log.With("service", name),
+			Spam:            a.Spam, // used by the inbound mode only
 		}
 	}
 	a.add("smtp", smtpserver.New(smtpOpts(smtpserver.ModeInbound, false, "smtp")), cfg.Listen.SMTP)
@@ -229,6 +242,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Auth:        a.Auth.For(auth.ProtoIMAP),
 			Limits:      cfg.Limits,
 			Logger:      log.With("service", name),
+			Trainer:     a.Spam,
 		}
 	}
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,6 +38,7 @@ type Config struct {
 	Log        Log        `toml:"log"`
 	SRS        SRS        `toml:"srs"`
 	Checks     Checks     `toml:"checks"`
+	Spam       Spam       `toml:"spam"`
 }
 
 // SRS configures the Sender Rewriting Scheme for forwarded mail.
@@ -419,6 +421,10 @@ func Default() *Config {
 		Log:    Log{Level: "info", Format: "text"},
 		SRS:    SRS{Enabled: true, MaxAgeDays: 21},
 		Checks: Checks{SPF: "score", DKIM: "score", DMARC: "enforce", IPRev: "score"},
+		Spam: Spam{
+			JunkScore:   5,
+			RejectScore: 15,
+		},
 	}
 }
 
@@ -602,6 +608,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not one of text, json", c.Log.Format)
 	}
 	c.validateChecks(bad)
+	c.Spam.validate(bad)
 	return errors.Join(errs...)
 }
 
@@ -624,6 +631,34 @@ func (c *Config) validateChecks(bad func(key, format string, a ...any)) {
 		if z == "" || strings.ContainsAny(z, " \t/@:") || strings.Trim(z, ".") == "" {
 			bad(fmt.Sprintf("checks.dnsbl[%d]", i), "%q is not a DNS zone", z)
 		}
+	}
+}
+
+// Spam configures the spam judgement of mail arriving on the inbound
+// service from outside (internal/spam).
+type Spam struct {
+	// RspamdURL is the base URL of Rspamd's normal worker, e.g.
+	// "http://127.0.0.1:11333" (pochta posts to /checkv2); "" uses the
+	// built-in classifier.
+	RspamdURL string `toml:"rspamd_url"`
+	// JunkScore: at or above, the message gets "X-Spam: Yes" and goes
+	// to Junk. RejectScore: at or above, 550 5.7.1 and nothing stored.
+	JunkScore   float64 `toml:"junk_score"`
+	RejectScore float64 `toml:"reject_score"`
+}
+
+func (s Spam) validate(bad func(key, format string, a ...any)) {
+	if s.RspamdURL != "" {
+		u, err := url.Parse(s.RspamdURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			bad("spam.rspamd_url", "%q is not an http(s) base URL like http://127.0.0.1:11333", s.RspamdURL)
+		}
+	}
+	if s.JunkScore <= 0 {
+		bad("spam.junk_score", "must be greater than zero")
+	}
+	if s.RejectScore <= s.JunkScore {
+		bad("spam.reject_score", "must be greater than spam.junk_score (%g)", s.JunkScore)
 	}
 }
 

@@ -57,10 +57,15 @@ func (s *session) cmdCopy(tag string, p *parser, uid bool) (string, error) {
 	if !ok {
 		return "COPY completed", nil
 	}
+	var prior map[uint32][]string
+	if _, ok := copyClass(s.sel.mbox, dst, false); ok {
+		prior = s.priorFlags(s.sel.mbox.ID, uset)
+	}
 	pairs, err := s.srv.opts.Store.Copy(s.ctx, s.sel.mbox.ID, uset, dst.ID)
 	if err != nil {
 		return "", s.storeError(err)
 	}
+	s.trainCopied(s.sel.mbox, dst, pairs, prior, false)
 	if dst.ID == s.sel.mbox.ID {
 		s.sel.dirty = true
 	}

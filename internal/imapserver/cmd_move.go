@@ -23,10 +23,15 @@ func (s *session) cmdMove(tag string, p *parser, uid bool) (string, error) {
 	if !ok {
 		return "MOVE completed", nil
 	}
+	var prior map[uint32][]string
+	if _, ok := copyClass(s.sel.mbox, dst, true); ok {
+		prior = s.priorFlags(s.sel.mbox.ID, uset)
+	}
 	pairs, err := s.srv.opts.Store.Move(s.ctx, s.sel.mbox.ID, uset, dst.ID)
 	if err != nil {
 		return "", s.storeError(err)
 	}
+	s.trainCopied(s.sel.mbox, dst, pairs, prior, true)
 	if len(pairs) > 0 {
 		s.w.untagged("OK [" + copyUID(dst, pairs) + "] Moved")
 		moved := make([]uint32, len(pairs))

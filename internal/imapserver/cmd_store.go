@@ -81,10 +81,15 @@ func (s *session) cmdStore(tag string, p *parser, uid bool) (string, error) {
 	if !ok {
 		return "STORE completed", nil
 	}
+	var prior map[uint32][]string
+	if s.storeTrains(op, flags) {
+		prior = s.priorFlags(s.sel.mbox.ID, uset)
+	}
 	changed, failed, err := s.srv.opts.Store.SetFlags(s.ctx, s.sel.mbox.ID, uset, op, canonicalFlags(flags), unchangedSince)
 	if err != nil {
 		return "", err
 	}
+	s.trainStored(s.sel.mbox.ID, changed, prior)
 	failedSet := map[uint32]bool{}
 	for _, u := range failed {
 		failedSet[u] = true

@@ -37,6 +37,7 @@ type envOptions struct {
 	idle        time.Duration
 	maxErrors   int
 	unauth      time.Duration
+	trainer     Trainer
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -80,7 +81,7 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	lim.MaxConnectionsPerIP = 5000
 	lim.MaxConnections = 5000
-	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t)})
+	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t), Trainer: o.trainer})
 	if o.unauth > 0 {
 		srv.unauthTimeout = o.unauth
 	}

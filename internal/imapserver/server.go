@@ -43,6 +43,10 @@ type Options struct {
 	Auth        Authenticator
 	Limits      config.Limits
 	Logger      *slog.Logger
+
+	// Trainer learns spam from the user moving mail into and out of Junk
+	// and setting $Junk/$NotJunk (training.go); nil disables it.
+	Trainer Trainer
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

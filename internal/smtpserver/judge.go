@@ -34,25 +34,31 @@ func inPrefixes(list []netip.Prefix, ip netip.Addr) bool {
 	return false
 }
 
-// judge runs the checks on a message from outside. It returns the header
-// fields to put right below our Received (Authentication-Results, and
-// "X-Spam: Yes" when DMARC quarantines), the content with foreign
-// Authentication-Results claiming our host name removed (RFC 8601 §5),
-// and the refusal when a check refuses the message (nothing is stored).
-func (c *session) judge(tx *transaction, env envelope.Envelope, content []byte) (string, []byte, *reply.Error) {
+// judgement is what the checks said of one message from outside.
+type judgement struct {
+	header     string          // Authentication-Results, right below our Received
+	symbols    []checks.Symbol // for the spam score
+	quarantine bool            // DMARC p=quarantine: at least Junk
+}
+
+// judge runs the checks on a message from outside. It returns their
+// judgement, the content with foreign Authentication-Results claiming our
+// host name removed (RFC 8601 §5), and the refusal when a check refuses
+// the message (nothing is stored).
+func (c *session) judge(tx *transaction, env envelope.Envelope, content []byte) (judgement, []byte, *reply.Error) {
 	if !c.judged() {
-		return "", content, nil
+		return judgement{}, content, nil
 	}
 	content = checks.StripAuthResults(content, c.s.opts.Hostname)
 	if c.s.opts.Checks == nil {
-		return "", content, nil
+		return judgement{}, content, nil
 	}
 	ctx, cancel := context.WithTimeout(c.s.ctx, c.s.limits.DataTimeout.Duration)
 	defer cancel()
 	res, err := c.s.opts.Checks.Check(ctx, env, content)
 	if err != nil {
 		c.s.log.Error("checks failed", "id", tx.id, "err", err)
-		return "", content, reply.ErrLocal
+		return judgement{}, content, reply.ErrLocal
 	}
 	var score float64
 	names := make([]string, 0, len(res.Symbols))
@@ -63,14 +69,7 @@ func (c *session) judge(tx *transaction, env envelope.Envelope, content []byte) 
 	c.s.log.Info("checks", "id", tx.id, "ip", c.remote, "from", env.From,
 		"symbols", names, "score", score, "quarantine", res.Quarantine, "refused", res.Reject != nil)
 	if res.Reject != nil {
-		return "", content, res.Reject
+		return judgement{}, content, res.Reject
 	}
-	add := res.AuthResults
-	if res.Quarantine {
-		// The MDA's default rule files "X-Spam: Yes" into Junk. (With
-		// the spam filter in the flow, Quarantine forces its verdict to
-		// Junk instead and this line goes.)
-		add += "X-Spam: Yes\r\n"
-	}
-	return add, content, nil
+	return judgement{header: res.AuthResults, symbols: res.Symbols, quarantine: res.Quarantine}, content, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/spam"
 )
 
 var (
@@ -58,15 +59,27 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 	if c.account != nil {
 		env.Authenticated = c.account.Address
 	}
-	judgement, content, rerr := c.judge(tx, env, content)
+	if c.s.opts.Mode == ModeInbound {
+		content = spam.StripSpamHeaders(content) // only we may say what is spam
+	}
+	j, content, rerr := c.judge(tx, env, content)
 	if rerr != nil {
 		c.logTx(tx, size, rerr.Error())
 		return c.replyErr(rerr)
 	}
-
-	full := make([]byte, 0, len(content)+len(judgement)+512)
+	verdict := ""
+	if c.judged() {
+		if content, verdict, rerr = c.spamStep(tx, env, content, j.symbols, j.quarantine); rerr != nil {
+			c.logTx(tx, size, rerr.Error())
+			return c.replyErr(rerr)
+		}
+	}
+	// On top: our Received, then Authentication-Results, then the spam
+	// verdict (X-Spam-Score, X-Spam), then what the MSA adds.
+	full := make([]byte, 0, len(content)+len(j.header)+len(verdict)+512)
 	full = append(full, c.receivedHeader(tx, now)...)
-	full = append(full, judgement...)
+	full = append(full, j.header...)
+	full = append(full, verdict...)
 	full = append(full, header.Bytes()...)
 	full = append(full, content...)
 	rerr = c.deliver(env, tx, full)

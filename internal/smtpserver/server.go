@@ -119,6 +119,9 @@ type Options struct {
 	// but foreign Authentication-Results claiming Hostname are still
 	// removed).
 	Checks Checks
+
+	// Spam judges inbound mail from outside (nil: no spam filter).
+	Spam SpamFilter
 }
 
 // Server is an SMTP server.

@@ -334,6 +334,22 @@ type Mailstore interface {
 	Watch(accountID int64) (changes <-chan Change, cancel func())
 }
 
+// TokenCounts counts trained messages: how many spam and how many ham
+// messages (for one token: how many of those contained it).
+type TokenCounts struct{ Spam, Ham int64 }
+
+// SpamStore keeps the per-account counts of the built-in Bayesian spam
+// filter (internal/spam). Tokens are opaque strings of at most 64 bytes.
+type SpamStore interface {
+	// SpamTokens returns the account's trained message totals and the
+	// counts of those of tokens that were ever seen (others are absent).
+	SpamTokens(ctx context.Context, accountID int64, tokens []string) (totals TokenCounts, counts map[string]TokenCounts, err error)
+	// TrainSpam adds one message with the given distinct tokens to the
+	// spam (or ham) counts; with undo it takes one away instead, never
+	// below zero.
+	TrainSpam(ctx context.Context, accountID int64, tokens []string, spam, undo bool) error
+}
+
 // Store is a complete backend.
 type Store interface {
 	Directory

@@ -162,6 +162,24 @@ CREATE TABLE sieve_vacation (
 ) WITHOUT ROWID;
 CREATE INDEX sieve_vacation_sent ON sieve_vacation(sent);
 `,
+	// 9: the built-in Bayesian spam filter's per-account counts:
+	// trained spam/ham messages, and per token how many of each held it.
+	// IF NOT EXISTS: the migration tests downgrade to older versions and
+	// migrate again without dropping these tables.
+	`
+CREATE TABLE IF NOT EXISTS spam_totals (
+	account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS spam_tokens (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	token      TEXT NOT NULL,
+	spam       INTEGER NOT NULL DEFAULT 0,
+	ham        INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY(account_id, token)
+) WITHOUT ROWID;
+`,
 }
 
 // migrate brings the database schema to the newest version.
