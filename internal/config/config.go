@@ -36,6 +36,7 @@ type Config struct {
 	Queue      Queue      `toml:"queue"`
 	Relay      Relay      `toml:"relay"`
 	Log        Log        `toml:"log"`
+	Store      Store      `toml:"store"`
 	SRS        SRS        `toml:"srs"`
 	Checks     Checks     `toml:"checks"`
 	Spam       Spam       `toml:"spam"`
@@ -324,6 +325,35 @@ type Smarthost struct {
 	TLS string `toml:"tls"`
 }
 
+// Store chooses where mailboxes, accounts and (with PostgreSQL) the
+// queue live.
+type Store struct {
+	// Backend is "sqlite" (the default: SQLite and files in data_dir) or
+	// "postgres" (everything in one PostgreSQL database, shared by any
+	// number of pochta nodes).
+	Backend string `toml:"backend"`
+	// PostgresURL is the database, e.g.
+	// "postgres://pochta@127.0.0.1:5432/pochta?sslmode=disable"; the role
+	// must own the database, it need not be a superuser.
+	PostgresURL string `toml:"postgres_url"`
+}
+
+// validate checks [store].
+func (s Store) validate(bad func(key, format string, a ...any)) {
+	switch s.Backend {
+	case "sqlite":
+		if s.PostgresURL != "" {
+			bad("store.postgres_url", "is only used with store.backend = \"postgres\"")
+		}
+	case "postgres":
+		if !strings.HasPrefix(s.PostgresURL, "postgres://") && !strings.HasPrefix(s.PostgresURL, "postgresql://") {
+			bad("store.postgres_url", "%q is not a postgres:// URL", s.PostgresURL)
+		}
+	default:
+		bad("store.backend", "%q is not one of sqlite, postgres", s.Backend)
+	}
+}
+
 // Log configures structured logging.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -419,6 +449,7 @@ func Default() *Config {
 			PerDomain:    4,
 		},
 		Log:    Log{Level: "info", Format: "text"},
+		Store:  Store{Backend: "sqlite"},
 		SRS:    SRS{Enabled: true, MaxAgeDays: 21},
 		Checks: Checks{SPF: "score", DKIM: "score", DMARC: "enforce", IPRev: "score"},
 		Spam: Spam{
@@ -609,6 +640,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateChecks(bad)
 	c.Spam.validate(bad)
+	c.Store.validate(bad)
 	return errors.Join(errs...)
 }
 
