@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"pochta/internal/auth"
+	"pochta/internal/conntrack"
 	"pochta/internal/sieve"
 	"pochta/internal/store"
 )
@@ -44,18 +45,11 @@ type session struct {
 	interrupted bool
 }
 
-type deadlineWriter struct{ c net.Conn }
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	d.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return d.c.Write(p)
-}
-
 func newSession(srv *Server, conn net.Conn, ip netip.Addr) *session {
 	return &session{
 		srv: srv, rawConn: conn, conn: conn, ip: ip,
 		r:   bufio.NewReaderSize(conn, 4096),
-		w:   bufio.NewWriterSize(deadlineWriter{conn}, 8192),
+		w:   bufio.NewWriterSize(conntrack.DeadlineWriter{Conn: conn, Timeout: writeTimeout}, 8192),
 		log: srv.log.With("remote", conn.RemoteAddr().String()),
 		ctx: srv.conns.Context(),
 	}
@@ -397,7 +391,7 @@ func (s *session) startTLS() bool {
 	s.conn = tc
 	s.tls = true
 	s.r.Reset(tc)
-	s.w.Reset(deadlineWriter{tc})
+	s.w.Reset(conntrack.DeadlineWriter{Conn: tc, Timeout: writeTimeout})
 	// RFC 5804 §2.2: capabilities again after TLS.
 	s.capabilities()
 	s.ok("", "TLS active")

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"pochta/internal/auth"
+	"pochta/internal/conntrack"
 	"pochta/internal/scram"
 	"pochta/internal/store"
 )
@@ -88,19 +89,11 @@ type session struct {
 	interrupted bool
 }
 
-// deadlineWriter sets a fresh write deadline before every write.
-type deadlineWriter struct{ c net.Conn }
-
-func (d deadlineWriter) Write(p []byte) (int, error) {
-	d.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-	return d.c.Write(p)
-}
-
 func newSession(srv *Server, conn net.Conn, ip netip.Addr) *session {
 	return &session{
 		srv: srv, rawConn: conn, conn: conn, ip: ip,
 		r:   bufio.NewReaderSize(conn, 1024),
-		w:   bufio.NewWriterSize(deadlineWriter{conn}, 8192),
+		w:   bufio.NewWriterSize(conntrack.DeadlineWriter{Conn: conn, Timeout: writeTimeout}, 8192),
 		log: srv.log.With("remote", conn.RemoteAddr().String()),
 		ctx: srv.conns.Context(),
 	}
@@ -424,7 +417,7 @@ func (s *session) startTLS() error {
 	s.conn = tc
 	s.tls = true
 	s.r.Reset(tc)
-	s.w.Reset(deadlineWriter{tc})
+	s.w.Reset(conntrack.DeadlineWriter{Conn: tc, Timeout: writeTimeout})
 	return nil
 }
 
