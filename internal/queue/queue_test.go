@@ -303,7 +303,7 @@ func TestCrashRecovery(t *testing.T) {
 	// Simulate a crash: abandon q without Shutdown (its flock goes with its
 	// descriptor, as with a killed process) and leave the debris of
 	// interrupted writes behind.
-	q.lock.unlock()
+	q.sp.close()
 	orphan, _ := newID(time.Now())
 	broken, _ := newID(time.Now().Add(time.Second))
 	// An envelope committed without its content (directory updates
