@@ -209,7 +209,7 @@ func (s *pgSpool) keepLeases(held func() []string) {
 func (s *pgSpool) load(context.Context) ([]*record, error) { return nil, nil }
 
 func (s *pgSpool) add(ctx context.Context, rec *record, content []byte) error {
-	data, err := json.Marshal(rec)
+	data, err := jsonRecord(rec)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ type pgxQuerier interface {
 
 // save writes rec's state while this node holds its lease.
 func (s *pgSpool) save(ctx context.Context, rec *record, due time.Time) error {
-	data, err := json.Marshal(rec)
+	data, err := jsonRecord(rec)
 	if err != nil {
 		return err
 	}
@@ -325,6 +325,9 @@ func (s *pgSpool) close() {
 	s.wg.Wait()
 	s.pool.Close()
 }
+
+// jsonRecord encodes a record for the record column.
+func jsonRecord(rec *record) ([]byte, error) { return json.Marshal(rec) }
 
 // parseRecord decodes and checks an entry's record.
 func parseRecord(id string, data []byte) (*record, error) {
