@@ -32,6 +32,13 @@
 // at-least-once minimum of RFC 5321 §6.1); a pending recipient is never
 // forgotten.
 //
+// # On PostgreSQL
+//
+// With Options.PostgresURL the spool is a table shared by any number of
+// queues on different nodes instead of the directory; each holds an entry
+// only while it works on it, under a lease (see pgspool.go). Management
+// then goes through SQL (OpenPostgresManager), not ctl/.
+//
 // # Management from another process
 //
 // List and Show read the spool directly (envelope files are replaced
