@@ -5,15 +5,21 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+
+	"pochta/internal/pgtest"
 )
 
-func benchQueue(b *testing.B) (*Queue, []byte) {
+func benchQueue(b *testing.B) (*Queue, []byte) { return benchQueueAt(b, "") }
+
+// benchQueueAt opens a queue on the file spool, or on PostgreSQL at pgURL.
+func benchQueueAt(b *testing.B, pgURL string) (*Queue, []byte) {
 	q, err := Open(Options{
-		Dir:      b.TempDir(),
-		Hostname: "mx.local.test",
-		Local:    nopLocal{},
-		Remote:   &testRemote{},
-		Logger:   slog.New(slog.DiscardHandler),
+		Dir:         b.TempDir(),
+		PostgresURL: pgURL,
+		Hostname:    "mx.local.test",
+		Local:       nopLocal{},
+		Remote:      &testRemote{},
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -39,8 +45,19 @@ func BenchmarkEnqueue(b *testing.B) {
 
 // BenchmarkEnqueueParallel measures Enqueue throughput with concurrent
 // callers (as with many SMTP sessions).
-func BenchmarkEnqueueParallel(b *testing.B) {
-	q, content := benchQueue(b)
+func BenchmarkEnqueueParallel(b *testing.B) { benchEnqueueParallel(b, "") }
+
+// BenchmarkEnqueuePostgresParallel is BenchmarkEnqueueParallel on the
+// PostgreSQL spool (one INSERT committed per message) of a real server on
+// loopback.
+func BenchmarkEnqueuePostgresParallel(b *testing.B) {
+	srv := pgtest.Start(b) // once: the sub-benchmark runs with growing b.N
+	b.Run("4callers", func(b *testing.B) { benchEnqueueParallel(b, srv.NewDatabase(b)) })
+}
+
+func benchEnqueueParallel(b *testing.B, pgURL string) {
+	q, content := benchQueueAt(b, pgURL)
+	b.ResetTimer()
 	b.SetParallelism(4)
 	b.RunParallel(func(pb *testing.PB) {
 		env := envFrom("alice@local.test", "bob@remote.test")

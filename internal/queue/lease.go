@@ -124,6 +124,9 @@ func (q *Queue) rescanSpool() {
 	}
 	q.mu.Lock()
 	for i, rec := range recs {
+		if q.entries[rec.ID] != nil {
+			continue // ours already (its lease had lapsed): keep the live state
+		}
 		q.entries[rec.ID] = &entry{rec: rec, busy: map[string]bool{}, dropped: drops[i]}
 	}
 	q.mu.Unlock()

@@ -182,7 +182,7 @@ func (s *pgSpool) listenOnce(wake func()) error {
 
 func (s *pgSpool) keepLeases(held func() []string) {
 	defer s.wg.Done()
-	t := time.NewTicker(s.lease / 3)
+	t := time.NewTicker(max(s.lease/3, 10*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
