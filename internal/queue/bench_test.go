@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 
@@ -45,20 +46,22 @@ func BenchmarkEnqueue(b *testing.B) {
 
 // BenchmarkEnqueueParallel measures Enqueue throughput with concurrent
 // callers (as with many SMTP sessions).
-func BenchmarkEnqueueParallel(b *testing.B) { benchEnqueueParallel(b, "") }
+func BenchmarkEnqueueParallel(b *testing.B) { benchEnqueueParallel(b, "", 4) }
 
 // BenchmarkEnqueuePostgresParallel is BenchmarkEnqueueParallel on the
 // PostgreSQL spool (one INSERT committed per message) of a real server on
 // loopback.
 func BenchmarkEnqueuePostgresParallel(b *testing.B) {
-	srv := pgtest.Start(b) // once: the sub-benchmark runs with growing b.N
-	b.Run("4callers", func(b *testing.B) { benchEnqueueParallel(b, srv.NewDatabase(b)) })
+	srv := pgtest.Start(b)             // once: the sub-benchmark runs with growing b.N
+	for _, par := range []int{4, 16} { // × GOMAXPROCS callers
+		b.Run(fmt.Sprintf("par%d", par), func(b *testing.B) { benchEnqueueParallel(b, srv.NewDatabase(b), par) })
+	}
 }
 
-func benchEnqueueParallel(b *testing.B, pgURL string) {
+func benchEnqueueParallel(b *testing.B, pgURL string, par int) {
 	q, content := benchQueueAt(b, pgURL)
 	b.ResetTimer()
-	b.SetParallelism(4)
+	b.SetParallelism(par)
 	b.RunParallel(func(pb *testing.PB) {
 		env := envFrom("alice@local.test", "bob@remote.test")
 		for pb.Next() {

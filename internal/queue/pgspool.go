@@ -45,6 +45,8 @@ const (
 	// schemaLockKey is the advisory lock that serialises schema
 	// migrations of nodes starting at once ("pochtaq" in ASCII).
 	schemaLockKey = 0x706f6368746171
+	// commitTimeout bounds one group commit of new entries.
+	commitTimeout = 30 * time.Second
 )
 
 // errLeaseLost is returned by the PostgreSQL spool when another node has
@@ -111,8 +113,9 @@ type pgSpool struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	ctx    context.Context // ends the listener and the lease keeper
+	ctx    context.Context // ends the committer, the listener and the lease keeper
 	cancel context.CancelFunc
+	adds   chan *addRequest // to commitLoop
 	wg     sync.WaitGroup
 }
 
@@ -133,6 +136,9 @@ func openPGSpool(ctx context.Context, url string, lease time.Duration, log *slog
 	}
 	s := &pgSpool{pool: pool, owner: hex.EncodeToString(b[:]), lease: lease, log: log, now: now}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.adds = make(chan *addRequest)
+	s.wg.Add(1)
+	go s.commitLoop()
 	return s, nil
 }
 
@@ -208,14 +214,74 @@ func (s *pgSpool) keepLeases(held func() []string) {
 // load returns nothing: a node holds entries only once it claims them.
 func (s *pgSpool) load(context.Context) ([]*record, error) { return nil, nil }
 
-func (s *pgSpool) add(ctx context.Context, rec *record, content []byte) error {
+// add inserts the entry, leased to this node, and returns after COMMIT.
+// Concurrent adds share one transaction (group commit): the committer
+// takes every request waiting when it is free, up to maxAddBatch.
+func (s *pgSpool) add(_ context.Context, rec *record, content []byte) error {
 	data, err := jsonRecord(rec)
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO queue_messages (id, record, content, created, next_due, lease_owner, lease_until)
-		VALUES ($1, $2, $3, $4, $4, $5, $6)`, rec.ID, string(data), content, rec.Created, s.owner, s.now().Add(s.lease))
-	return err
+	req := &addRequest{rec: rec, data: data, content: content, done: make(chan error, 1)}
+	select {
+	case s.adds <- req: // unbuffered: once taken, it is always answered
+	case <-s.ctx.Done():
+		return ErrClosed
+	}
+	return <-req.done
+}
+
+// addRequest is one add waiting for the committer.
+type addRequest struct {
+	rec     *record
+	data    []byte
+	content []byte
+	done    chan error
+}
+
+// maxAddBatch bounds the entries one group commit inserts.
+const maxAddBatch = 64
+
+// commitLoop is the committer of add: one transaction per batch.
+func (s *pgSpool) commitLoop() {
+	defer s.wg.Done()
+	for {
+		var batch []*addRequest
+		select {
+		case r := <-s.adds:
+			batch = append(batch, r)
+		case <-s.ctx.Done():
+			return
+		}
+	more:
+		for len(batch) < maxAddBatch {
+			select {
+			case r := <-s.adds:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		err := s.insert(batch)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// insert commits a batch of new entries in one transaction.
+func (s *pgSpool) insert(batch []*addRequest) error {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	until := s.now().Add(s.lease)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		for _, r := range batch {
+			b.Queue(`INSERT INTO queue_messages (id, record, content, created, next_due, lease_owner, lease_until)
+				VALUES ($1, $2, $3, $4, $4, $5, $6)`, r.rec.ID, string(r.data), r.content, r.rec.Created, s.owner, until)
+		}
+		return tx.SendBatch(ctx, &b).Close()
+	})
 }
 
 func (s *pgSpool) content(ctx context.Context, id string) ([]byte, error) {
