@@ -90,14 +90,20 @@ func (q *Queue) release(e *entry) {
 		q.mu.Unlock()
 		return
 	}
-	e.gone = true
+	// Not written nor dispatched any more, but still held (so not claimed
+	// again by us) until the row is released.
+	e.gone, e.finishing = true, true
 	id := e.rec.ID
-	delete(q.entries, id)
 	q.mu.Unlock()
 	if err := q.pg.release(context.Background(), id); err != nil && !errors.Is(err, errLeaseLost) {
 		// The lease expires and a node claims the entry again.
 		q.log.Error("cannot release queue entry", "id", id, "err", err)
 	}
+	q.mu.Lock()
+	if q.entries[id] == e {
+		delete(q.entries, id)
+	}
+	q.mu.Unlock()
 }
 
 // rescanSpool applies management requests (file spool) or claims due
