@@ -86,7 +86,7 @@ type Remote interface {
 // Options configure a Queue. Zero durations and counts take the defaults
 // noted; DelayWarning 0 means no delay warnings.
 type Options struct {
-	Dir      string // data_dir/queue
+	Dir      string // data_dir/queue (unused with PostgresURL)
 	Hostname string // Reporting-MTA and MAILER-DAEMON@Hostname of bounces
 	Local    Local
 	Remote   Remote
@@ -175,7 +175,9 @@ type entry struct {
 
 // Open opens (creating if needed) the spool in opts.Dir, recovers from a
 // crash, applies pending management requests and loads every entry. It
-// takes the spool lock: only one Queue may run on a directory.
+// takes the spool lock: only one Queue may run on a directory. With
+// PostgresURL it connects and migrates the tables instead; any number of
+// Queues may share one database.
 func Open(opts Options) (*Queue, error) {
 	switch {
 	case opts.Dir == "" && opts.PostgresURL == "":
