@@ -124,9 +124,8 @@ func (m *pgManager) Flush(ctx context.Context) error {
 
 // retry schedules the pending recipients of id (of every entry when id is
 // nil) for now and wakes the queues; it returns how many entries it found.
-// An entry leased by a node is being worked on right now: its holder
-// writes its own next state when done, and this request does not change
-// it.
+// An entry leased by a node is marked instead: it is due at once when its
+// holder lets it go (or dies), and the next claimer applies the retry.
 func (m *pgManager) retry(ctx context.Context, id *string) (int, error) {
 	now := m.now()
 	tx, err := m.pool.Begin(ctx)
@@ -140,8 +139,9 @@ func (m *pgManager) retry(ctx context.Context, id *string) (int, error) {
 		return 0, fmt.Errorf("queue: %w", err)
 	}
 	type change struct {
-		id   string
-		data []byte
+		id     string
+		data   []byte
+		leased bool
 	}
 	var changes []change
 	found := 0
@@ -153,8 +153,12 @@ func (m *pgManager) retry(ctx context.Context, id *string) (int, error) {
 			return 0, fmt.Errorf("queue: %w", err)
 		}
 		found++
+		if until != nil && until.After(now) {
+			changes = append(changes, change{id: rid, leased: true})
+			continue
+		}
 		rec, err := parseRecord(rid, []byte(data))
-		if err != nil || (until != nil && until.After(now)) || !retryRecord(rec, now) {
+		if err != nil || !retryRecord(rec, now) {
 			continue
 		}
 		b, err := jsonRecord(rec)
@@ -162,14 +166,19 @@ func (m *pgManager) retry(ctx context.Context, id *string) (int, error) {
 			rows.Close()
 			return 0, err
 		}
-		changes = append(changes, change{rid, b})
+		changes = append(changes, change{id: rid, data: b})
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("queue: %w", err)
 	}
 	for _, c := range changes {
-		if _, err := tx.Exec(ctx, `UPDATE queue_messages SET record = $2, next_due = $3 WHERE id = $1`, c.id, string(c.data), now); err != nil {
+		if c.leased {
+			_, err = tx.Exec(ctx, `UPDATE queue_messages SET retry_requested = true, next_due = LEAST(next_due, $2) WHERE id = $1`, c.id, now)
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE queue_messages SET record = $2, next_due = $3 WHERE id = $1`, c.id, string(c.data), now)
+		}
+		if err != nil {
 			return 0, fmt.Errorf("queue: %w", err)
 		}
 	}

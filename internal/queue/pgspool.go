@@ -64,7 +64,8 @@ var pgMigrations = []string{
 		next_due       timestamptz NOT NULL,
 		lease_owner    text NOT NULL DEFAULT '',
 		lease_until    timestamptz,
-		drop_requested boolean NOT NULL DEFAULT false
+		drop_requested boolean NOT NULL DEFAULT false,
+		retry_requested boolean NOT NULL DEFAULT false
 	);
 	CREATE INDEX queue_messages_due ON queue_messages (next_due);`,
 }
@@ -321,7 +322,10 @@ func (s *pgSpool) save(ctx context.Context, rec *record, due time.Time) error {
 	if err != nil {
 		return err
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE queue_messages SET record = $3, next_due = $4 WHERE id = $1 AND lease_owner = $2`,
+	// A retry requested while we hold the entry keeps its earlier due time.
+	tag, err := s.pool.Exec(ctx, `UPDATE queue_messages SET record = $3,
+		next_due = CASE WHEN retry_requested THEN LEAST($4, next_due) ELSE $4 END
+		WHERE id = $1 AND lease_owner = $2`,
 		rec.ID, s.owner, string(data), due)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = errLeaseLost
@@ -357,11 +361,12 @@ func (s *pgSpool) remove(ctx context.Context, id string) error {
 // never waited for.
 func (s *pgSpool) claim(ctx context.Context, limit int) ([]*record, []bool, error) {
 	now := s.now()
-	rows, err := s.pool.Query(ctx, `UPDATE queue_messages SET lease_owner = $1, lease_until = $2
-		WHERE id IN (SELECT id FROM queue_messages
+	rows, err := s.pool.Query(ctx, `WITH due AS (SELECT id, retry_requested FROM queue_messages
 			WHERE next_due <= $3 AND (lease_until IS NULL OR lease_until < $3)
 			ORDER BY next_due LIMIT $4 FOR UPDATE SKIP LOCKED)
-		RETURNING id, record, drop_requested`, s.owner, now.Add(s.lease), now, limit)
+		UPDATE queue_messages q SET lease_owner = $1, lease_until = $2, retry_requested = false
+		FROM due WHERE q.id = due.id
+		RETURNING q.id, q.record, q.drop_requested, due.retry_requested`, s.owner, now.Add(s.lease), now, limit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -370,14 +375,17 @@ func (s *pgSpool) claim(ctx context.Context, limit int) ([]*record, []bool, erro
 	var drops []bool
 	for rows.Next() {
 		var id, data string
-		var drop bool
-		if err := rows.Scan(&id, &data, &drop); err != nil {
+		var drop, retry bool
+		if err := rows.Scan(&id, &data, &drop, &retry); err != nil {
 			return nil, nil, err
 		}
 		rec, err := parseRecord(id, []byte(data))
 		if err != nil {
 			s.log.Error("queue: unreadable entry in PostgreSQL left leased", "id", id, "err", err)
 			continue
+		}
+		if retry { // asked while another node held it
+			retryRecord(rec, now)
 		}
 		recs = append(recs, rec)
 		drops = append(drops, drop)
