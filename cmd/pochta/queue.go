@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -21,10 +22,17 @@ func (c *cli) queue(sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(cfg.DataDir, "queue")
+	ctx := context.Background()
+	m := queue.FileManager(filepath.Join(cfg.DataDir, "queue"))
+	if cfg.Store.Backend == "postgres" {
+		if m, err = queue.OpenPostgresManager(ctx, cfg.Store.PostgresURL); err != nil {
+			return err
+		}
+	}
+	defer m.Close()
 	switch sub {
 	case "list":
-		items, err := queue.List(dir)
+		items, err := m.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -41,14 +49,14 @@ func (c *cli) queue(sub string, args []string) error {
 		}
 		return nil
 	case "flush":
-		return queue.Flush(dir)
+		return m.Flush(ctx)
 	}
 	if err := want("queue "+sub, pos, 1, "ID"); err != nil {
 		return err
 	}
 	switch sub {
 	case "show":
-		it, headers, err := queue.Show(dir, pos[0])
+		it, headers, err := m.Show(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -60,9 +68,9 @@ func (c *cli) queue(sub string, args []string) error {
 		fmt.Fprintf(c.stdout, "\n%s", headers)
 		return nil
 	case "retry":
-		return queue.Retry(dir, pos[0])
+		return m.Retry(ctx, pos[0])
 	case "drop":
-		return queue.Drop(dir, pos[0])
+		return m.Drop(ctx, pos[0])
 	}
 	return nil
 }

@@ -132,8 +132,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	})
 	a.MDA = mda.New(st, st, nil, log.With("component", "mda"))
 	a.MDA.SetAccounts(sources)
+	qdir, qpg := filepath.Join(cfg.DataDir, "queue"), ""
+	if cfg.Store.Backend == "postgres" { // the queue is shared by every node
+		qdir, qpg = "", cfg.Store.PostgresURL
+	}
 	q, err := queue.Open(queue.Options{
-		Dir:          filepath.Join(cfg.DataDir, "queue"),
+		Dir:          qdir,
+		PostgresURL:  qpg,
 		Hostname:     cfg.Hostname,
 		Local:        a.MDA,
 		Remote:       client,

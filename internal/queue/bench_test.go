@@ -3,17 +3,24 @@ package queue
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
+
+	"pochta/internal/pgtest"
 )
 
-func benchQueue(b *testing.B) (*Queue, []byte) {
+func benchQueue(b *testing.B) (*Queue, []byte) { return benchQueueAt(b, "") }
+
+// benchQueueAt opens a queue on the file spool, or on PostgreSQL at pgURL.
+func benchQueueAt(b *testing.B, pgURL string) (*Queue, []byte) {
 	q, err := Open(Options{
-		Dir:      b.TempDir(),
-		Hostname: "mx.local.test",
-		Local:    nopLocal{},
-		Remote:   &testRemote{},
-		Logger:   slog.New(slog.DiscardHandler),
+		Dir:         b.TempDir(),
+		PostgresURL: pgURL,
+		Hostname:    "mx.local.test",
+		Local:       nopLocal{},
+		Remote:      &testRemote{},
+		Logger:      slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -39,9 +46,22 @@ func BenchmarkEnqueue(b *testing.B) {
 
 // BenchmarkEnqueueParallel measures Enqueue throughput with concurrent
 // callers (as with many SMTP sessions).
-func BenchmarkEnqueueParallel(b *testing.B) {
-	q, content := benchQueue(b)
-	b.SetParallelism(4)
+func BenchmarkEnqueueParallel(b *testing.B) { benchEnqueueParallel(b, "", 4) }
+
+// BenchmarkEnqueuePostgresParallel is BenchmarkEnqueueParallel on the
+// PostgreSQL spool (one INSERT committed per message) of a real server on
+// loopback.
+func BenchmarkEnqueuePostgresParallel(b *testing.B) {
+	srv := pgtest.Start(b)             // once: the sub-benchmark runs with growing b.N
+	for _, par := range []int{4, 16} { // × GOMAXPROCS callers
+		b.Run(fmt.Sprintf("par%d", par), func(b *testing.B) { benchEnqueueParallel(b, srv.NewDatabase(b), par) })
+	}
+}
+
+func benchEnqueueParallel(b *testing.B, pgURL string, par int) {
+	q, content := benchQueueAt(b, pgURL)
+	b.ResetTimer()
+	b.SetParallelism(par)
 	b.RunParallel(func(pb *testing.PB) {
 		env := envFrom("alice@local.test", "bob@remote.test")
 		for pb.Next() {

@@ -3,7 +3,6 @@ package queue
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"time"
 
@@ -109,6 +108,8 @@ func (q *Queue) finish(e *entry) {
 	q.mu.Unlock()
 	if done {
 		q.removeNow(e, "all recipients done")
+	} else {
+		q.release(e)
 	}
 }
 
@@ -180,9 +181,9 @@ func classStatus(rs RecipientState, class string) string {
 func (q *Queue) sendDSN(id string, orig envelope.Envelope, p dsnParams) error {
 	var err error
 	if p.Full {
-		p.Original, err = os.ReadFile(msgPath(q.dir, id))
+		p.Original, err = q.sp.content(q.ctx, id)
 	} else {
-		p.Original, err = readHeader(q.dir, id)
+		p.Original, err = q.sp.header(q.ctx, id)
 	}
 	if err != nil {
 		return err

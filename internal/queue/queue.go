@@ -32,6 +32,13 @@
 // at-least-once minimum of RFC 5321 §6.1); a pending recipient is never
 // forgotten.
 //
+// # On PostgreSQL
+//
+// With Options.PostgresURL the spool is a table shared by any number of
+// queues on different nodes instead of the directory; each holds an entry
+// only while it works on it, under a lease (see pgspool.go). Management
+// then goes through SQL (OpenPostgresManager), not ctl/.
+//
 // # Management from another process
 //
 // List and Show read the spool directly (envelope files are replaced
@@ -47,13 +54,10 @@ package queue
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -82,7 +86,7 @@ type Remote interface {
 // Options configure a Queue. Zero durations and counts take the defaults
 // noted; DelayWarning 0 means no delay warnings.
 type Options struct {
-	Dir      string // data_dir/queue
+	Dir      string // data_dir/queue (unused with PostgresURL)
 	Hostname string // Reporting-MTA and MAILER-DAEMON@Hostname of bounces
 	Local    Local
 	Remote   Remote
@@ -100,6 +104,14 @@ type Options struct {
 
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; time.Now when nil
+
+	// PostgresURL, when set, keeps the spool in that PostgreSQL database
+	// instead of Dir: any number of queues (nodes) share it, each claiming
+	// due entries under a lease (see pgspool.go).
+	PostgresURL string
+	// Lease is how long a claimed entry stays with this node without being
+	// extended (PostgreSQL spool; 60 seconds).
+	Lease time.Duration
 
 	// lockWait overrides how long Open waits for the spool lock (tests).
 	lockWait time.Duration
@@ -128,7 +140,8 @@ type Queue struct {
 	dir  string
 	log  *slog.Logger
 	now  func() time.Time
-	lock *lockFile
+	sp   spool
+	pg   *pgSpool // sp when it is shared by several nodes, else nil
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -162,10 +175,12 @@ type entry struct {
 
 // Open opens (creating if needed) the spool in opts.Dir, recovers from a
 // crash, applies pending management requests and loads every entry. It
-// takes the spool lock: only one Queue may run on a directory.
+// takes the spool lock: only one Queue may run on a directory. With
+// PostgresURL it connects and migrates the tables instead; any number of
+// Queues may share one database.
 func Open(opts Options) (*Queue, error) {
 	switch {
-	case opts.Dir == "":
+	case opts.Dir == "" && opts.PostgresURL == "":
 		return nil, errors.New("queue: no directory")
 	case opts.Hostname == "":
 		return nil, errors.New("queue: no hostname")
@@ -177,6 +192,7 @@ func Open(opts Options) (*Queue, error) {
 	setDefault(&opts.MaxRetry, 4*time.Hour)
 	setDefault(&opts.RescanInterval, 2*time.Second)
 	setDefault(&opts.lockWait, lockWait)
+	setDefault(&opts.Lease, defaultLease)
 	if opts.Workers <= 0 {
 		opts.Workers = 20
 	}
@@ -202,17 +218,30 @@ func Open(opts Options) (*Queue, error) {
 		perDomain: map[string]int{},
 	}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
-	if err := makeDirs(q.dir); err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
+	where := q.dir
+	if opts.PostgresURL != "" {
+		pg, err := openPGSpool(q.ctx, opts.PostgresURL, opts.Lease, q.log, q.now)
+		if err != nil {
+			q.cancel()
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		q.sp, q.pg, where = pg, pg, "postgres"
+	} else {
+		fs, err := openFileSpool(q.dir, opts.lockWait, q.log, q.now)
+		if err != nil {
+			q.cancel()
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		q.sp = fs
 	}
-	l, err := lock(q.dir, opts.lockWait)
+	recs, err := q.sp.load(q.ctx)
 	if err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
+		q.sp.close()
+		q.cancel()
+		return nil, fmt.Errorf("queue: recovering %s: %w", where, err)
 	}
-	q.lock = l
-	if err := q.recover(); err != nil {
-		l.unlock()
-		return nil, fmt.Errorf("queue: recovering %s: %w", q.dir, err)
+	for _, rec := range recs {
+		q.entries[rec.ID] = &entry{rec: rec, busy: map[string]bool{}}
 	}
 	return q, nil
 }
@@ -221,99 +250,6 @@ func setDefault(d *time.Duration, def time.Duration) {
 	if *d <= 0 {
 		*d = def
 	}
-}
-
-// recover cleans up after a crash and loads the committed entries.
-func (q *Queue) recover() error {
-	for _, sub := range []string{envDir, msgDir, ctlDir} {
-		names, err := readDirNames(filepath.Join(q.dir, sub))
-		if err != nil {
-			return err
-		}
-		for _, n := range names {
-			if strings.HasSuffix(n, tmpExt) {
-				q.log.Warn("removing interrupted write", "file", filepath.Join(sub, n))
-				if err := os.Remove(filepath.Join(q.dir, sub, n)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	if err := applyOffline(q.dir, q.now(), q.log); err != nil {
-		return err
-	}
-	ids, err := entryIDs(q.dir)
-	if err != nil {
-		return err
-	}
-	committed := map[string]bool{}
-	for _, id := range ids {
-		rec, err := loadRecord(q.dir, id)
-		if err == nil {
-			_, err = os.Stat(msgPath(q.dir, id))
-			if errors.Is(err, os.ErrNotExist) && !attempted(rec) {
-				q.log.Warn("removing envelope without content (interrupted enqueue)", "id", id)
-				if err := os.Remove(envPath(q.dir, id)); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if err != nil {
-			q.log.Error("unreadable queue entry set aside", "id", id, "err", err)
-			if err := q.setAside(id); err != nil {
-				return err
-			}
-			continue
-		}
-		committed[id] = true
-		q.entries[id] = &entry{rec: rec, busy: map[string]bool{}}
-	}
-	names, err := readDirNames(filepath.Join(q.dir, msgDir))
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		if !committed[n] {
-			q.log.Warn("removing content without envelope (interrupted enqueue)", "id", n)
-			if err := os.Remove(filepath.Join(q.dir, msgDir, n)); err != nil {
-				return err
-			}
-		}
-	}
-	for _, sub := range []string{envDir, msgDir, ctlDir} {
-		if err := syncDir(filepath.Join(q.dir, sub)); err != nil {
-			return err
-		}
-	}
-	if len(q.entries) > 0 {
-		q.log.Info("queue loaded", "entries", len(q.entries))
-	}
-	return nil
-}
-
-// attempted reports whether any delivery of rec was tried.
-func attempted(rec *record) bool {
-	for _, rs := range rec.Recipients {
-		if rs.Attempts > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// setAside moves a broken entry's files to corrupt/.
-func (q *Queue) setAside(id string) error {
-	bad := filepath.Join(q.dir, badDir)
-	if err := os.MkdirAll(bad, 0o700); err != nil {
-		return err
-	}
-	for _, p := range []string{envPath(q.dir, id), msgPath(q.dir, id)} {
-		if err := os.Rename(p, filepath.Join(bad, filepath.Base(p))); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return syncDir(bad)
 }
 
 // Enqueue stores a message for delivery and returns its id. On return the
@@ -362,7 +298,7 @@ func (q *Queue) enqueue(ctx context.Context, env envelope.Envelope, content []by
 	for i, r := range env.Recipients {
 		rec.Recipients[i] = RecipientState{Address: r.Address, Status: StatusPending, NextAttempt: now}
 	}
-	if err := q.commit(rec, content); err != nil {
+	if err := q.sp.add(ctx, rec, content); err != nil {
 		return "", fmt.Errorf("queue: %w", err)
 	}
 	q.mu.Lock()
@@ -373,48 +309,6 @@ func (q *Queue) enqueue(ctx context.Context, env envelope.Envelope, content []by
 	return id, nil
 }
 
-// commit writes a new entry durably. The content and the envelope's
-// temporary file are written and fsynced in parallel, then the envelope is
-// renamed into place (the commit point) and both directories are fsynced
-// in parallel: two fsync latencies instead of four. Until commit returns
-// nothing has been promised, so a crash in between may leave content
-// without an envelope (removed by Open) or, on a file system that reorders
-// directory updates, an envelope without content (set aside by Open).
-func (q *Queue) commit(rec *record, content []byte) error {
-	data, err := json.MarshalIndent(rec, "", "\t")
-	if err != nil {
-		return err
-	}
-	mp, ep := msgPath(q.dir, rec.ID), envPath(q.dir, rec.ID)
-	tmp := ep + tmpExt
-	cerr := make(chan error, 1)
-	go func() { cerr <- writeNew(mp, content) }()
-	terr := writeNew(tmp, data)
-	merr := <-cerr
-	// writeNew removes what it created when it fails; undo the rest.
-	if merr != nil || terr != nil {
-		if merr == nil {
-			os.Remove(mp)
-		}
-		if terr == nil {
-			os.Remove(tmp)
-		}
-		return errors.Join(merr, terr)
-	}
-	if err := os.Rename(tmp, ep); err != nil {
-		os.Remove(tmp)
-		os.Remove(mp)
-		return err
-	}
-	go func() { cerr <- syncDir(filepath.Join(q.dir, msgDir)) }()
-	if err := errors.Join(syncDir(filepath.Join(q.dir, envDir)), <-cerr); err != nil {
-		os.Remove(ep)
-		os.Remove(mp)
-		return err
-	}
-	return nil
-}
-
 // Start runs the scheduler; deliveries begin at once.
 func (q *Queue) Start() {
 	q.mu.Lock()
@@ -423,6 +317,9 @@ func (q *Queue) Start() {
 		return
 	}
 	q.started = true
+	if q.pg != nil {
+		q.pg.run(q.Rescan, q.heldIDs)
+	}
 	go q.loop()
 }
 
@@ -468,11 +365,11 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	q.cancel()
 	select {
 	case <-done:
-		q.lock.unlock()
+		q.closeSpool()
 	default:
 		go func() {
 			<-done
-			q.lock.unlock()
+			q.closeSpool()
 		}()
 	}
 	return err
@@ -493,7 +390,7 @@ func (q *Queue) loop() {
 	defer rescan.Stop()
 	timer := time.NewTimer(maxWait)
 	defer timer.Stop()
-	q.applyRequests()
+	q.rescanSpool()
 	for {
 		next := q.dispatch()
 		wait := maxWait
@@ -507,9 +404,9 @@ func (q *Queue) loop() {
 		case <-q.wake:
 		case <-timer.C:
 		case <-rescan.C:
-			q.applyRequests()
+			q.rescanSpool()
 		case <-q.rescan:
-			q.applyRequests()
+			q.rescanSpool()
 		}
 	}
 }
@@ -644,7 +541,7 @@ func (q *Queue) attempt(e *entry, domain string, idx []int) {
 	defer cancel()
 	var errs []error
 	local := false
-	content, err := os.ReadFile(msgPath(q.dir, id))
+	content, err := q.sp.content(ctx, id)
 	if err == nil {
 		local, err = q.opts.Local.IsLocalDomain(ctx, domain)
 	}
@@ -700,6 +597,7 @@ func (q *Queue) attempt(e *entry, domain string, idx []int) {
 	q.log.Info("delivery attempt", "id", id, "domain", domain, "local", local, "rcpts", strings.Join(addrs, ","),
 		"delivered", delivered, "deferred", deferred, "failed", failed, "result", result)
 	q.persist(e)
+	q.release(e)
 	q.kick()
 }
 
@@ -787,14 +685,16 @@ func (q *Queue) persist(e *entry) {
 		q.mu.Unlock()
 		return
 	}
-	data, err := json.MarshalIndent(e.rec, "", "\t")
-	id := e.rec.ID
+	rec := snapshot(e.rec)
+	due := q.dueAt(rec)
 	q.mu.Unlock()
-	if err == nil {
-		err = writeAtomic(envPath(q.dir, id), data)
+	err := q.sp.save(q.ctx, rec, due)
+	if errors.Is(err, errLeaseLost) {
+		q.lost(e)
+		return
 	}
 	if err != nil {
-		q.log.Error("cannot save queue entry state", "id", id, "err", err)
+		q.log.Error("cannot save queue entry state", "id", rec.ID, "err", err)
 	}
 }
 
@@ -812,11 +712,10 @@ func (q *Queue) removeNow(e *entry, why string) {
 	e.gone = true
 	id := e.rec.ID
 	q.mu.Unlock()
-	err := removeEntry(q.dir, id)
-	if err != nil {
+	err := q.sp.remove(q.ctx, id)
+	if err != nil && !errors.Is(err, errLeaseLost) {
 		q.log.Error("cannot remove queue entry", "id", id, "err", err)
 	}
-	os.Remove(filepath.Join(q.dir, ctlDir, id+".drop"))
 	q.mu.Lock()
 	delete(q.entries, id)
 	q.mu.Unlock()

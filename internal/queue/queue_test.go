@@ -117,6 +117,7 @@ type env struct {
 	dir    string
 	logs   *syncBuffer
 	last   *Queue // the queue open started last
+	pgURL  string // the PostgreSQL spool's database instead of dir
 }
 
 type syncBuffer struct {
@@ -168,6 +169,7 @@ func (e *env) options() Options {
 		Expire:         time.Hour,
 		RescanInterval: 20 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(e.logs, nil)),
+		PostgresURL:    e.pgURL,
 	}
 }
 
@@ -221,7 +223,7 @@ func (e *env) inbox(addr string) [][]byte {
 func (e *env) waitEmpty() {
 	e.t.Helper()
 	waitFor(e.t, "queue to empty", func() bool {
-		items, err := List(e.dir)
+		items, err := e.manager().List(context.Background())
 		return err == nil && len(items) == 0
 	})
 }
@@ -303,7 +305,7 @@ func TestCrashRecovery(t *testing.T) {
 	// Simulate a crash: abandon q without Shutdown (its flock goes with its
 	// descriptor, as with a killed process) and leave the debris of
 	// interrupted writes behind.
-	q.lock.unlock()
+	q.sp.close()
 	orphan, _ := newID(time.Now())
 	broken, _ := newID(time.Now().Add(time.Second))
 	// An envelope committed without its content (directory updates
@@ -345,7 +347,9 @@ func TestCrashRecovery(t *testing.T) {
 	}
 }
 
-func TestLocalDelivery(t *testing.T) {
+func TestLocalDelivery(t *testing.T) { testLocalDelivery(t, newEnv) }
+
+func testLocalDelivery(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.open(e.options())
 	env := envFrom("someone@remote.test", "bob@local.test", "alice@local.test")
@@ -369,7 +373,9 @@ func (e *env) enqueue(env envelope.Envelope, content []byte) (string, error) {
 	return e.last.Enqueue(context.Background(), env, content)
 }
 
-func TestRetryThenDelivered(t *testing.T) {
+func TestRetryThenDelivered(t *testing.T) { testRetryThenDelivered(t, newEnv) }
+
+func testRetryThenDelivered(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.remote.script = func(call int, _ string, rcpts []envelope.Recipient) []error {
 		if call == 0 {
@@ -383,7 +389,7 @@ func TestRetryThenDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "first attempt recorded", func() bool {
-		it, _, err := Show(e.dir, id)
+		it, _, err := e.show(id)
 		return err == nil && it.Recipients[0].Attempts == 1 || e.remote.callCount() >= 2
 	})
 	e.waitEmpty()
@@ -395,7 +401,9 @@ func TestRetryThenDelivered(t *testing.T) {
 	}
 }
 
-func TestBounceOnPermanentFailure(t *testing.T) {
+func TestBounceOnPermanentFailure(t *testing.T) { testBounceOnPermanentFailure(t, newEnv) }
+
+func testBounceOnPermanentFailure(t *testing.T, newEnv func(*testing.T) *env) {
 	for _, ret := range []string{"", "HDRS", "FULL"} {
 		t.Run("RET="+ret, func(t *testing.T) {
 			e := newEnv(t)
@@ -468,7 +476,9 @@ func TestBounceOnPermanentFailure(t *testing.T) {
 
 // TestBounceToRemoteSender: the DSN for a remote sender leaves through
 // Remote, with the null reverse-path, and its own failure is not bounced.
-func TestBounceToRemoteSender(t *testing.T) {
+func TestBounceToRemoteSender(t *testing.T) { testBounceToRemoteSender(t, newEnv) }
+
+func testBounceToRemoteSender(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.remote.script = func(_ int, _ string, rcpts []envelope.Recipient) []error {
 		return all(rcpts, reply.New(554, "5.7.1", "Rejected"))
@@ -491,7 +501,9 @@ func TestBounceToRemoteSender(t *testing.T) {
 	}
 }
 
-func TestLocalFailureBounces(t *testing.T) {
+func TestLocalFailureBounces(t *testing.T) { testLocalFailureBounces(t, newEnv) }
+
+func testLocalFailureBounces(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.open(e.options())
 	if _, err := e.enqueue(envFrom("alice@local.test", "nobody@local.test"), testMsg("nobody")); err != nil {
@@ -508,7 +520,9 @@ func TestLocalFailureBounces(t *testing.T) {
 	}
 }
 
-func TestExpiry(t *testing.T) {
+func TestExpiry(t *testing.T) { testExpiry(t, newEnv) }
+
+func testExpiry(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.remote.script = func(_ int, _ string, rcpts []envelope.Recipient) []error {
 		return all(rcpts, reply.New(421, "4.4.2", "Too busy, come back later"))
@@ -537,7 +551,9 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
-func TestNoBounceToNullSenderOrNever(t *testing.T) {
+func TestNoBounceToNullSenderOrNever(t *testing.T) { testNoBounceToNullSenderOrNever(t, newEnv) }
+
+func testNoBounceToNullSenderOrNever(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.remote.script = func(_ int, _ string, rcpts []envelope.Recipient) []error {
 		return all(rcpts, reply.New(550, "5.1.1", "No such user"))
@@ -563,7 +579,9 @@ func TestNoBounceToNullSenderOrNever(t *testing.T) {
 	}
 }
 
-func TestNotifySuccess(t *testing.T) {
+func TestNotifySuccess(t *testing.T) { testNotifySuccess(t, newEnv) }
+
+func testNotifySuccess(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	e.open(e.options())
 	env := envFrom("alice@local.test", "bob@local.test", "dave@remote.test", "quiet@remote.test")
@@ -597,7 +615,9 @@ func TestNotifySuccess(t *testing.T) {
 	}
 }
 
-func TestDelayWarning(t *testing.T) {
+func TestDelayWarning(t *testing.T) { testDelayWarning(t, newEnv) }
+
+func testDelayWarning(t *testing.T, newEnv func(*testing.T) *env) {
 	e := newEnv(t)
 	var mu sync.Mutex
 	accept := false

@@ -244,14 +244,7 @@ func loadRecord(dir, id string) (*record, error) {
 	if len(data) > maxRecordSize {
 		return nil, errors.New("envelope file too large")
 	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, err
-	}
-	if err := r.check(id); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return parseRecord(id, data)
 }
 
 // removeEntry deletes an entry: the envelope first (that is the commit
