@@ -85,4 +85,3 @@ func (c *cli) sieveCmd(sub string, args []string) error {
 		return st.ActivateSieveScript(ctx, acct.ID, nm)
 	})
 }
-
