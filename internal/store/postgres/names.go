@@ -1,0 +1,198 @@
+package postgres
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"pochta/internal/store"
+)
+
+// maxNameLen is the longest mailbox name accepted, in bytes.
+const maxNameLen = 1000
+
+// normName validates a mailbox name and returns it with a first level of
+// "inbox" (any case) spelled "INBOX" (RFC 9051 §5.1: INBOX is
+// case-insensitive).
+func normName(name string) (string, error) {
+	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+		return "", fmt.Errorf("%w: %q", store.ErrInvalidName, truncate(name))
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "", fmt.Errorf("%w: control character", store.ErrInvalidName)
+		}
+	}
+	levels := strings.Split(name, store.Delimiter)
+	for _, l := range levels {
+		if l == "" || l == "." || l == ".." {
+			return "", fmt.Errorf("%w: %q", store.ErrInvalidName, truncate(name))
+		}
+	}
+	if strings.EqualFold(levels[0], "INBOX") {
+		levels[0] = "INBOX"
+	}
+	return strings.Join(levels, store.Delimiter), nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// parents returns the superior names of name, outermost first.
+func parents(name string) []string {
+	var out []string
+	for i := 0; i < len(name); i++ {
+		if name[i] == store.Delimiter[0] {
+			out = append(out, name[:i])
+		}
+	}
+	return out
+}
+
+// systemFlags are the IMAP system flags a message can carry, in canonical
+// spelling (RFC 9051 §2.3.2). \Recent is session state and never stored.
+var systemFlags = []string{`\Answered`, `\Deleted`, `\Draft`, `\Flagged`, `\Seen`}
+
+// normFlags canonicalises system flags, keeps keywords as given, drops
+// duplicates (case-insensitively), empty or unstorable flags and \Recent,
+// and sorts the result.
+func normFlags(flags []string) []string {
+	out := make([]string, 0, len(flags))
+	seen := make(map[string]bool, len(flags))
+next:
+	for _, f := range flags {
+		if f == "" || strings.EqualFold(f, `\Recent`) {
+			continue
+		}
+		for _, r := range f {
+			if r <= ' ' || r == 0x7f {
+				continue next
+			}
+		}
+		for _, sf := range systemFlags {
+			if strings.EqualFold(f, sf) {
+				f = sf
+				break
+			}
+		}
+		k := strings.ToLower(f)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// applyFlags computes the new flag list of a message.
+func applyFlags(cur []string, op store.FlagOp, flags []string) []string {
+	switch op {
+	case store.FlagsAdd:
+		return normFlags(append(append([]string{}, cur...), flags...))
+	case store.FlagsRemove:
+		rm := map[string]bool{}
+		for _, f := range flags {
+			rm[strings.ToLower(f)] = true
+		}
+		out := make([]string, 0, len(cur))
+		for _, f := range cur {
+			if !rm[strings.ToLower(f)] {
+				out = append(out, f)
+			}
+		}
+		return out
+	default:
+		return normFlags(flags)
+	}
+}
+
+func joinFlags(f []string) string { return strings.Join(f, " ") }
+
+func splitFlags(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, " ")
+}
+
+func hasFlag(flags []string, flag string) bool {
+	for _, f := range flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+func sameFlags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// uidFilter is a normalised UIDSet: sorted, merged, inclusive ranges with
+// explicit upper bounds.
+type uidFilter struct {
+	all    bool
+	ranges []store.UIDRange
+}
+
+func newUIDFilter(set store.UIDSet) uidFilter {
+	if set == nil {
+		return uidFilter{all: true}
+	}
+	rs := make([]store.UIDRange, 0, len(set))
+	for _, r := range set {
+		a, b := r.Start, r.Stop
+		if b == 0 {
+			b = ^uint32(0)
+		}
+		if a > b {
+			a, b = b, a
+		}
+		rs = append(rs, store.UIDRange{Start: a, Stop: b})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var merged []store.UIDRange
+	for _, r := range rs {
+		if n := len(merged); n > 0 && uint64(r.Start) <= uint64(merged[n-1].Stop)+1 {
+			if r.Stop > merged[n-1].Stop {
+				merged[n-1].Stop = r.Stop
+			}
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return uidFilter{ranges: merged}
+}
+
+func (f uidFilter) empty() bool { return !f.all && len(f.ranges) == 0 }
+
+// bounds returns the smallest and largest UID the filter can contain.
+func (f uidFilter) bounds() (uint32, uint32) {
+	if f.all || len(f.ranges) == 0 {
+		return 0, ^uint32(0)
+	}
+	return f.ranges[0].Start, f.ranges[len(f.ranges)-1].Stop
+}
+
+func (f uidFilter) contains(uid uint32) bool {
+	if f.all {
+		return true
+	}
+	i := sort.Search(len(f.ranges), func(i int) bool { return f.ranges[i].Stop >= uid })
+	return i < len(f.ranges) && f.ranges[i].Start <= uid
+}
