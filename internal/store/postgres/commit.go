@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -189,7 +188,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		return
 	}
 	// Watchers hear of the change before the writers return.
-	s.notify(changes)
+	s.watch.Notify(changes)
 	for _, r := range batch {
 		close(r.done)
 	}
@@ -270,7 +269,7 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 				break
 			}
 			if changes, ok := s.parsePayload(n.Payload); ok {
-				s.notify(changes)
+				s.watch.Notify(changes)
 			}
 		}
 		if ctx.Err() != nil {
@@ -292,14 +291,8 @@ func (s *Store) listen(ctx context.Context, conn *pgx.Conn) {
 
 // wakeAll sends a change for every mailbox of every watched account.
 func (s *Store) wakeAll(ctx context.Context) {
-	s.watchMu.Lock()
-	accounts := make([]int64, 0, len(s.watchers))
-	for a := range s.watchers {
-		accounts = append(accounts, a)
-	}
-	s.watchMu.Unlock()
 	var changes []store.Change
-	for _, a := range accounts {
+	for _, a := range s.watch.Accounts() {
 		rows, err := s.rdb.QueryContext(ctx, "SELECT id FROM mailboxes WHERE account_id = ?", a)
 		if err != nil {
 			continue
@@ -312,88 +305,11 @@ func (s *Store) wakeAll(ctx context.Context) {
 		}
 		rows.Close()
 	}
-	s.notify(changes)
+	s.watch.Notify(changes)
 }
-
-// watcher is one Watch subscription.
-type watcher struct {
-	ch      chan store.Change
-	last    store.Change // most recently queued change
-	stopped bool
-}
-
-func (w *watcher) stop() {
-	if !w.stopped {
-		w.stopped = true
-		close(w.ch)
-	}
-}
-
-// watchBuffer is the capacity of a Watch channel.
-const watchBuffer = 64
 
 // Watch implements store.Mailstore. The channel is closed by cancel or
-// Close. Changes made by other processes on the same database arrive
-// through LISTEN/NOTIFY.
+// Close.
 func (s *Store) Watch(accountID int64) (<-chan store.Change, func()) {
-	w := &watcher{ch: make(chan store.Change, watchBuffer)}
-	s.watchMu.Lock()
-	if s.closed {
-		w.stop()
-		s.watchMu.Unlock()
-		return w.ch, func() {}
-	}
-	set := s.watchers[accountID]
-	if set == nil {
-		set = map[*watcher]struct{}{}
-		s.watchers[accountID] = set
-	}
-	set[w] = struct{}{}
-	s.watchMu.Unlock()
-	cancel := func() {
-		s.watchMu.Lock()
-		defer s.watchMu.Unlock()
-		if set := s.watchers[accountID]; set != nil {
-			delete(set, w)
-			if len(set) == 0 {
-				delete(s.watchers, accountID)
-			}
-		}
-		w.stop()
-	}
-	return w.ch, cancel
-}
-
-// notify sends changes to watchers without blocking. A change equal to the
-// one most recently queued and not yet received is coalesced; when a
-// channel is full its oldest entry is dropped, so the newest change always
-// arrives.
-func (s *Store) notify(changes []store.Change) {
-	if len(changes) == 0 {
-		return
-	}
-	sort.Slice(changes, func(i, j int) bool { return changes[i].AccountID < changes[j].AccountID })
-	s.watchMu.Lock()
-	defer s.watchMu.Unlock()
-	for _, c := range changes {
-		for w := range s.watchers[c.AccountID] {
-			if w.stopped || (len(w.ch) > 0 && w.last == c) {
-				continue
-			}
-			w.last = c
-			select {
-			case w.ch <- c:
-				continue
-			default:
-			}
-			select {
-			case <-w.ch:
-			default:
-			}
-			select {
-			case w.ch <- c:
-			default:
-			}
-		}
-	}
+	return s.watch.Watch(accountID)
 }

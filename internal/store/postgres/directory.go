@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer.
@@ -41,7 +42,7 @@ func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 func normDomain(name string) (string, error) {
 	name = strings.ToLower(strings.TrimSpace(name))
 	if name == "" || len(name) > 253 || strings.ContainsAny(name, "@ \t\r\n/\\\"") {
-		return "", fmt.Errorf("%w: bad domain %q", store.ErrInvalidName, truncate(name))
+		return "", fmt.Errorf("%w: bad domain %q", store.ErrInvalidName, names.Truncate(name))
 	}
 	return name, nil
 }
@@ -51,7 +52,7 @@ func normAddress(addr string) (string, string, error) {
 	addr = strings.ToLower(strings.TrimSpace(addr))
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 || len(addr) > 320 || strings.ContainsAny(addr, " \t\r\n<>") {
-		return "", "", fmt.Errorf("%w: bad address %q", store.ErrInvalidName, truncate(addr))
+		return "", "", fmt.Errorf("%w: bad address %q", store.ErrInvalidName, names.Truncate(addr))
 	}
 	dom, err := normDomain(addr[at+1:])
 	if err != nil {
@@ -344,7 +345,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 			continue
 		}
 		if strings.ContainsAny(t, " \t\r\n<>") {
-			return fmt.Errorf("%w: bad alias target %q", store.ErrInvalidName, truncate(t))
+			return fmt.Errorf("%w: bad alias target %q", store.ErrInvalidName, names.Truncate(t))
 		}
 		seen[t] = true
 		ts = append(ts, t)

@@ -72,9 +72,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	watchMu  sync.Mutex
-	watchers map[int64]map[*watcher]struct{}
-	closed   bool
+	watch store.Watchers
 }
 
 // Open connects to the database at url (postgres://...), migrates the
@@ -94,13 +92,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	var id [8]byte
 	rand.Read(id[:]) //nolint:errcheck // never fails (crypto/rand)
 	s := &Store{
-		pool:     pool,
-		cfg:      pcfg.ConnConfig,
-		reqs:     make(chan *writeReq),
-		quit:     make(chan struct{}),
-		done:     make(chan struct{}),
-		node:     hex.EncodeToString(id[:]),
-		watchers: map[int64]map[*watcher]struct{}{},
+		pool: pool,
+		cfg:  pcfg.ConnConfig,
+		reqs: make(chan *writeReq),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+		node: hex.EncodeToString(id[:]),
 	}
 	conn := rebindConnector{stdlib.GetPoolConnector(pool)}
 	s.rdb = sql.OpenDB(conn)
@@ -140,15 +137,7 @@ func (s *Store) Close() error {
 		<-s.done
 		s.listenCancel()
 		<-s.listenDone
-		s.watchMu.Lock()
-		s.closed = true
-		for _, set := range s.watchers {
-			for w := range set {
-				w.stop()
-			}
-		}
-		s.watchers = map[int64]map[*watcher]struct{}{}
-		s.watchMu.Unlock()
+		s.watch.Close()
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr

@@ -1,4 +1,7 @@
-package postgres
+// Package names holds the rules every store backend applies to mailbox
+// names (RFC 9051 §5.1), message flags (RFC 9051 §2.3.2) and UID sets, so
+// that the backends agree on them exactly.
+package names
 
 import (
 	"fmt"
@@ -9,15 +12,15 @@ import (
 	"pochta/internal/store"
 )
 
-// maxNameLen is the longest mailbox name accepted, in bytes.
-const maxNameLen = 1000
+// MaxLen is the longest mailbox name accepted, in bytes.
+const MaxLen = 1000
 
-// normName validates a mailbox name and returns it with a first level of
+// Norm validates a mailbox name and returns it with a first level of
 // "inbox" (any case) spelled "INBOX" (RFC 9051 §5.1: INBOX is
 // case-insensitive).
-func normName(name string) (string, error) {
-	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
-		return "", fmt.Errorf("%w: %q", store.ErrInvalidName, truncate(name))
+func Norm(name string) (string, error) {
+	if name == "" || len(name) > MaxLen || !utf8.ValidString(name) {
+		return "", fmt.Errorf("%w: %q", store.ErrInvalidName, Truncate(name))
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
@@ -27,7 +30,7 @@ func normName(name string) (string, error) {
 	levels := strings.Split(name, store.Delimiter)
 	for _, l := range levels {
 		if l == "" || l == "." || l == ".." {
-			return "", fmt.Errorf("%w: %q", store.ErrInvalidName, truncate(name))
+			return "", fmt.Errorf("%w: %q", store.ErrInvalidName, Truncate(name))
 		}
 	}
 	if strings.EqualFold(levels[0], "INBOX") {
@@ -36,15 +39,15 @@ func normName(name string) (string, error) {
 	return strings.Join(levels, store.Delimiter), nil
 }
 
-func truncate(s string) string {
+func Truncate(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "..."
 	}
 	return s
 }
 
-// parents returns the superior names of name, outermost first.
-func parents(name string) []string {
+// Parents returns the superior names of name, outermost first.
+func Parents(name string) []string {
 	var out []string
 	for i := 0; i < len(name); i++ {
 		if name[i] == store.Delimiter[0] {
@@ -54,14 +57,14 @@ func parents(name string) []string {
 	return out
 }
 
-// systemFlags are the IMAP system flags a message can carry, in canonical
+// SystemFlags are the IMAP system flags a message can carry, in canonical
 // spelling (RFC 9051 §2.3.2). \Recent is session state and never stored.
-var systemFlags = []string{`\Answered`, `\Deleted`, `\Draft`, `\Flagged`, `\Seen`}
+var SystemFlags = []string{`\Answered`, `\Deleted`, `\Draft`, `\Flagged`, `\Seen`}
 
-// normFlags canonicalises system flags, keeps keywords as given, drops
+// NormFlags canonicalises system flags, keeps keywords as given, drops
 // duplicates (case-insensitively), empty or unstorable flags and \Recent,
 // and sorts the result.
-func normFlags(flags []string) []string {
+func NormFlags(flags []string) []string {
 	out := make([]string, 0, len(flags))
 	seen := make(map[string]bool, len(flags))
 next:
@@ -74,7 +77,7 @@ next:
 				continue next
 			}
 		}
-		for _, sf := range systemFlags {
+		for _, sf := range SystemFlags {
 			if strings.EqualFold(f, sf) {
 				f = sf
 				break
@@ -91,11 +94,11 @@ next:
 	return out
 }
 
-// applyFlags computes the new flag list of a message.
-func applyFlags(cur []string, op store.FlagOp, flags []string) []string {
+// ApplyFlags computes the new flag list of a message.
+func ApplyFlags(cur []string, op store.FlagOp, flags []string) []string {
 	switch op {
 	case store.FlagsAdd:
-		return normFlags(append(append([]string{}, cur...), flags...))
+		return NormFlags(append(append([]string{}, cur...), flags...))
 	case store.FlagsRemove:
 		rm := map[string]bool{}
 		for _, f := range flags {
@@ -109,20 +112,20 @@ func applyFlags(cur []string, op store.FlagOp, flags []string) []string {
 		}
 		return out
 	default:
-		return normFlags(flags)
+		return NormFlags(flags)
 	}
 }
 
-func joinFlags(f []string) string { return strings.Join(f, " ") }
+func JoinFlags(f []string) string { return strings.Join(f, " ") }
 
-func splitFlags(s string) []string {
+func SplitFlags(s string) []string {
 	if s == "" {
 		return []string{}
 	}
 	return strings.Split(s, " ")
 }
 
-func hasFlag(flags []string, flag string) bool {
+func HasFlag(flags []string, flag string) bool {
 	for _, f := range flags {
 		if f == flag {
 			return true
@@ -131,7 +134,7 @@ func hasFlag(flags []string, flag string) bool {
 	return false
 }
 
-func sameFlags(a, b []string) bool {
+func SameFlags(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -143,16 +146,16 @@ func sameFlags(a, b []string) bool {
 	return true
 }
 
-// uidFilter is a normalised UIDSet: sorted, merged, inclusive ranges with
+// UIDFilter is a normalised UIDSet: sorted, merged, inclusive ranges with
 // explicit upper bounds.
-type uidFilter struct {
-	all    bool
-	ranges []store.UIDRange
+type UIDFilter struct {
+	All    bool             // every UID
+	Ranges []store.UIDRange // otherwise these
 }
 
-func newUIDFilter(set store.UIDSet) uidFilter {
+func NewUIDFilter(set store.UIDSet) UIDFilter {
 	if set == nil {
-		return uidFilter{all: true}
+		return UIDFilter{All: true}
 	}
 	rs := make([]store.UIDRange, 0, len(set))
 	for _, r := range set {
@@ -176,23 +179,25 @@ func newUIDFilter(set store.UIDSet) uidFilter {
 		}
 		merged = append(merged, r)
 	}
-	return uidFilter{ranges: merged}
+	return UIDFilter{Ranges: merged}
 }
 
-func (f uidFilter) empty() bool { return !f.all && len(f.ranges) == 0 }
+// Empty reports whether the filter matches no UID.
+func (f UIDFilter) Empty() bool { return !f.All && len(f.Ranges) == 0 }
 
-// bounds returns the smallest and largest UID the filter can contain.
-func (f uidFilter) bounds() (uint32, uint32) {
-	if f.all || len(f.ranges) == 0 {
+// Bounds returns the smallest and largest UID the filter can contain.
+func (f UIDFilter) Bounds() (uint32, uint32) {
+	if f.All || len(f.Ranges) == 0 {
 		return 0, ^uint32(0)
 	}
-	return f.ranges[0].Start, f.ranges[len(f.ranges)-1].Stop
+	return f.Ranges[0].Start, f.Ranges[len(f.Ranges)-1].Stop
 }
 
-func (f uidFilter) contains(uid uint32) bool {
-	if f.all {
+// Contains reports whether uid is in the filter.
+func (f UIDFilter) Contains(uid uint32) bool {
+	if f.All {
 		return true
 	}
-	i := sort.Search(len(f.ranges), func(i int) bool { return f.ranges[i].Stop >= uid })
-	return i < len(f.ranges) && f.ranges[i].Start <= uid
+	i := sort.Search(len(f.Ranges), func(i int) bool { return f.Ranges[i].Stop >= uid })
+	return i < len(f.Ranges) && f.Ranges[i].Start <= uid
 }
