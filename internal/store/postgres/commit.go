@@ -76,11 +76,12 @@ func noSpace(err error) error {
 	return err
 }
 
-// retryable reports a deadlock or serialization failure: another node's
-// transaction won, and running the request again will do.
+// retryable reports a deadlock, a serialization failure or a unique
+// violation: another node's transaction won (it created the same mailbox,
+// say), and running the request again sees its result.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001" || pe.Code == "23505")
 }
 
 // commitLoop is the single writer: it gathers pending requests into one
@@ -187,6 +188,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		fail(fmt.Errorf("postgres store: commit: %w", err))
 		return
 	}
+	s.commits.Add(1)
 	// Watchers hear of the change before the writers return.
 	s.watch.Notify(changes)
 	for _, r := range batch {

@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,7 +65,8 @@ type Store struct {
 	quit chan struct{}
 	done chan struct{}
 	// node tells this Store's notifications from other processes'.
-	node string
+	node    string
+	commits atomic.Int64 // committed batches, for tests
 
 	listenCancel context.CancelFunc
 	listenDone   chan struct{}
