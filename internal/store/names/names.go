@@ -1,4 +1,5 @@
-// Package names holds the rules every store backend applies to mailbox
+// Package names holds the rules every store backend applies to domain
+// names and addresses, mailbox
 // names (RFC 9051 §5.1), message flags (RFC 9051 §2.3.2) and UID sets, so
 // that the backends agree on them exactly.
 package names
@@ -200,4 +201,27 @@ func (f UIDFilter) Contains(uid uint32) bool {
 	}
 	i := sort.Search(len(f.Ranges), func(i int) bool { return f.Ranges[i].Stop >= uid })
 	return i < len(f.Ranges) && f.Ranges[i].Start <= uid
+}
+
+// Domain lower-cases and checks a domain name.
+func Domain(name string) (string, error) {
+	name = strings.ToLower(strings.TrimSpace(name))
+	if name == "" || len(name) > 253 || strings.ContainsAny(name, "@ \t\r\n/\\\"") {
+		return "", fmt.Errorf("%w: bad domain %q", store.ErrInvalidName, Truncate(name))
+	}
+	return name, nil
+}
+
+// Address lower-cases and checks an address, returning its domain.
+func Address(addr string) (string, string, error) {
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 || len(addr) > 320 || strings.ContainsAny(addr, " \t\r\n<>") {
+		return "", "", fmt.Errorf("%w: bad address %q", store.ErrInvalidName, Truncate(addr))
+	}
+	dom, err := Domain(addr[at+1:])
+	if err != nil {
+		return "", "", err
+	}
+	return addr, dom, nil
 }
