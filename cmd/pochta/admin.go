@@ -13,11 +13,10 @@ import (
 	"pochta/internal/auth"
 	"pochta/internal/envelope"
 	"pochta/internal/store"
-	"pochta/internal/store/sqlite"
 )
 
 // withStore parses flags, opens the configured store and runs fn.
-func withStore(fs *flag.FlagSet, args []string, fn func(ctx context.Context, st *sqlite.Store, pos []string) error) error {
+func withStore(fs *flag.FlagSet, args []string, fn func(ctx context.Context, st store.Backend, pos []string) error) error {
 	load := configFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -62,7 +61,7 @@ func normAddress(s string) (string, error) {
 func (c *cli) domain(sub string, args []string) error {
 	fs := flag.NewFlagSet("domain "+sub, flag.ContinueOnError)
 	clear := fs.Bool("clear", false, "catchall: remove the catch-all")
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		switch sub {
 		case "list":
 			ds, err := st.ListDomains(ctx)
@@ -147,7 +146,7 @@ func (c *cli) readPassword(fromStdin bool) (pw string, generated bool, err error
 func (c *cli) user(sub string, args []string) error {
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	stdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		switch sub {
 		case "list":
 			domain := optionalDomain(pos)
@@ -248,7 +247,7 @@ func parseSize(s string) (int64, error) {
 
 func (c *cli) alias(sub string, args []string) error {
 	fs := flag.NewFlagSet("alias "+sub, flag.ContinueOnError)
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		switch sub {
 		case "list":
 			domain := optionalDomain(pos)

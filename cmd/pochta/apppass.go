@@ -9,7 +9,6 @@ import (
 
 	"pochta/internal/auth"
 	"pochta/internal/store"
-	"pochta/internal/store/sqlite"
 )
 
 // appPassword implements `pochta user app-password add|list|remove`.
@@ -20,7 +19,7 @@ func (c *cli) appPassword(args []string) error {
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("user app-password "+sub, flag.ContinueOnError)
 	protocols := fs.String("protocols", "", "add: comma-separated protocols the password is limited to ("+strings.Join(auth.AppProtocols, ", ")+"); empty: all")
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		n, names := 2, "ADDRESS NAME"
 		switch sub {
 		case "list":
@@ -84,7 +83,7 @@ func (c *cli) mainPassword(args []string) error {
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("user main-password "+sub, flag.ContinueOnError)
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		if err := want("user main-password "+sub, pos, 1, "ADDRESS"); err != nil {
 			return err
 		}
@@ -97,7 +96,7 @@ func (c *cli) mainPassword(args []string) error {
 }
 
 // account finds the store account of an address given on the command line.
-func account(ctx context.Context, st *sqlite.Store, addr string) (store.Account, error) {
+func account(ctx context.Context, st store.Backend, addr string) (store.Account, error) {
 	a, err := normAddress(addr)
 	if err != nil {
 		return store.Account{}, err

@@ -12,7 +12,6 @@ import (
 
 	"pochta/internal/sieve"
 	"pochta/internal/store"
-	"pochta/internal/store/sqlite"
 )
 
 // sieveCmd is `pochta sieve set|get|list ADDRESS [FILE]`: set installs a
@@ -21,7 +20,7 @@ import (
 func (c *cli) sieveCmd(sub string, args []string) error {
 	fs := flag.NewFlagSet("sieve "+sub, flag.ContinueOnError)
 	name := fs.String("name", "", "script name for set (default: the file name without extension)")
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		n := 1
 		usage := "ADDRESS"
 		if sub == "set" {

@@ -9,7 +9,7 @@ import (
 	"sort"
 
 	"pochta/internal/spam"
-	"pochta/internal/store/sqlite"
+	"pochta/internal/store"
 )
 
 // spamTrain: pochta spam train ADDRESS --spam|--ham FILE|MAILDIR. It
@@ -20,7 +20,7 @@ func (c *cli) spamTrain(args []string) error {
 	fs := flag.NewFlagSet("spam train", flag.ContinueOnError)
 	isSpam := fs.Bool("spam", false, "the messages are spam")
 	isHam := fs.Bool("ham", false, "the messages are not spam")
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		if err := want("spam train", pos, 2, "ADDRESS --spam|--ham FILE|MAILDIR"); err != nil {
 			return err
 		}

@@ -6,12 +6,12 @@ import (
 	"fmt"
 
 	"pochta/internal/maildir"
-	"pochta/internal/store/sqlite"
+	"pochta/internal/store"
 )
 
 func (c *cli) importMaildir(args []string) error {
 	fs := flag.NewFlagSet("import maildir", flag.ContinueOnError)
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		if err := want("import maildir", pos, 2, "DIR ADDRESS"); err != nil {
 			return err
 		}
@@ -27,7 +27,7 @@ func (c *cli) importMaildir(args []string) error {
 
 func (c *cli) exportMaildir(args []string) error {
 	fs := flag.NewFlagSet("export maildir", flag.ContinueOnError)
-	return withStore(fs, args, func(ctx context.Context, st *sqlite.Store, pos []string) error {
+	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
 		if err := want("export maildir", pos, 2, "ADDRESS DIR"); err != nil {
 			return err
 		}

@@ -40,6 +40,8 @@ import (
 	"pochta/internal/smtpserver"
 	"pochta/internal/spam"
 	"pochta/internal/srs"
+	"pochta/internal/store"
+	"pochta/internal/store/postgres"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
 )
@@ -54,7 +56,7 @@ type server interface {
 type App struct {
 	cfg   *config.Config
 	log   *slog.Logger
-	Store *sqlite.Store
+	Store store.Backend
 	Queue *queue.Queue
 	Auth  *auth.Authenticator
 	MDA   *mda.Deliverer
@@ -271,9 +273,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// OpenStore opens the configured store (the CLI uses it too).
-func OpenStore(ctx context.Context, cfg *config.Config) (*sqlite.Store, error) {
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "store"))
+// OpenStore opens the configured store ([store] backend; the CLI uses it
+// too): SQLite in data_dir, or PostgreSQL at store.postgres_url, which
+// keeps no mail state on this machine.
+func OpenStore(ctx context.Context, cfg *config.Config) (store.Backend, error) {
+	var st store.Backend
+	var err error
+	switch cfg.Store.Backend {
+	case "postgres":
+		st, err = postgres.Open(ctx, cfg.Store.PostgresURL)
+	default:
+		st, err = sqlite.Open(ctx, filepath.Join(cfg.DataDir, "store"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

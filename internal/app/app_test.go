@@ -25,6 +25,22 @@ func startApp(t testing.TB) *App { return startAppWith(t, "kate@example.test", n
 // the configuration (edit may be nil).
 func startAppWith(t testing.TB, account string, edit func(*config.Config)) *App {
 	t.Helper()
+	a := runApp(t, edit)
+	ctx := context.Background()
+	if err := a.Store.AddDomain(ctx, "example.test"); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := auth.Hash("pw")
+	if _, err := a.Store.AddAccount(ctx, account, h); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// runApp starts the whole server with every service on a free loopback
+// port, stopped when the test ends.
+func runApp(t testing.TB, edit func(*config.Config)) *App {
+	t.Helper()
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
 	cfg.DataDir = t.TempDir()
@@ -39,13 +55,6 @@ func startAppWith(t testing.TB, account string, edit func(*config.Config)) *App 
 	ctx := context.Background()
 	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Store.AddDomain(ctx, "example.test"); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := auth.Hash("pw")
-	if _, err := a.Store.AddAccount(ctx, account, h); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Start(); err != nil {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/xml"
 	"fmt"
 	"net"
@@ -17,7 +18,11 @@ import (
 func newHTTPServer(a *App, cfg *config.Config) *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := a.Store.ListDomains(r.Context()); err != nil {
+		// The store's database answers (with PostgreSQL: this node
+		// reaches it).
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := a.Store.Ping(ctx); err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return
 		}

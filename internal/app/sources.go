@@ -11,12 +11,12 @@ import (
 	"pochta/internal/config"
 	"pochta/internal/directory"
 	"pochta/internal/directory/ldap"
-	"pochta/internal/store/sqlite"
+	"pochta/internal/store"
 )
 
 // newSources builds the ordered account sources of [auth] sources. close
 // releases what they hold (the LDAP connection pool).
-func newSources(cfg *config.Config, st *sqlite.Store, log *slog.Logger) (chain *directory.Chain, close func(), err error) {
+func newSources(cfg *config.Config, st store.Backend, log *slog.Logger) (chain *directory.Chain, close func(), err error) {
 	var sources []directory.Source
 	var closers []func()
 	close = func() {

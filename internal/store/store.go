@@ -357,6 +357,24 @@ type Store interface {
 	Close() error
 }
 
+// Pinger reports whether a backend's database answers (the HTTP health
+// endpoint).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Backend is everything a complete backend offers: what internal/app and
+// cmd/pochta use, whichever backend the config chooses.
+type Backend interface {
+	Store
+	SCRAMStore
+	AccountSources
+	AppPasswords
+	SieveStore
+	SpamStore
+	Pinger
+}
+
 func equalFold(a, b string) bool {
 	if len(a) != len(b) {
 		return false

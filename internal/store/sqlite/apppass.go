@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
 )
 
 // This file implements store.AppPasswords.
@@ -32,7 +33,7 @@ func scanAppPassword(row interface{ Scan(...any) error }) (store.AppPassword, er
 func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.AppPassword, error) {
 	p.Name = strings.TrimSpace(p.Name)
 	if p.Name == "" || len(p.Name) > 100 || strings.ContainsAny(p.Name, "\r\n") {
-		return store.AppPassword{}, fmt.Errorf("%w: app password name %q", store.ErrInvalidName, truncate(p.Name))
+		return store.AppPassword{}, fmt.Errorf("%w: app password name %q", store.ErrInvalidName, names.Truncate(p.Name))
 	}
 	if p.Hash == "" {
 		return store.AppPassword{}, fmt.Errorf("%w: app password without hash", store.ErrInvalidName)
@@ -40,7 +41,7 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 	for i, proto := range p.Protocols {
 		proto = strings.ToLower(strings.TrimSpace(proto))
 		if proto == "" || strings.Contains(proto, ",") {
-			return store.AppPassword{}, fmt.Errorf("%w: protocol %q", store.ErrInvalidName, truncate(proto))
+			return store.AppPassword{}, fmt.Errorf("%w: protocol %q", store.ErrInvalidName, names.Truncate(proto))
 		}
 		p.Protocols[i] = proto
 	}
@@ -57,7 +58,7 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("%w: app password %q", store.ErrExists, truncate(p.Name))
+			return fmt.Errorf("%w: app password %q", store.ErrExists, names.Truncate(p.Name))
 		}
 		res, err := tx.ExecContext(bg, "INSERT INTO app_passwords(account_id, name, hash, protocols, created) VALUES (?, ?, ?, ?, ?)",
 			p.AccountID, p.Name, p.Hash, strings.Join(p.Protocols, ","), p.Created.UnixNano())
@@ -108,7 +109,7 @@ func (s *Store) RemoveAppPassword(ctx context.Context, accountID int64, name str
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: app password %q", store.ErrNotFound, truncate(name))
+			return fmt.Errorf("%w: app password %q", store.ErrNotFound, names.Truncate(name))
 		}
 		return nil
 	}))

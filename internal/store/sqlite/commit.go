@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"pochta/internal/store"
+	"pochta/internal/store/searchindex"
 )
 
 // effects collects what one write request did, applied only if the request
@@ -29,7 +29,7 @@ type effects struct {
 // every savepoint release, which would cost a segment per message.
 type pendingIndex struct {
 	blob int64
-	idx  *index
+	idx  *searchindex.Text
 }
 
 func (e *effects) changed(accountID, mailboxID int64) {
@@ -264,7 +264,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	// Removal of unreferenced files need not be durable: a file that
 	// reappears after a crash is an orphan and deleted at Open. Watchers
 	// hear of the change before the writers return.
-	s.notify(changes)
+	s.watch.Notify(changes)
 	for _, r := range batch {
 		close(r.done)
 	}
@@ -341,86 +341,10 @@ func (s *Store) ensureDir(dir string) error {
 	return nil
 }
 
-// watcher is one Watch subscription.
-type watcher struct {
-	ch      chan store.Change
-	last    store.Change // most recently queued change
-	stopped bool
-}
-
-func (w *watcher) stop() {
-	if !w.stopped {
-		w.stopped = true
-		close(w.ch)
-	}
-}
-
-// watchBuffer is the capacity of a Watch channel.
-const watchBuffer = 64
-
 // Watch implements store.Mailstore. The channel is closed by cancel or
 // Close.
 func (s *Store) Watch(accountID int64) (<-chan store.Change, func()) {
-	w := &watcher{ch: make(chan store.Change, watchBuffer)}
-	s.watchMu.Lock()
-	if s.closed {
-		w.stop()
-		s.watchMu.Unlock()
-		return w.ch, func() {}
-	}
-	set := s.watchers[accountID]
-	if set == nil {
-		set = map[*watcher]struct{}{}
-		s.watchers[accountID] = set
-	}
-	set[w] = struct{}{}
-	s.watchMu.Unlock()
-	cancel := func() {
-		s.watchMu.Lock()
-		defer s.watchMu.Unlock()
-		if set := s.watchers[accountID]; set != nil {
-			delete(set, w)
-			if len(set) == 0 {
-				delete(s.watchers, accountID)
-			}
-		}
-		w.stop()
-	}
-	return w.ch, cancel
-}
-
-// notify sends changes to watchers without blocking. A change equal to the
-// one most recently queued and not yet received is coalesced; when a
-// channel is full its oldest entry is dropped, so the newest change always
-// arrives.
-func (s *Store) notify(changes []store.Change) {
-	if len(changes) == 0 {
-		return
-	}
-	sort.Slice(changes, func(i, j int) bool { return changes[i].AccountID < changes[j].AccountID })
-	s.watchMu.Lock()
-	defer s.watchMu.Unlock()
-	for _, c := range changes {
-		for w := range s.watchers[c.AccountID] {
-			if w.stopped || (len(w.ch) > 0 && w.last == c) {
-				continue
-			}
-			w.last = c
-			select {
-			case w.ch <- c:
-				continue
-			default:
-			}
-			select {
-			case <-w.ch:
-			default:
-			}
-			select {
-			case w.ch <- c:
-			default:
-			}
-		}
-	}
+	return s.watch.Watch(accountID)
 }
 
 // syncBlobs makes new blob files durable: their data and their directory

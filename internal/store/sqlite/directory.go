@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer.
@@ -37,29 +38,6 @@ func nowNano() int64 { return time.Now().UnixNano() }
 
 func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-// normDomain lower-cases and checks a domain name.
-func normDomain(name string) (string, error) {
-	name = strings.ToLower(strings.TrimSpace(name))
-	if name == "" || len(name) > 253 || strings.ContainsAny(name, "@ \t\r\n/\\\"") {
-		return "", fmt.Errorf("%w: bad domain %q", store.ErrInvalidName, truncate(name))
-	}
-	return name, nil
-}
-
-// normAddress lower-cases and checks an address, returning its domain.
-func normAddress(addr string) (string, string, error) {
-	addr = strings.ToLower(strings.TrimSpace(addr))
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 || len(addr) > 320 || strings.ContainsAny(addr, " \t\r\n<>") {
-		return "", "", fmt.Errorf("%w: bad address %q", store.ErrInvalidName, truncate(addr))
-	}
-	dom, err := normDomain(addr[at+1:])
-	if err != nil {
-		return "", "", err
-	}
-	return addr, dom, nil
-}
-
 func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
 	var one int
 	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
@@ -71,7 +49,7 @@ func exists(ctx context.Context, q querier, query string, args ...any) (bool, er
 
 // AddDomain implements store.Directory.
 func (s *Store) AddDomain(ctx context.Context, name string) error {
-	name, err := normDomain(name)
+	name, err := names.Domain(name)
 	if err != nil {
 		return err
 	}
@@ -150,7 +128,7 @@ func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 	domain = strings.ToLower(strings.TrimSpace(domain))
 	if address != "" {
-		a, _, err := normAddress(address)
+		a, _, err := names.Address(address)
 		if err != nil {
 			return err
 		}
@@ -185,7 +163,7 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 // addAccount creates an account from source ("" for the store's own, see
 // sources.go) with its default mailboxes, in one transaction.
 func (s *Store) addAccount(ctx context.Context, address, passwordHash, source string) (store.Account, error) {
-	addr, dom, err := normAddress(address)
+	addr, dom, err := names.Address(address)
 	if err != nil {
 		return store.Account{}, err
 	}
@@ -336,7 +314,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, bytes int64) error
 
 // AddAlias implements store.Directory.
 func (s *Store) AddAlias(ctx context.Context, address string, targets []string) error {
-	addr, dom, err := normAddress(address)
+	addr, dom, err := names.Address(address)
 	if err != nil {
 		return err
 	}
@@ -348,7 +326,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 			continue
 		}
 		if strings.ContainsAny(t, " \t\r\n<>") {
-			return fmt.Errorf("%w: bad alias target %q", store.ErrInvalidName, truncate(t))
+			return fmt.Errorf("%w: bad alias target %q", store.ErrInvalidName, names.Truncate(t))
 		}
 		seen[t] = true
 		ts = append(ts, t)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
 )
 
 // mailboxCols are the columns scanMailbox reads from the mailboxes table;
@@ -34,7 +35,7 @@ func scanMailbox(sc interface{ Scan(...any) error }) (store.Mailbox, error) {
 func mailboxByName(ctx context.Context, q querier, accountID int64, name string) (store.Mailbox, error) {
 	m, err := scanMailbox(q.QueryRowContext(ctx, "SELECT "+mailboxCols+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+		return m, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, names.Truncate(name))
 	}
 	return m, err
 }
@@ -75,7 +76,7 @@ func createMailbox(tx *wtx, accountID int64, name, specialUse string, subscribe 
 		return store.Mailbox{}, err
 	}
 	if ok {
-		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(name))
+		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrExists, names.Truncate(name))
 	}
 	uv, err := nextUIDValidity(tx)
 	if err != nil {
@@ -124,7 +125,7 @@ func setSubscribed(tx *wtx, accountID int64, name string, on bool) error {
 // createParents creates missing superior mailboxes of name (RFC 9051
 // §6.3.4: the server SHOULD create them).
 func createParents(tx *wtx, e *effects, accountID int64, name string) error {
-	for _, p := range parents(name) {
+	for _, p := range names.Parents(name) {
 		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, p)
 		if err != nil {
 			return err
@@ -180,9 +181,9 @@ func (s *Store) ListMailboxes(ctx context.Context, accountID int64) ([]store.Mai
 
 // GetMailbox implements store.Mailstore.
 func (s *Store) GetMailbox(ctx context.Context, accountID int64, name string) (store.Mailbox, error) {
-	n, err := normName(name)
+	n, err := names.Norm(name)
 	if err != nil {
-		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+		return store.Mailbox{}, fmt.Errorf("%w: mailbox %q", store.ErrNotFound, names.Truncate(name))
 	}
 	m, err := mailboxByName(ctx, s.rdb, accountID, n)
 	return m, dbErr(err)
@@ -191,7 +192,7 @@ func (s *Store) GetMailbox(ctx context.Context, accountID int64, name string) (s
 // CreateMailbox implements store.Mailstore. Missing superior mailboxes are
 // created too.
 func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error) {
-	n, err := normName(name)
+	n, err := names.Norm(name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
@@ -216,9 +217,9 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 
 // DeleteMailbox implements store.Mailstore.
 func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
-	n, err := normName(name)
+	n, err := names.Norm(name)
 	if err != nil {
-		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(name))
+		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, names.Truncate(name))
 	}
 	if n == "INBOX" {
 		return fmt.Errorf("%w: INBOX cannot be deleted", store.ErrInvalidName)
@@ -297,16 +298,16 @@ func releaseBlob(tx *wtx, e *effects, id, n int64) error {
 
 // RenameMailbox implements store.Mailstore.
 func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
-	on, err := normName(oldName)
+	on, err := names.Norm(oldName)
 	if err != nil {
-		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, truncate(oldName))
+		return fmt.Errorf("%w: mailbox %q", store.ErrNotFound, names.Truncate(oldName))
 	}
-	nn, err := normName(newName)
+	nn, err := names.Norm(newName)
 	if err != nil {
 		return err
 	}
 	if nn == on {
-		return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(nn))
+		return fmt.Errorf("%w: mailbox %q", store.ErrExists, names.Truncate(nn))
 	}
 	if strings.HasPrefix(nn, on+store.Delimiter) {
 		return fmt.Errorf("%w: cannot rename a mailbox into itself", store.ErrInvalidName)
@@ -321,7 +322,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			return err
 		}
 		if ok {
-			return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(nn))
+			return fmt.Errorf("%w: mailbox %q", store.ErrExists, names.Truncate(nn))
 		}
 		if on == "INBOX" {
 			return renameInbox(tx, e, src, nn)
@@ -354,7 +355,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			return err
 		}
 		for _, m := range moves {
-			if len(m.name) > maxNameLen {
+			if len(m.name) > names.MaxLen {
 				return fmt.Errorf("%w: renamed child name too long", store.ErrInvalidName)
 			}
 			if m.id == src.ID {
@@ -365,7 +366,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 				return err
 			}
 			if ok {
-				return fmt.Errorf("%w: mailbox %q", store.ErrExists, truncate(m.name))
+				return fmt.Errorf("%w: mailbox %q", store.ErrExists, names.Truncate(m.name))
 			}
 		}
 		// Two passes through temporary names avoid transient UNIQUE
@@ -398,20 +399,20 @@ func renameSubscriptions(tx *wtx, accountID int64, oldName, newName string) erro
 	if err != nil {
 		return err
 	}
-	var names []string
+	var subs []string
 	for _, n := range all {
 		if n == oldName || strings.HasPrefix(n, oldName+store.Delimiter) {
-			names = append(names, n)
+			subs = append(subs, n)
 		}
 	}
-	for _, n := range names {
+	for _, n := range subs {
 		if _, err := tx.ExecContext(bg, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, n); err != nil {
 			return err
 		}
 	}
-	for _, n := range names {
+	for _, n := range subs {
 		renamed := newName + n[len(oldName):]
-		if len(renamed) > maxNameLen {
+		if len(renamed) > names.MaxLen {
 			continue // only a name without a mailbox can get here
 		}
 		if _, err := tx.ExecContext(bg, "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?, ?)", accountID, renamed); err != nil {
@@ -432,14 +433,14 @@ func renameInbox(tx *wtx, e *effects, inbox store.Mailbox, newName string) error
 		return err
 	}
 	e.changed(inbox.AccountID, dst.ID)
-	_, err = moveMessages(tx, e, inbox, uidFilter{all: true}, dst)
+	_, err = moveMessages(tx, e, inbox, names.UIDFilter{All: true}, dst)
 	return err
 }
 
 // SetSubscribed implements store.Mailstore: any valid name can be
 // subscribed, whether or not a mailbox has it.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
-	n, err := normName(name)
+	n, err := names.Norm(name)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
+	"pochta/internal/store/searchindex"
 )
 
 // msgRow is a message row as loaded inside a write transaction.
@@ -39,10 +41,10 @@ type delta struct{ msgs, unseen, deleted, size int64 }
 func (d *delta) add(flags []string, size int64, sign int64) {
 	d.msgs += sign
 	d.size += sign * size
-	if !hasFlag(flags, `\Seen`) {
+	if !names.HasFlag(flags, `\Seen`) {
 		d.unseen += sign
 	}
-	if hasFlag(flags, `\Deleted`) {
+	if names.HasFlag(flags, `\Deleted`) {
 		d.deleted += sign
 	}
 }
@@ -76,8 +78,8 @@ func chargeQuota(tx *wtx, accountID, bytes int64) error {
 const insertMsg = "INSERT INTO messages(mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 func insertMessage(tx *wtx, mailboxID int64, m msgRow) error {
-	_, err := tx.ExecContext(bg, insertMsg, mailboxID, int64(m.uid), int64(m.modseq), joinFlags(m.flags),
-		b2i(hasFlag(m.flags, `\Seen`)), b2i(hasFlag(m.flags, `\Deleted`)), m.date, m.size, m.blob)
+	_, err := tx.ExecContext(bg, insertMsg, mailboxID, int64(m.uid), int64(m.modseq), names.JoinFlags(m.flags),
+		b2i(names.HasFlag(m.flags, `\Seen`)), b2i(names.HasFlag(m.flags, `\Deleted`)), m.date, m.size, m.blob)
 	return err
 }
 
@@ -93,7 +95,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 	if len(targets) == 0 {
 		return nil, errors.New("sqlite store: deliver without targets")
 	}
-	names := make([]string, len(targets))
+	boxes := make([]string, len(targets))
 	flags := make([][]string, len(targets))
 	for i, t := range targets {
 		n := t.Mailbox
@@ -101,10 +103,10 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 			n = "INBOX"
 		}
 		var err error
-		if names[i], err = normName(n); err != nil {
+		if boxes[i], err = names.Norm(n); err != nil {
 			return nil, err
 		}
-		flags[i] = normFlags(t.Flags)
+		flags[i] = names.NormFlags(t.Flags)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -113,7 +115,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 	if err != nil {
 		return nil, err
 	}
-	idx := buildIndex(b.f)
+	idx := searchindex.Build(b.f)
 	b.f.Close()
 	now := nowNano()
 	var out []store.Delivered
@@ -136,12 +138,12 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 			return err
 		}
 		for i, t := range targets {
-			mb, err := mailboxByName(bg, tx, t.AccountID, names[i])
+			mb, err := mailboxByName(bg, tx, t.AccountID, boxes[i])
 			if errors.Is(err, store.ErrNotFound) {
-				if err := createParents(tx, e, t.AccountID, names[i]); err != nil {
+				if err := createParents(tx, e, t.AccountID, boxes[i]); err != nil {
 					return err
 				}
-				mb, err = createMailbox(tx, t.AccountID, names[i], "", true)
+				mb, err = createMailbox(tx, t.AccountID, boxes[i], "", true)
 			}
 			if err != nil {
 				return err
@@ -178,7 +180,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
 		return store.Message{}, dbErr(err)
 	}
-	fl := normFlags(flags)
+	fl := names.NormFlags(flags)
 	if date.IsZero() {
 		date = time.Now()
 	}
@@ -186,7 +188,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 	if err != nil {
 		return store.Message{}, err
 	}
-	idx := buildIndex(b.f)
+	idx := searchindex.Build(b.f)
 	b.f.Close()
 	var msg store.Message
 	err = s.write(ctx, []string{b.path}, func(tx *wtx, e *effects) error {
@@ -276,20 +278,20 @@ func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
 // setClause returns a SQL condition on column uid for f and whether rows
 // must additionally be filtered with f.contains. Small sets become exact
 // range conditions; large ones a bounding range.
-func setClause(f uidFilter) (string, []any, bool) {
-	if f.all {
+func setClause(f names.UIDFilter) (string, []any, bool) {
+	if f.All {
 		return "1", nil, false
 	}
-	if len(f.ranges) <= 32 {
-		parts := make([]string, len(f.ranges))
-		args := make([]any, 0, 2*len(f.ranges))
-		for i, r := range f.ranges {
+	if len(f.Ranges) <= 32 {
+		parts := make([]string, len(f.Ranges))
+		args := make([]any, 0, 2*len(f.Ranges))
+		for i, r := range f.Ranges {
 			parts[i] = "uid BETWEEN ? AND ?"
 			args = append(args, int64(r.Start), int64(r.Stop))
 		}
 		return "(" + strings.Join(parts, " OR ") + ")", args, false
 	}
-	lo, hi := f.bounds()
+	lo, hi := f.Bounds()
 	return "uid BETWEEN ? AND ?", []any{int64(lo), int64(hi)}, true
 }
 
@@ -300,9 +302,9 @@ func scanMsgRow(rows *sql.Rows) (msgRow, error) {
 	var uid, modseq int64
 	var flags string
 	err := rows.Scan(&uid, &modseq, &flags, &m.date, &m.size, &m.blob)
-	m.uid, m.modseq, m.flags = uint32(uid), uint64(modseq), splitFlags(flags)
-	m.seen = hasFlag(m.flags, `\Seen`)
-	m.deleted = hasFlag(m.flags, `\Deleted`)
+	m.uid, m.modseq, m.flags = uint32(uid), uint64(modseq), names.SplitFlags(flags)
+	m.seen = names.HasFlag(m.flags, `\Seen`)
+	m.deleted = names.HasFlag(m.flags, `\Deleted`)
 	return m, err
 }
 
@@ -312,8 +314,8 @@ func (m msgRow) message(mailboxID int64) store.Message {
 
 // Messages implements store.Mailstore.
 func (s *Store) Messages(ctx context.Context, mailboxID int64, set store.UIDSet, fn func(store.Message) error) error {
-	f := newUIDFilter(set)
-	if f.empty() {
+	f := names.NewUIDFilter(set)
+	if f.Empty() {
 		return s.mailboxExists(ctx, mailboxID)
 	}
 	cond, args, filter := setClause(f)
@@ -333,7 +335,7 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64, set store.UIDSet,
 			return dbErr(err)
 		}
 		found = true
-		if filter && !f.contains(m.uid) {
+		if filter && !f.Contains(m.uid) {
 			continue
 		}
 		if err := fn(m.message(mailboxID)); err != nil {
@@ -361,8 +363,8 @@ func (s *Store) mailboxExists(ctx context.Context, mailboxID int64) error {
 }
 
 // loadMessages reads the rows in f, ascending, inside a transaction.
-func loadMessages(tx *wtx, mailboxID int64, f uidFilter, extra string) ([]msgRow, error) {
-	if f.empty() {
+func loadMessages(tx *wtx, mailboxID int64, f names.UIDFilter, extra string) ([]msgRow, error) {
+	if f.Empty() {
 		return nil, nil
 	}
 	cond, args, filter := setClause(f)
@@ -377,7 +379,7 @@ func loadMessages(tx *wtx, mailboxID int64, f uidFilter, extra string) ([]msgRow
 		if err != nil {
 			return nil, err
 		}
-		if filter && !f.contains(m.uid) {
+		if filter && !f.Contains(m.uid) {
 			continue
 		}
 		out = append(out, m)
@@ -413,8 +415,8 @@ func (s *Store) Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadS
 // SetFlags implements store.Mailstore. Only messages whose flags actually
 // change get a new ModSeq and are returned in changed.
 func (s *Store) SetFlags(ctx context.Context, mailboxID int64, set store.UIDSet, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.Message, []uint32, error) {
-	f := newUIDFilter(set)
-	fl := normFlags(flags)
+	f := names.NewUIDFilter(set)
+	fl := names.NormFlags(flags)
 	var changed []store.Message
 	var failed []uint32
 	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
@@ -434,14 +436,14 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, set store.UIDSet,
 				failed = append(failed, m.uid)
 				continue
 			}
-			nf := applyFlags(m.flags, op, fl)
-			if sameFlags(nf, m.flags) {
+			nf := names.ApplyFlags(m.flags, op, fl)
+			if names.SameFlags(nf, m.flags) {
 				continue
 			}
 			d.add(m.flags, 0, -1)
 			d.add(nf, 0, 1)
 			if _, err := tx.ExecContext(bg, "UPDATE messages SET flags = ?, seen = ?, deleted = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?",
-				joinFlags(nf), b2i(hasFlag(nf, `\Seen`)), b2i(hasFlag(nf, `\Deleted`)), int64(modseq), mailboxID, int64(m.uid)); err != nil {
+				names.JoinFlags(nf), b2i(names.HasFlag(nf, `\Seen`)), b2i(names.HasFlag(nf, `\Deleted`)), int64(modseq), mailboxID, int64(m.uid)); err != nil {
 				return err
 			}
 			m.flags, m.modseq = nf, modseq
@@ -525,7 +527,7 @@ func removeRows(tx *wtx, e *effects, mb store.Mailbox, rows []msgRow) error {
 
 // Copy implements store.Mailstore.
 func (s *Store) Copy(ctx context.Context, src int64, set store.UIDSet, dst int64) ([]store.UIDPair, error) {
-	f := newUIDFilter(set)
+	f := names.NewUIDFilter(set)
 	var pairs []store.UIDPair
 	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		_, dmb, err := sameAccount(tx, src, dst)
@@ -563,7 +565,7 @@ func (s *Store) Copy(ctx context.Context, src int64, set store.UIDSet, dst int64
 // Move implements store.Mailstore (RFC 6851): copies and expunges the
 // sources in one transaction.
 func (s *Store) Move(ctx context.Context, src int64, set store.UIDSet, dst int64) ([]store.UIDPair, error) {
-	f := newUIDFilter(set)
+	f := names.NewUIDFilter(set)
 	var pairs []store.UIDPair
 	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		smb, dmb, err := sameAccount(tx, src, dst)
@@ -580,7 +582,7 @@ func (s *Store) Move(ctx context.Context, src int64, set store.UIDSet, dst int64
 }
 
 // moveMessages moves the messages of src in f to dst.
-func moveMessages(tx *wtx, e *effects, src store.Mailbox, f uidFilter, dst store.Mailbox) ([]store.UIDPair, error) {
+func moveMessages(tx *wtx, e *effects, src store.Mailbox, f names.UIDFilter, dst store.Mailbox) ([]store.UIDPair, error) {
 	rows, err := loadMessages(tx, src.ID, f, "")
 	if err != nil || len(rows) == 0 {
 		return nil, err
@@ -601,7 +603,7 @@ func moveMessages(tx *wtx, e *effects, src store.Mailbox, f uidFilter, dst store
 
 // Expunge implements store.Mailstore.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, set store.UIDSet) ([]uint32, error) {
-	f := newUIDFilter(set)
+	f := names.NewUIDFilter(set)
 	var uids []uint32
 	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
 		uids = nil

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"pochta/internal/store"
+	"pochta/internal/store/names"
 )
 
 var _ store.SieveStore = (*Store)(nil)
@@ -24,7 +25,7 @@ func checkScriptName(name string) error {
 	if name == "" || len(name) > 512 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool {
 		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029
 	}) {
-		return fmt.Errorf("%w: bad script name %q", store.ErrInvalidName, truncate(name))
+		return fmt.Errorf("%w: bad script name %q", store.ErrInvalidName, names.Truncate(name))
 	}
 	return nil
 }

@@ -87,9 +87,7 @@ type Store struct {
 	mkdirMu sync.Mutex
 	madeDir map[string]bool // blob directories known to exist durably
 
-	watchMu  sync.Mutex
-	watchers map[int64]map[*watcher]struct{}
-	closed   bool
+	watch store.Watchers
 }
 
 // Open opens (creating if needed) the store in dir, migrates the schema,
@@ -121,7 +119,6 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		madeDir:   map[string]bool{},
 		prepared:  map[string]*sql.Stmt{},
 		toPrepare: map[string]bool{},
-		watchers:  map[int64]map[*watcher]struct{}{},
 	}
 	if err := migrate(ctx, wdb); err != nil {
 		wdb.Close()
@@ -166,15 +163,7 @@ func (s *Store) Close() error {
 		}
 		s.readStmts, s.readClosed = nil, true
 		s.readMu.Unlock()
-		s.watchMu.Lock()
-		s.closed = true
-		for _, set := range s.watchers {
-			for w := range set {
-				w.stop()
-			}
-		}
-		s.watchers = map[int64]map[*watcher]struct{}{}
-		s.watchMu.Unlock()
+		s.watch.Close()
 		err1 := s.rdb.Close()
 		err2 := s.wdb.Close()
 		s.closeErr = errors.Join(err1, err2)
