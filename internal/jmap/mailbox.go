@@ -307,7 +307,8 @@ func mailboxSet(c *call) (any, *methodError) {
 		return mb.Name, ok
 	}
 	created, notCreated := map[string]any{}, map[string]any{}
-	for cid, obj := range a.Create {
+	for _, cid := range createOrder(a.Create) {
+		obj := a.Create[cid]
 		name, _ := obj["name"].(string)
 		if name == "" || strings.Contains(name, store.Delimiter) {
 			notCreated[cid] = setError("invalidProperties", "name must be a non-empty name without "+store.Delimiter)
@@ -373,6 +374,37 @@ func mailboxSet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "oldState": oldState, "newState": newState,
 		"created": created, "notCreated": notCreated, "updated": updated, "notUpdated": notUpdated,
 		"destroyed": destroyed, "notDestroyed": notDestroyed}, nil
+}
+
+// createOrder orders creations so that a mailbox whose parentId is
+// "#creationId" of this request comes after that parent.
+func createOrder(create map[string]map[string]any) []string {
+	var order []string
+	done := map[string]bool{}
+	var visit func(cid string, depth int)
+	visit = func(cid string, depth int) {
+		if done[cid] || depth > len(create) {
+			return
+		}
+		if p, ok := create[cid]["parentId"].(string); ok && strings.HasPrefix(p, "#") {
+			if _, inRequest := create[p[1:]]; inRequest {
+				visit(p[1:], depth+1)
+			}
+		}
+		if !done[cid] {
+			done[cid] = true
+			order = append(order, cid)
+		}
+	}
+	keys := make([]string, 0, len(create))
+	for cid := range create {
+		keys = append(keys, cid)
+	}
+	sort.Strings(keys)
+	for _, cid := range keys {
+		visit(cid, 0)
+	}
+	return order
 }
 
 // mayDestroy returns the SetError type that forbids destroying mb, or "".
