@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/smtp"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"pochta/internal/auth"
+	"pochta/internal/config"
+	"pochta/internal/dkim"
+	"pochta/internal/dnstest"
 	"pochta/internal/store"
 )
 
@@ -137,7 +141,9 @@ func deliverSMTP(t testing.TB, a *App, to, subject, body string) {
 }
 
 func TestJMAPSessionAndAuth(t *testing.T) {
-	a := startApp(t)
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
+		c.JMAP.CORSOrigins = []string{"https://webmail.example.test"}
+	})
 	base := "http://" + a.Addrs()["http"][0]
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noRedirect.Get(base + "/.well-known/jmap")
@@ -159,6 +165,22 @@ func TestJMAPSessionAndAuth(t *testing.T) {
 	bad := &jmapClient{t: t, base: base, user: "kate@example.test", pass: "wrong"}
 	if r := bad.do("GET", "/jmap/session", "", nil); r.StatusCode != 401 {
 		t.Fatalf("wrong password: %d", r.StatusCode)
+	}
+	// CORS: a preflight from the configured origin is allowed, another is not.
+	for origin, allowed := range map[string]bool{"https://webmail.example.test": true, "https://evil.test": false} {
+		req, _ := http.NewRequest("OPTIONS", base+"/jmap/api", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Get("Access-Control-Allow-Origin") == origin &&
+			strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization")
+		if got != allowed || resp.StatusCode != 204 {
+			t.Errorf("preflight from %s: %d %v", origin, resp.StatusCode, resp.Header)
+		}
 	}
 	c := newJMAPClient(t, a, "kate@example.test")
 	var s map[string]any
@@ -562,5 +584,39 @@ func TestJMAPSubmission(t *testing.T) {
 	}
 	if st, _ := a.Store.Status(ctx, inbox.ID); st.Messages != 1 {
 		t.Fatalf("bob has %d messages after a refused submission", st.Messages)
+	}
+}
+
+// TestJMAPSubmissionRemote: a JMAP submission to another domain is
+// DKIM-signed, queued and delivered to that domain's server (a loopback
+// sink found by MX), without the Bcc field.
+func TestJMAPSubmissionRemote(t *testing.T) {
+	sk, port := startSink(t)
+	dnsSrv := dnstest.Start(t, dnstest.Zone{
+		"remote.test":    {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test": {A: []string{"127.0.0.1"}},
+	})
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
+		c.DNS.Servers = []string{dnsSrv.Addr()}
+		c.Delivery.RemotePort = port
+		if _, err := dkim.Keygen(filepath.Join(c.DataDir, "dkim"), "example.test", "s1", "ed25519"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := newJMAPClient(t, a, "kate@example.test")
+	drafts := c.args(`[["Mailbox/query",{"accountId":"ACCT","filter":{"role":"drafts"}},"q"]]`, "Mailbox/query")["ids"].([]any)[0].(string)
+	ident := c.args(`[["Identity/get",{"accountId":"ACCT"},"i"]]`, "Identity/get")["list"].([]any)[0].(map[string]any)["id"].(string)
+	res := c.calls(`[["Email/set",{"accountId":"ACCT","create":{"d":{"mailboxIds":{"` + drafts + `":true},
+		"from":[{"email":"kate@example.test"}],"to":[{"email":"bob@remote.test"}],"bcc":[{"email":"carol@remote.test"}],"subject":"Out",
+		"textBody":[{"partId":"1"}],"bodyValues":{"1":{"value":"to the world"}}}}},"c"],
+		["EmailSubmission/set",{"accountId":"ACCT","create":{"s":{"identityId":"` + ident + `","emailId":"#d"}}},"s"]]`)
+	if sub := res[1][1].(map[string]any); len(sub["created"].(map[string]any)) != 1 {
+		t.Fatalf("submission: %v", res)
+	}
+	got := sk.next(t)
+	if got.from != "kate@example.test" || strings.Join(got.rcpts, ",") != "bob@remote.test,carol@remote.test" ||
+		!strings.Contains(got.data, "DKIM-Signature:") || !strings.Contains(got.data, "to the world") ||
+		strings.Contains(strings.ToLower(got.data), "\nbcc:") {
+		t.Fatalf("remote got MAIL FROM:<%s> RCPT %v:\n%s", got.from, got.rcpts, got.data)
 	}
 }

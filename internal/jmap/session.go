@@ -88,7 +88,7 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{opts: opts, st: opts.Store, inflight: map[int64]int{}, uploadsN: map[int64]int{}}
-	s.blobs = newUploads(4 * l.MaxSizeUpload)
+	s.blobs = newUploads(2 * l.MaxSizeUpload)
 	s.handlers = s.methods()
 	return s
 }
