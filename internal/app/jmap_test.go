@@ -346,17 +346,7 @@ func TestJMAPReadFlagAcrossIMAP(t *testing.T) {
 
 	// JMAP → IMAP: keywords become flags.
 	c.args(`[["Email/set",{"accountId":"ACCT","update":{"`+id+`":{"keywords":{"$seen":true,"$flagged":true}}}},"s"]]`, "Email/set")
-	ic, err := imapclient.DialInsecure(a.Addrs()["imap"][0], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	if err := ic.Login("kate@example.test", "pw").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	ic := imapInbox(t, a, "kate@example.test")
 	msgs, err := ic.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{Flags: true}).Collect()
 	if err != nil {
 		t.Fatal(err)
@@ -451,6 +441,23 @@ func TestJMAPUploadImportDownload(t *testing.T) {
 	}
 }
 
+// imapInbox logs in over IMAP and selects INBOX.
+func imapInbox(t testing.TB, a *App, user string) *imapclient.Client {
+	t.Helper()
+	ic, err := imapclient.DialInsecure(a.Addrs()["imap"][0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ic.Close() })
+	if err := ic.Login(user, "pw").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return ic
+}
+
 func bobAccount(t testing.TB, a *App) {
 	h, _ := auth.Hash("pw")
 	if _, err := a.Store.AddAccount(context.Background(), "bob@example.test", h); err != nil {
@@ -503,17 +510,7 @@ func TestJMAPEventSource(t *testing.T) {
 	if second["Email"] == nil || second["Email"] == first["Email"] {
 		t.Fatalf("no Email change after delivery: %v then %v", first, second)
 	}
-	ic, err := imapclient.DialInsecure(a.Addrs()["imap"][0], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ic.Close()
-	if err := ic.Login("kate@example.test", "pw").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	ic := imapInbox(t, a, "kate@example.test")
 	if err := ic.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -252,14 +252,6 @@ func bodyPart(ref msgRef, p *part, props []string) map[string]any {
 			obj[k] = nilIfEmpty(p.Location)
 		case "headers":
 			obj[k] = rawHeaders(p.Header)
-		case "subParts":
-			subs := []any{}
-			for _, s := range p.Sub {
-				subs = append(subs, bodyPart(ref, s, props))
-			}
-			if p.Sub != nil {
-				obj[k] = subs
-			}
 		}
 	}
 	if p.Sub != nil {

@@ -1,6 +1,7 @@
 package jmap
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"sort"
@@ -277,10 +278,10 @@ func emailQuery(c *call) (any, *methodError) {
 			case "receivedAt":
 				d = a.InternalDate.Compare(b.InternalDate)
 			case "size":
-				d = cmp64(a.Size, b.Size)
+				d = cmp.Compare(a.Size, b.Size)
 			}
 			if d == 0 {
-				d = cmp64(a.MailboxID, b.MailboxID)*2 + cmp64(int64(a.UID), int64(b.UID))
+				d = cmp.Compare(a.MailboxID, b.MailboxID)*2 + cmp.Compare(int64(a.UID), int64(b.UID))
 			}
 			if d != 0 {
 				return (d < 0) == asc
@@ -316,16 +317,6 @@ func emailQuery(c *call) (any, *methodError) {
 		res["total"] = len(ids)
 	}
 	return res, nil
-}
-
-func cmp64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Email/changes (RFC 8621 §4.3), see changesFrom.
