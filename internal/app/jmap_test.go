@@ -617,3 +617,78 @@ func TestJMAPSubmissionRemote(t *testing.T) {
 		t.Fatalf("remote got MAIL FROM:<%s> RCPT %v:\n%s", got.from, got.rcpts, got.data)
 	}
 }
+
+// TestJMAPChanges: /changes from states made of the mailboxes' modseqs
+// report each creation, update and destruction exactly once, whichever
+// protocol made it.
+func TestJMAPChanges(t *testing.T) {
+	a := startApp(t)
+	c := newJMAPClient(t, a, "kate@example.test")
+	state := func() (mailbox, email string) {
+		r := c.calls(`[["Mailbox/get",{"accountId":"ACCT","ids":[]},"m"],["Email/get",{"accountId":"ACCT","ids":[]},"e"]]`)
+		return r[0][1].(map[string]any)["state"].(string), r[1][1].(map[string]any)["state"].(string)
+	}
+	changes := func(method, since string) (created, updated, destroyed string, res map[string]any) {
+		t.Helper()
+		res = c.args(`[["`+method+`",{"accountId":"ACCT","sinceState":"`+since+`"},"c"]]`, method)
+		join := func(k string) string {
+			var s []string
+			for _, v := range res[k].([]any) {
+				s = append(s, v.(string))
+			}
+			return strings.Join(s, " ")
+		}
+		return join("created"), join("updated"), join("destroyed"), res
+	}
+	mb0, em0 := state()
+	deliverSMTP(t, a, "kate@example.test", "One", "1")
+	cr, up, de, res := changes("Email/changes", em0)
+	if cr == "" || strings.Contains(cr, " ") || up != "" || de != "" {
+		t.Fatalf("after delivery: created %q updated %q destroyed %q", cr, up, de)
+	}
+	id := cr
+	em1 := res["newState"].(string)
+	if cr, up, de, _ := changes("Email/changes", em1); cr+up+de != "" {
+		t.Fatalf("changes repeated: %q %q %q", cr, up, de)
+	}
+	_, up, _, mres := changes("Mailbox/changes", mb0)
+	if up == "" || mres["updatedProperties"] == nil {
+		t.Fatalf("Mailbox/changes after delivery: %v", mres)
+	}
+	// An IMAP STORE is an update.
+	ic := imapInbox(t, a, "kate@example.test")
+	if err := ic.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	cr, up, de, res = changes("Email/changes", em1)
+	if cr != "" || up != id || de != "" {
+		t.Fatalf("after STORE: created %q updated %q destroyed %q", cr, up, de)
+	}
+	em2 := res["newState"].(string)
+	// A move through JMAP: the old id is destroyed, a new one created;
+	// ifInState guards the change.
+	archive := c.args(`[["Mailbox/query",{"accountId":"ACCT","filter":{"role":"archive"}},"q"]]`, "Mailbox/query")["ids"].([]any)[0].(string)
+	r := c.calls(`[["Email/set",{"accountId":"ACCT","ifInState":"` + em0 + `","update":{"` + id + `":{"mailboxIds":{"` + archive + `":true}}}},"s"]]`)
+	if r[0][1].(map[string]any)["type"] != "stateMismatch" {
+		t.Fatalf("stale ifInState: %v", r[0])
+	}
+	c.args(`[["Email/set",{"accountId":"ACCT","ifInState":"`+em2+`","update":{"`+id+`":{"mailboxIds":{"`+archive+`":true}}}},"s"]]`, "Email/set")
+	cr, up, de, _ = changes("Email/changes", em2)
+	if cr == "" || cr == id || up != "" || de != id {
+		t.Fatalf("after move: created %q updated %q destroyed %q", cr, up, de)
+	}
+	// Mailbox creation and rename.
+	mb1, _ := state()
+	set := c.args(`[["Mailbox/set",{"accountId":"ACCT","create":{"n":{"name":"New"}}},"s"]]`, "Mailbox/set")
+	newID := set["created"].(map[string]any)["n"].(map[string]any)["id"].(string)
+	cr, _, _, _ = changes("Mailbox/changes", mb1)
+	if cr != newID {
+		t.Fatalf("Mailbox/changes created %q, want %s", cr, newID)
+	}
+	mb2 := set["newState"].(string)
+	c.args(`[["Mailbox/set",{"accountId":"ACCT","update":{"`+newID+`":{"name":"Renamed"}}},"s"]]`, "Mailbox/set")
+	_, up, _, mres = changes("Mailbox/changes", mb2)
+	if up != newID || mres["updatedProperties"] != nil {
+		t.Fatalf("Mailbox/changes after rename: %v", mres)
+	}
+}

@@ -1,10 +1,8 @@
 package jmap
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,23 +30,6 @@ func role(mb store.Mailbox) any {
 		return nil
 	}
 	return strings.ToLower(strings.TrimPrefix(mb.SpecialUse, `\`))
-}
-
-// states computes the account's Mailbox and Email state strings from the
-// mailboxes' modseqs, UIDNEXTs and names: any flag change, arrival or
-// expunge raises a modseq or UIDNEXT, so a state never repeats across a
-// change the client must learn about.
-func (s *Server) states(ctx context.Context, acctID int64) (mailbox, email string, mbs []store.Mailbox, err error) {
-	mbs, err = s.st.ListMailboxes(ctx, acctID)
-	if err != nil {
-		return "", "", nil, err
-	}
-	hm, he := fnv.New64a(), fnv.New64a()
-	for _, mb := range mbs {
-		fmt.Fprintf(he, "%d:%d:%d:%d;", mb.ID, mb.UIDValidity, mb.HighestModSeq, mb.UIDNext)
-		fmt.Fprintf(hm, "%d:%q:%q:%t:%d:%d;", mb.ID, mb.Name, mb.SpecialUse, mb.Subscribed, mb.HighestModSeq, mb.UIDNext)
-	}
-	return strconv.FormatUint(hm.Sum64(), 36), strconv.FormatUint(he.Sum64(), 36), mbs, nil
 }
 
 func (c *call) mailboxes() (state string, mbs []store.Mailbox, me *methodError) {
@@ -155,40 +136,6 @@ func pick(obj map[string]any, props []string) map[string]any {
 		}
 	}
 	return out
-}
-
-// changesFrom answers a /changes call from state strings alone: the store
-// keeps no per-account change log, so the only changes it can compute
-// exactly are "none" (RFC 8620 §5.2 cannotCalculateChanges otherwise;
-// the client then refetches).
-func changesFrom(c *call, current string, extra map[string]any) (any, *methodError) {
-	var since string
-	if me := c.arg("sinceState", &since); me != nil {
-		return nil, me
-	}
-	if since == "" {
-		return nil, errInvalidArgs("sinceState is required")
-	}
-	if since != current {
-		return nil, &methodError{Type: "cannotCalculateChanges", Description: "the state has changed; fetch again"}
-	}
-	res := map[string]any{
-		"accountId": c.acct.id, "oldState": since, "newState": current, "hasMoreChanges": false,
-		"created": []string{}, "updated": []string{}, "destroyed": []string{},
-	}
-	for k, v := range extra {
-		res[k] = v
-	}
-	return res, nil
-}
-
-// Mailbox/changes (RFC 8621 §2.2).
-func mailboxChanges(c *call) (any, *methodError) {
-	state, _, me := c.mailboxes()
-	if me != nil {
-		return nil, me
-	}
-	return changesFrom(c, state, map[string]any{"updatedProperties": nil})
 }
 
 // Mailbox/query (RFC 8621 §2.3): filters parentId, role, hasAnyRole,

@@ -318,12 +318,3 @@ func emailQuery(c *call) (any, *methodError) {
 	}
 	return res, nil
 }
-
-// Email/changes (RFC 8621 §4.3), see changesFrom.
-func emailChanges(c *call) (any, *methodError) {
-	_, state, _, err := c.s.states(c.ctx, c.acct.ID)
-	if err != nil {
-		return nil, errServerFail(err)
-	}
-	return changesFrom(c, state, nil)
-}
