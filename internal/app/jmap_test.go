@@ -128,13 +128,18 @@ func (c *jmapClient) args(methodCalls, name string) map[string]any {
 
 func deliverSMTP(t testing.TB, a *App, to, subject, body string) {
 	t.Helper()
+	deliverRaw(t, a, to, "From: Ann Other <ann@remote.test>\r\nTo: "+to+"\r\nSubject: "+subject+
+		"\r\nMessage-ID: <"+strings.ReplaceAll(subject, " ", ".")+"@remote.test>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\n"+body+"\r\n")
+}
+
+// deliverRaw sends msg from ann@remote.test to to over port 25.
+func deliverRaw(t testing.TB, a *App, to, msg string) {
+	t.Helper()
 	c, err := smtp.Dial(a.Addrs()["smtp"][0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Quit()
-	msg := "From: Ann Other <ann@remote.test>\r\nTo: " + to + "\r\nSubject: " + subject +
-		"\r\nMessage-ID: <" + strings.ReplaceAll(subject, " ", ".") + "@remote.test>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\n" + body + "\r\n"
 	if err := sendFromTo(c, "ann@remote.test", to, []byte(msg)); err != nil {
 		t.Fatal(err)
 	}
@@ -690,5 +695,31 @@ func TestJMAPChanges(t *testing.T) {
 	_, up, _, mres = changes("Mailbox/changes", mb2)
 	if up != newID || mres["updatedProperties"] != nil {
 		t.Fatalf("Mailbox/changes after rename: %v", mres)
+	}
+}
+
+// TestJMAPThreads: a reply joins its root's thread (References), an
+// unrelated message does not; Thread/get lists the thread oldest first.
+func TestJMAPThreads(t *testing.T) {
+	a := startApp(t)
+	deliverRaw(t, a, "kate@example.test", "From: ann@remote.test\r\nSubject: Plan\r\nMessage-ID: <root@remote.test>\r\n"+
+		"Date: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nroot\r\n")
+	deliverRaw(t, a, "kate@example.test", "From: ann@remote.test\r\nSubject: Re: Plan\r\nMessage-ID: <reply@remote.test>\r\n"+
+		"In-Reply-To: <root@remote.test>\r\nReferences: <root@remote.test>\r\n\r\nreply\r\n")
+	deliverRaw(t, a, "kate@example.test", "From: ann@remote.test\r\nSubject: Other\r\nMessage-ID: <other@remote.test>\r\n\r\nother\r\n")
+	c := newJMAPClient(t, a, "kate@example.test")
+	res := c.calls(`[["Email/query",{"accountId":"ACCT","sort":[{"property":"receivedAt","isAscending":true}]},"q"],
+		["Email/get",{"accountId":"ACCT","#ids":{"resultOf":"q","name":"Email/query","path":"/ids"},"properties":["threadId","subject"]},"g"],
+		["Thread/get",{"accountId":"ACCT","#ids":{"resultOf":"g","name":"Email/get","path":"/list/*/threadId"}},"t"]]`)
+	ids := res[0][1].(map[string]any)["ids"].([]any)
+	list := res[1][1].(map[string]any)["list"].([]any)
+	thread := func(i int) string { return list[i].(map[string]any)["threadId"].(string) }
+	if len(list) != 3 || thread(0) != thread(1) || thread(0) == thread(2) {
+		t.Fatalf("thread ids: %v", list)
+	}
+	threads := res[2][1].(map[string]any)["list"].([]any)
+	first := threads[0].(map[string]any)
+	if b, _ := json.Marshal(first["emailIds"]); first["id"] != thread(0) || string(b) != fmt.Sprintf(`["%s","%s"]`, ids[0], ids[1]) {
+		t.Fatalf("Thread/get: %v (emails %v)", threads, ids)
 	}
 }

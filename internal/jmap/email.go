@@ -16,7 +16,7 @@ var defaultBodyProps = []string{"partId", "blobId", "size", "name", "type", "cha
 	"disposition", "cid", "language", "location"}
 
 // metaProps are answered from the store's metadata alone.
-var metaProps = map[string]bool{"id": true, "blobId": true, "threadId": true, "mailboxIds": true,
+var metaProps = map[string]bool{"id": true, "blobId": true, "mailboxIds": true,
 	"keywords": true, "size": true, "receivedAt": true}
 
 type emailGetArgs struct {
@@ -116,8 +116,6 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 		case "id":
 		case "blobId":
 			obj[p] = ref.blobID()
-		case "threadId":
-			obj[p] = ref.threadID()
 		case "mailboxIds":
 			obj[p] = map[string]bool{mailboxID(ref.Mailbox): true}
 		case "keywords":
@@ -150,6 +148,8 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 		case "sender", "from", "to", "cc", "bcc", "replyTo":
 			name := map[string]string{"sender": "Sender", "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "replyTo": "Reply-To"}[p]
 			obj[p] = addresses(h, name)
+		case "threadId":
+			obj[p] = threadOf(h, ref)
 		case "subject":
 			obj[p] = text(h, "Subject")
 		case "sentAt":

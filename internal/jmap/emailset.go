@@ -41,7 +41,7 @@ func emailSet(c *call) (any, *methodError) {
 			continue
 		}
 		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": ref.threadID(), "size": m.Size}
+		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
 	}
 	updated, notUpdated := map[string]any{}, map[string]any{}
 	for id, patch := range a.Update {
@@ -369,7 +369,7 @@ func emailImport(c *call) (any, *methodError) {
 		}
 		ref := msgRef{mb, m.UID}
 		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": ref.threadID(), "size": m.Size}
+		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
 	}
 	_, newState, _, err := c.s.states(c.ctx, c.acct.ID)
 	if err != nil {

@@ -52,34 +52,6 @@ func identityGet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "state": "i0", "list": list, "notFound": notFound}, nil
 }
 
-// Thread/get (RFC 8621 §3.1). Threads are not computed yet: every Email
-// is a thread of its own.
-func threadGet(c *call) (any, *methodError) {
-	ids, all, me := c.getIDs()
-	if me != nil {
-		return nil, me
-	}
-	if all {
-		return nil, errInvalidArgs("ids is required")
-	}
-	_, state, _, err := c.s.states(c.ctx, c.acct.ID)
-	if err != nil {
-		return nil, errServerFail(err)
-	}
-	list, notFound := []any{}, []string{}
-	for _, id := range ids {
-		ref, _, ok := parseRef(id, 't')
-		if ok && c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
-			if _, err := c.s.message(c.ctx, ref); err == nil {
-				list = append(list, map[string]any{"id": id, "emailIds": []string{ref.emailID()}})
-				continue
-			}
-		}
-		notFound = append(notFound, id)
-	}
-	return map[string]any{"accountId": c.acct.id, "state": state, "list": list, "notFound": notFound}, nil
-}
-
 type submissionCreate struct {
 	IdentityID string `json:"identityId"`
 	EmailID    string `json:"emailId"`
