@@ -229,6 +229,8 @@ func TestJMAPCoreAndErrors(t *testing.T) {
 		{`[["Email/query",{"accountId":"ACCT","sort":[{"property":"colour"}]},"c"]]`, "unsupportedSort"},
 		{`[["Mailbox/set",{"accountId":"ACCT","ifInState":"stale"},"c"]]`, "stateMismatch"},
 		{`[["Mailbox/changes",{"accountId":"ACCT","sinceState":"stale"},"c"]]`, "cannotCalculateChanges"},
+		{`[["Email/get",{"accountId":"ACCT","ids":[],"properties":["colour"]},"c"]]`, "invalidArguments"},
+		{`[["Email/get",{"accountId":"ACCT","ids":[],"properties":["header:X:asColour"]},"c"]]`, "invalidArguments"},
 	} {
 		r := c.calls(tc.calls)
 		if r[0][0] != "error" || r[0][1].(map[string]any)["type"] != tc.want || r[0][2] != "c" {

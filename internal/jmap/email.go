@@ -1,10 +1,13 @@
 package jmap
 
 import (
+	"slices"
 	"strings"
 	"time"
 
 	"pochta/internal/store"
+
+	gomessage "github.com/emersion/go-message"
 )
 
 var defaultEmailProps = []string{"id", "blobId", "threadId", "mailboxIds", "keywords", "size",
@@ -14,6 +17,15 @@ var defaultEmailProps = []string{"id", "blobId", "threadId", "mailboxIds", "keyw
 
 var defaultBodyProps = []string{"partId", "blobId", "size", "name", "type", "charset",
 	"disposition", "cid", "language", "location"}
+
+// knownEmailProp reports whether Email/get can answer property p.
+func knownEmailProp(p string) bool {
+	if p == "headers" || p == "bodyStructure" || slices.Contains(defaultEmailProps, p) {
+		return true
+	}
+	_, ok := headerProp(gomessage.Header{}, p)
+	return strings.HasPrefix(p, "header:") && ok
+}
 
 // metaProps are answered from the store's metadata alone.
 var metaProps = map[string]bool{"id": true, "blobId": true, "mailboxIds": true,
@@ -48,6 +60,11 @@ func emailGet(c *call) (any, *methodError) {
 	if a.BodyProperties == nil {
 		a.BodyProperties = defaultBodyProps
 	}
+	for _, p := range a.Properties {
+		if !knownEmailProp(p) {
+			return nil, errInvalidArgs("unknown property %q", p)
+		}
+	}
 	_, state, mbs, err := c.s.states(c.ctx, c.acct.ID)
 	if err != nil {
 		return nil, errServerFail(err)
@@ -73,6 +90,9 @@ func emailGet(c *call) (any, *methodError) {
 			continue
 		}
 		obj, err := c.s.email(c, ref, &a)
+		if me, ok := err.(*methodError); ok {
+			return nil, me
+		}
 		if err != nil {
 			if me := storeError(err); me.Type == "notFound" {
 				notFound = append(notFound, id)
