@@ -255,6 +255,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Store:            st,
 		Login:            a.Auth.For(auth.ProtoJMAP),
 		PlaintextAllowed: a.Auth.PlaintextAllowed,
+		AppPasswords:     st,
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,

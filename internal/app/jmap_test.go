@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -209,6 +210,20 @@ func TestJMAPAppPassword(t *testing.T) {
 	var s map[string]any
 	if code := c.getJSON("/jmap/session", &s); code != 200 {
 		t.Fatalf("app password for jmap refused: %d", code)
+	}
+	// Bearer tokens: base64 of "address:app password"; the main password
+	// is refused in a bearer token.
+	for pass, want := range map[string]int{secret: 200, "pw": 401} {
+		req, _ := http.NewRequest("GET", c.base+"/jmap/session", nil)
+		req.Header.Set("Authorization", "Bearer "+base64.StdEncoding.EncodeToString([]byte("kate@example.test:"+pass)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("bearer with %q: %d, want %d", pass, resp.StatusCode, want)
+		}
 	}
 }
 

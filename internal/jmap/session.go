@@ -2,6 +2,7 @@ package jmap
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"pochta/internal/auth"
 	"pochta/internal/store"
 )
 
@@ -54,6 +56,9 @@ type Options struct {
 	// either nil there is no submission capability.
 	Local Local
 	Queue Queue
+	// AppPasswords, when set, lets clients log in with a bearer token
+	// made of the address and an app password (see bearerToken).
+	AppPasswords store.AppPasswords
 	// CORSOrigins are the origins allowed to call the API from a browser;
 	// "*" allows any.
 	CORSOrigins []string
@@ -166,6 +171,12 @@ func (s *Server) cors(next http.HandlerFunc) http.HandlerFunc {
 func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *account)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		user, pass, ok := r.BasicAuth()
+		bearer := false
+		if !ok {
+			user, pass, ok = bearerToken(r)
+			bearer = ok && s.opts.AppPasswords != nil
+			ok = bearer
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="pochta", charset="UTF-8"`)
 			http.Error(w, "authentication required", http.StatusUnauthorized)
@@ -182,8 +193,47 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *account))
 			http.Error(w, "authentication failed", http.StatusUnauthorized)
 			return
 		}
+		if bearer && !s.isAppPassword(r.Context(), acct, pass) {
+			// A bearer token must carry an app password, never the main one.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pochta"`)
+			http.Error(w, "authentication failed", http.StatusUnauthorized)
+			return
+		}
 		next(w, r, &account{Account: acct, id: accountID(acct.ID)})
 	}
+}
+
+// bearerToken reads "Authorization: Bearer T" where T is the base64 of
+// "address:app-password": a credential a user can paste into a JMAP
+// client that only speaks bearer tokens (RFC 6750).
+func bearerToken(r *http.Request) (user, pass string, ok bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", "", false
+	}
+	tok := strings.TrimSpace(h[7:])
+	var raw []byte
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if raw, err = enc.DecodeString(tok); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return "", "", false
+	}
+	user, pass, ok = strings.Cut(string(raw), ":")
+	return user, pass, ok && user != "" && pass != ""
+}
+
+// isAppPassword reports whether pass is one of the account's app passwords.
+func (s *Server) isAppPassword(ctx context.Context, acct store.Account, pass string) bool {
+	hash := auth.AppPasswordHash(pass)
+	if hash == "" {
+		return false
+	}
+	_, err := s.opts.AppPasswords.AppPasswordByHash(ctx, acct.ID, hash)
+	return err == nil
 }
 
 func remoteAddr(r *http.Request) netip.AddrPort {
