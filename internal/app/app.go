@@ -253,6 +253,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// path as IMAP and SMTP submission.
 	jmapServer := jmap.New(jmap.Options{
 		Store:            st,
+		DateIndex:        st,
 		Login:            a.Auth.For(auth.ProtoJMAP),
 		PlaintextAllowed: a.Auth.PlaintextAllowed,
 		AppPasswords:     st,

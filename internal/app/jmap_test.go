@@ -366,6 +366,28 @@ func TestJMAPReadFlagAcrossIMAP(t *testing.T) {
 	}
 	id := email["id"].(string)
 
+	// One mailbox by date is answered from the date index; the same query
+	// in another form takes the general path: both agree, pages included.
+	for _, order := range []string{"true", "false"} {
+		var got []string
+		for _, f := range []string{`{"inMailbox":"` + inbox + `"}`, `{"operator":"AND","conditions":[{"inMailbox":"` + inbox + `"}]}`} {
+			var ids []string
+			for pos := 0; pos < 3; pos++ {
+				q := c.args(`[["Email/query",{"accountId":"ACCT","filter":`+f+`,"sort":[{"property":"receivedAt","isAscending":`+order+`}],"position":`+fmt.Sprint(pos)+`,"limit":1,"calculateTotal":true},"q"]]`, "Email/query")
+				if q["total"].(float64) != 2 {
+					t.Fatalf("total: %v", q)
+				}
+				for _, x := range q["ids"].([]any) {
+					ids = append(ids, x.(string))
+				}
+			}
+			got = append(got, strings.Join(ids, ","))
+		}
+		if got[0] != got[1] || strings.Count(got[0], ",") != 1 {
+			t.Fatalf("isAscending %s: by index %q, general %q", order, got[0], got[1])
+		}
+	}
+
 	// JMAP → IMAP: keywords become flags.
 	c.args(`[["Email/set",{"accountId":"ACCT","update":{"`+id+`":{"keywords":{"$seen":true,"$flagged":true}}}},"s"]]`, "Email/set")
 	ic := imapInbox(t, a, "kate@example.test")

@@ -241,6 +241,9 @@ func emailQuery(c *call) (any, *methodError) {
 	if err != nil {
 		return nil, errServerFail(err)
 	}
+	if res, ok, me := c.queryByDate(f, sorts, state, position, limit, anchor, calculateTotal, collapse); ok || me != nil {
+		return res, me
+	}
 	m := &matcher{c: c, cache: map[string]map[uint32]bool{}}
 	var hits []store.Message
 	for _, mb := range mbs {
@@ -317,4 +320,60 @@ func emailQuery(c *call) (any, *methodError) {
 		res["total"] = len(ids)
 	}
 	return res, nil
+}
+
+// queryByDate answers the commonest query, one mailbox by date, from the
+// store's date index (store.DateIndex) without reading the whole mailbox;
+// ok is false when the query is not of that form.
+func (c *call) queryByDate(f *filter, sorts []comparator, state string, position int, limit *int,
+	anchor string, calculateTotal, collapse bool) (res map[string]any, ok bool, me *methodError) {
+	di := c.s.opts.DateIndex
+	if di == nil || f == nil || anchor != "" || len(sorts) > 1 || (len(sorts) == 1 && sorts[0].Property != "receivedAt") {
+		return nil, false, nil
+	}
+	b1, _ := json.Marshal(f)
+	b2, _ := json.Marshal(filter{InMailbox: f.InMailbox})
+	if string(b1) != string(b2) {
+		return nil, false, nil // more than inMailbox
+	}
+	mb, found := parseMailboxID(f.InMailbox)
+	if !found || !c.s.owned(c.ctx, c.acct.ID, mb) {
+		return map[string]any{"accountId": c.acct.id, "queryState": state, "canCalculateChanges": false,
+			"position": 0, "ids": []string{}, "total": 0, "collapseThreads": collapse}, true, nil
+	}
+	st, err := c.s.st.Status(c.ctx, mb)
+	if err != nil {
+		return nil, false, errServerFail(err)
+	}
+	total := int(st.Messages) - int(st.Deleted)
+	start := position
+	if start < 0 {
+		start = max(total+start, 0)
+	}
+	start = min(start, total)
+	n := -1
+	if limit != nil {
+		n = *limit
+	}
+	asc := len(sorts) == 1 && sorts[0].IsAscending != nil && *sorts[0].IsAscending
+	if len(sorts) == 1 && sorts[0].IsAscending == nil {
+		asc = true // RFC 8620 §5.5: isAscending defaults to true
+	}
+	uids, err := di.UIDsByDate(c.ctx, mb, asc, start, n)
+	if err != nil {
+		return nil, false, errServerFail(err)
+	}
+	ids := make([]string, len(uids))
+	for i, u := range uids {
+		ids[i] = msgRef{mb, u}.emailID()
+	}
+	res = map[string]any{"accountId": c.acct.id, "queryState": state, "canCalculateChanges": false,
+		"position": start, "ids": ids, "collapseThreads": collapse}
+	if limit != nil {
+		res["limit"] = *limit
+	}
+	if calculateTotal {
+		res["total"] = total
+	}
+	return res, true, nil
 }

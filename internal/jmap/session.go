@@ -48,7 +48,10 @@ var DefaultLimits = Limits{
 // Options configure a Server.
 type Options struct {
 	Store store.Mailstore
-	Login Login
+	// DateIndex, when set, answers Email/query of one mailbox by date
+	// without reading the whole mailbox.
+	DateIndex store.DateIndex
+	Login     Login
 	// PlaintextAllowed says whether a password may come over a connection
 	// from remote with or without TLS (auth.Authenticator.PlaintextAllowed).
 	PlaintextAllowed func(remote net.Addr, tlsActive bool) bool
