@@ -562,6 +562,24 @@ func TestJMAPEventSource(t *testing.T) {
 	if third["Email"] == nil || third["Email"] == second["Email"] {
 		t.Fatalf("no Email change after IMAP STORE: %v then %v", second, third)
 	}
+
+	// closeafter=state: no event for the current state; the first change
+	// is sent and ends the response.
+	req, _ = http.NewRequestWithContext(ctx, "GET", c.base+"/jmap/eventsource?types=Email&closeafter=state&ping=0", nil)
+	req.SetBasicAuth(c.user, c.pass)
+	once, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer once.Body.Close()
+	deliverSMTP(t, a, "kate@example.test", "Pushed again", "Body.")
+	body, err := io.ReadAll(once.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(body), "event: state") != 1 || strings.Contains(string(body), `"Mailbox"`) {
+		t.Fatalf("closeafter=state stream: %q", body)
+	}
 }
 
 // TestJMAPSubmission writes a draft, sends it to a local user and moves
@@ -760,5 +778,59 @@ func TestJMAPThreads(t *testing.T) {
 	first := threads[0].(map[string]any)
 	if b, _ := json.Marshal(first["emailIds"]); first["id"] != thread(0) || string(b) != fmt.Sprintf(`["%s","%s"]`, ids[0], ids[1]) {
 		t.Fatalf("Thread/get: %v (emails %v)", threads, ids)
+	}
+}
+
+// TestJMAPWakesIMAPIdle: an IMAP client in IDLE hears of a keyword change
+// made through JMAP.
+func TestJMAPWakesIMAPIdle(t *testing.T) {
+	a := startApp(t)
+	deliverSMTP(t, a, "kate@example.test", "Idle", "x")
+	c := newJMAPClient(t, a, "kate@example.test")
+	id := c.args(`[["Email/query",{"accountId":"ACCT"},"q"]]`, "Email/query")["ids"].([]any)[0].(string)
+	flags := make(chan []imap.Flag, 4)
+	ic, err := imapclient.DialInsecure(a.Addrs()["imap"][0], &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Fetch: func(msg *imapclient.FetchMessageData) {
+				for {
+					item := msg.Next()
+					if item == nil {
+						return
+					}
+					if f, ok := item.(imapclient.FetchItemDataFlags); ok {
+						flags <- f.Flags
+					}
+				}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login("kate@example.test", "pw").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := ic.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.args(`[["Email/set",{"accountId":"ACCT","update":{"`+id+`":{"keywords/$flagged":true}}},"s"]]`, "Email/set")
+	select {
+	case f := <-flags:
+		if !strings.Contains(fmt.Sprint(f), `\Flagged`) {
+			t.Fatalf("IDLE got FLAGS %v", f)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("IDLE did not wake within 20 s of a JMAP Email/set")
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -286,6 +286,7 @@ func (s *Server) methods() map[string]handler {
 		"Email/get":           emailGet,
 		"Email/changes":       emailChanges,
 		"Email/query":         emailQuery,
+		"Email/queryChanges":  queryChanges,
 		"Email/set":           emailSet,
 		"Email/import":        emailImport,
 		"Thread/get":          threadGet,

@@ -220,3 +220,16 @@ func emailChanges(c *call) (any, *methodError) {
 	}
 	return res, nil
 }
+
+// Email/queryChanges (RFC 8620 §5.6): query results are not tracked, so
+// the client always re-runs the query.
+func queryChanges(c *call) (any, *methodError) {
+	var since string
+	if me := c.arg("sinceQueryState", &since); me != nil {
+		return nil, me
+	}
+	if since == "" {
+		return nil, errInvalidArgs("sinceQueryState is required")
+	}
+	return nil, errCannotCalculate
+}

@@ -67,7 +67,21 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 		flusher.Flush()
 		return !closeAfter
 	}
-	if !send() {
+	if closeAfter {
+		// The client knows the current state; the first change ends the
+		// response (closeafter=state).
+		m, e, _, err := s.states(r.Context(), acct.ID)
+		if err != nil {
+			return
+		}
+		last = map[string]string{"Mailbox": m, "Email": e, "Thread": e}
+		for k := range last {
+			if !want(k) {
+				delete(last, k)
+			}
+		}
+		flusher.Flush()
+	} else if !send() {
 		return
 	}
 	var tick <-chan time.Time
