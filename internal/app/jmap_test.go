@@ -421,6 +421,11 @@ func TestJMAPReadFlagAcrossIMAP(t *testing.T) {
 	if fl := fmt.Sprint(msgs[0].Flags); strings.Contains(fl, `\Flagged`) || !strings.Contains(fl, `\Seen`) {
 		t.Fatalf("IMAP flags after keyword patch: %v", fl)
 	}
+	// SearchSnippet/get knows the Email (no highlighting: nulls).
+	sn := c.args(`[["SearchSnippet/get",{"accountId":"ACCT","emailIds":["`+id+`","e999.1"],"filter":{"text":"x"}},"s"]]`, "SearchSnippet/get")
+	if len(sn["list"].([]any)) != 1 || len(sn["notFound"].([]any)) != 1 {
+		t.Fatalf("SearchSnippet/get: %v", sn)
+	}
 	// Destroy expunges.
 	c.args(`[["Email/set",{"accountId":"ACCT","destroy":["`+id+`"]},"s"]]`, "Email/set")
 	st, err := ic.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait()

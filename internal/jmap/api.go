@@ -292,6 +292,8 @@ func (s *Server) methods() map[string]handler {
 		"Thread/get":          threadGet,
 		"Identity/get":        identityGet,
 		"EmailSubmission/set": submissionSet,
+		"EmailSubmission/get": submissionGet,
+		"SearchSnippet/get":   snippetGet,
 	}
 }
 

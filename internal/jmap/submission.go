@@ -52,6 +52,43 @@ func identityGet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "state": "i0", "list": list, "notFound": notFound}, nil
 }
 
+// EmailSubmission/get (RFC 8621 §7.1): submissions are sent at once and
+// not kept, so none can be fetched afterwards.
+func submissionGet(c *call) (any, *methodError) {
+	ids, _, me := c.getIDs()
+	if me != nil {
+		return nil, me
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return map[string]any{"accountId": c.acct.id, "state": "s0", "list": []any{}, "notFound": ids}, nil
+}
+
+// SearchSnippet/get (RFC 8621 §5.1): no highlighting yet; every found
+// Email gets null subject and preview, which the RFC allows.
+func snippetGet(c *call) (any, *methodError) {
+	var ids []string
+	if me := c.arg("emailIds", &ids); me != nil {
+		return nil, me
+	}
+	if len(ids) > c.s.opts.Limits.MaxObjectsInGet {
+		return nil, &methodError{Type: "requestTooLarge"}
+	}
+	list, notFound := []any{}, []string{}
+	for _, id := range ids {
+		ref, _, ok := parseRef(id, 'e')
+		if ok && c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
+			if _, err := c.s.message(c.ctx, ref); err == nil {
+				list = append(list, map[string]any{"emailId": id, "subject": nil, "preview": nil})
+				continue
+			}
+		}
+		notFound = append(notFound, id)
+	}
+	return map[string]any{"accountId": c.acct.id, "list": list, "notFound": notFound}, nil
+}
+
 type submissionCreate struct {
 	IdentityID string `json:"identityId"`
 	EmailID    string `json:"emailId"`
