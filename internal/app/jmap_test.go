@@ -739,14 +739,18 @@ func TestJMAPChanges(t *testing.T) {
 	if r[0][1].(map[string]any)["type"] != "stateMismatch" {
 		t.Fatalf("stale ifInState: %v", r[0])
 	}
-	c.args(`[["Email/set",{"accountId":"ACCT","ifInState":"`+em2+`","update":{"`+id+`":{"mailboxIds":{"`+archive+`":true}}}},"s"]]`, "Email/set")
+	inbox := c.args(`[["Mailbox/query",{"accountId":"ACCT","filter":{"role":"inbox"}},"q"]]`, "Mailbox/query")["ids"].([]any)[0].(string)
+	set := c.args(`[["Email/set",{"accountId":"ACCT","ifInState":"`+em2+`","update":{"`+id+`":{"mailboxIds/`+inbox+`":null,"mailboxIds/`+archive+`":true}}},"s"]]`, "Email/set")
+	if len(set["updated"].(map[string]any)) != 1 {
+		t.Fatalf("move by patch: %v", set)
+	}
 	cr, up, de, _ = changes("Email/changes", em2)
 	if cr == "" || cr == id || up != "" || de != id {
 		t.Fatalf("after move: created %q updated %q destroyed %q", cr, up, de)
 	}
 	// Mailbox creation and rename.
 	mb1, _ := state()
-	set := c.args(`[["Mailbox/set",{"accountId":"ACCT","create":{"n":{"name":"New"}}},"s"]]`, "Mailbox/set")
+	set = c.args(`[["Mailbox/set",{"accountId":"ACCT","create":{"n":{"name":"New"}}},"s"]]`, "Mailbox/set")
 	newID := set["created"].(map[string]any)["n"].(map[string]any)["id"].(string)
 	cr, _, _, _ = changes("Mailbox/changes", mb1)
 	if cr != newID {

@@ -150,7 +150,8 @@ func (c *call) updateEmail(ref msgRef, patch map[string]any, mine map[int64]bool
 		return err
 	}
 	kws := keywords(m.Flags)
-	kwChanged, dest := false, ref.Mailbox
+	kwChanged := false
+	in := map[int64]bool{ref.Mailbox: true} // the mailboxIds after the patch
 	for k, v := range patch {
 		switch {
 		case k == "keywords":
@@ -175,18 +176,22 @@ func (c *call) updateEmail(ref msgRef, patch map[string]any, mine map[int64]bool
 			}
 			kwChanged = true
 		case k == "mailboxIds":
-			if dest, err = c.targetMailbox(v, mine); err != nil {
+			id, err := c.targetMailbox(v, mine)
+			if err != nil {
 				return err
 			}
+			in = map[int64]bool{id: true}
 		case strings.HasPrefix(k, "mailboxIds/"):
 			id, ok := parseMailboxID(c.resolveCreated(strings.TrimPrefix(k, "mailboxIds/")))
 			switch {
 			case !ok || !mine[id]:
 				return fmt.Errorf("%w: unknown mailbox", errInvalidProperty)
 			case v == true:
-				dest = id
-			case v == nil && id == ref.Mailbox && dest == ref.Mailbox:
-				return fmt.Errorf("%w: an Email must stay in one mailbox", errInvalidProperty)
+				in[id] = true
+			case v == nil:
+				delete(in, id)
+			default:
+				return fmt.Errorf("%w: %s must be true or null", errInvalidProperty, k)
 			}
 		default:
 			return fmt.Errorf("%w: %s cannot be changed", errInvalidProperty, k)
@@ -204,6 +209,13 @@ func (c *call) updateEmail(ref msgRef, patch map[string]any, mine map[int64]bool
 		if _, _, err := c.s.st.SetFlags(c.ctx, ref.Mailbox, set, store.FlagsReplace, flags, 0); err != nil {
 			return err
 		}
+	}
+	if len(in) != 1 {
+		return fmt.Errorf("%w: an Email is in exactly one mailbox", errInvalidProperty)
+	}
+	dest := ref.Mailbox
+	for id := range in {
+		dest = id
 	}
 	if dest != ref.Mailbox {
 		if _, err := c.s.st.Move(c.ctx, ref.Mailbox, set, dest); err != nil {
