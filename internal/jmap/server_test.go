@@ -3,6 +3,10 @@ package jmap
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,5 +90,53 @@ func TestUploadLimit(t *testing.T) {
 	}
 	if code := up(1001); code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("upload above the limit: %d", code)
+	}
+}
+
+// TestConcurrencyLimits: while one request of an account is still being
+// read, a second one over maxConcurrentRequests (or maxConcurrentUpload)
+// is refused with the limit named; the first one completes.
+func TestConcurrencyLimits(t *testing.T) {
+	srv := newTestServer(t, 10*time.Second, Limits{MaxConcurrentRequests: 1, MaxConcurrentUpload: 1})
+	cred := base64.StdEncoding.EncodeToString([]byte("kate@example.test:pw"))
+	for _, tc := range []struct{ path, body string }{
+		{"/jmap/api", `{"using":["urn:ietf:params:jmap:core"],"methodCalls":[["Core/echo",{},"c"]]}`},
+		{"/jmap/upload/a1/", "some blob"},
+	} {
+		// The first request asks for 100-continue: the server sends it
+		// when the handler starts reading the body, i.e. after it counted
+		// the request.
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n",
+			tc.path, cred, len(tc.body))
+		r := bufio.NewReader(conn)
+		if line, err := r.ReadString('\n'); err != nil || !strings.Contains(line, "100") {
+			t.Fatalf("%s: want 100 Continue, got %q %v", tc.path, line, err)
+		}
+		r.ReadString('\n') // the empty line after the interim response
+		req, _ := http.NewRequest("POST", srv.URL+tc.path, strings.NewReader(tc.body))
+		req.SetBasicAuth("kate@example.test", "pw")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 || resp.StatusCode == 201 || !strings.Contains(string(b), "maxConcurrent") {
+			t.Errorf("%s: second request %d %s", tc.path, resp.StatusCode, b)
+		}
+		io.WriteString(conn, tc.body)
+		first, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first.Body.Close()
+		if first.StatusCode != 200 && first.StatusCode != 201 {
+			t.Errorf("%s: first request %d", tc.path, first.StatusCode)
+		}
 	}
 }
