@@ -3,7 +3,6 @@ package jmap
 import (
 	"bytes"
 	"io"
-	"mime"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -301,6 +300,3 @@ func stripTags(s string) string {
 	}
 	return b.String()
 }
-
-// mediaType formats a type with its parameters for Content-Type.
-func mediaType(t string, params map[string]string) string { return mime.FormatMediaType(t, params) }
