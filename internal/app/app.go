@@ -10,6 +10,7 @@
 //	smtpserver (25) ─► checks ─► dns   (SPF, DKIM, DMARC, iprev, DNSBL)
 //	auth, mda ─► directory (the account sources: store, LDAP) ─► store
 //	managesieve ─► store (Sieve scripts), which mda runs on every delivery
+//	jmap (on http) ─► store; its submissions ─► mda / queue like SMTP's
 package app
 
 import (
@@ -32,6 +33,7 @@ import (
 	"pochta/internal/dns"
 	"pochta/internal/envelope"
 	"pochta/internal/imapserver"
+	"pochta/internal/jmap"
 	"pochta/internal/managesieve"
 	"pochta/internal/mda"
 	"pochta/internal/pop3server"
@@ -254,7 +256,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
 	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
-	a.add("http", newHTTPServer(a, cfg), cfg.Listen.HTTP)
+	// JMAP on the http listener: the same store, logins and submission
+	// path as IMAP and SMTP submission.
+	jmapServer := jmap.New(jmap.Options{
+		Store:            st,
+		DateIndex:        st,
+		Login:            a.Auth.For(auth.ProtoJMAP),
+		PlaintextAllowed: a.Auth.PlaintextAllowed,
+		AppPasswords:     st,
+		Local:            a.MDA,
+		Queue:            outbound,
+		CORSOrigins:      cfg.JMAP.CORSOrigins,
+		Logger:           log.With("service", "jmap"),
+	})
+	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
 
 	// Sieve: the MDA files each account's mail by its active script;
 	// ManageSieve lets users manage those scripts.

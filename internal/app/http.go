@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"pochta/internal/config"
+	"pochta/internal/jmap"
 )
 
 // newHTTPServer serves the small HTTP side of pochta: a health check and
 // the Thunderbird-style autoconfig document (so mail clients find the
-// servers from an address alone).
-func newHTTPServer(a *App, cfg *config.Config) *http.Server {
+// servers from an address alone), and JMAP.
+func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 	mux := http.NewServeMux()
+	mail.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		// The store's database answers (with PostgreSQL: this node
 		// reaches it).

@@ -21,10 +21,12 @@ const (
 	ProtoSMTP = "smtp"
 	// ProtoManageSieve: RFC 5804 ManageSieve.
 	ProtoManageSieve = "managesieve"
+	// ProtoJMAP: RFC 8620 JMAP over HTTP.
+	ProtoJMAP = "jmap"
 )
 
 // AppProtocols are the protocol names an app password may be limited to.
-var AppProtocols = []string{ProtoIMAP, ProtoPOP3, ProtoSMTP, ProtoManageSieve}
+var AppProtocols = []string{ProtoIMAP, ProtoPOP3, ProtoSMTP, ProtoManageSieve, ProtoJMAP}
 
 // App passwords are 16 characters from a 36-letter alphabet, shown in four
 // groups of four ("k3n8-q0zv-..."), about 82 bits of entropy.

@@ -40,6 +40,15 @@ type Config struct {
 	SRS        SRS        `toml:"srs"`
 	Checks     Checks     `toml:"checks"`
 	Spam       Spam       `toml:"spam"`
+	JMAP       JMAP       `toml:"jmap"`
+}
+
+// JMAP configures the JMAP API (RFC 8620, 8621) served on the http
+// listener under /jmap/ and /.well-known/jmap.
+type JMAP struct {
+	// CORSOrigins are the web origins ("https://mail.example.com") whose
+	// pages may call the API from a browser; "*" allows any.
+	CORSOrigins []string `toml:"cors_origins"`
 }
 
 // SRS configures the Sender Rewriting Scheme for forwarded mail.
@@ -509,6 +518,11 @@ func (c *Config) Validate() error {
 		bad("hostname", "must not be empty")
 	} else if strings.ContainsAny(c.Hostname, " \t\r\n/@") {
 		bad("hostname", "%q is not a host name", c.Hostname)
+	}
+	for i, o := range c.JMAP.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			bad(fmt.Sprintf("jmap.cors_origins[%d]", i), "%q is not \"*\" or an http(s) origin", o)
+		}
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")

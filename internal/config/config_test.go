@@ -42,6 +42,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[queue]\nexpire = \"soon\"":                      "expire",
 		"unknown_key = 1":                                 "unknown_key",
 		"[relay.smarthost]\naddress = \"x\"":              "relay.smarthost.address",
+		"[jmap]\ncors_origins = [\"example.com\"]":        "jmap.cors_origins[0]",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, "data_dir = \"/tmp/x\"\n"+body))

@@ -334,6 +334,16 @@ type Mailstore interface {
 	Watch(accountID int64) (changes <-chan Change, cancel func())
 }
 
+// DateIndex lists a mailbox's messages in internal-date order from an
+// index, for JMAP's Email/query (its usual sort, newest first) without
+// reading every message's row.
+type DateIndex interface {
+	// UIDsByDate returns the UIDs of the mailbox's messages that have no
+	// \Deleted flag, ordered by internal date and then UID (ascending or
+	// descending), skipping the first offset and at most limit of them.
+	UIDsByDate(ctx context.Context, mailboxID int64, ascending bool, offset, limit int) ([]uint32, error)
+}
+
 // TokenCounts counts trained messages: how many spam and how many ham
 // messages (for one token: how many of those contained it).
 type TokenCounts struct{ Spam, Ham int64 }

@@ -90,14 +90,5 @@ func (s *Store) Search(ctx context.Context, mailboxID int64, field store.SearchF
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u int64
-		if err := rows.Scan(&u); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, uint32(u))
-	}
-	return out, dbErr(rows.Err())
+	return scanUIDs(rows)
 }

@@ -180,6 +180,10 @@ CREATE TABLE IF NOT EXISTS spam_tokens (
 	PRIMARY KEY(account_id, token)
 ) WITHOUT ROWID;
 `,
+	// 10: JMAP's Email/query lists a mailbox by internal date (DateIndex).
+	`
+CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountSources", testAccountSources},
 		{"Sieve", testSieve},
 		{"SpamTokens", testSpamTokens},
+		{"DateIndex", testDateIndex},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,106 @@
+package jmap
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxPing bounds the ping interval a client may ask for.
+const maxPing = 300
+
+// serveEvents is the event source push channel (RFC 8620 §7.3): a
+// text/event-stream of StateChange objects, sent when the store reports a
+// commit to the account (store.Watch) and the states really changed.
+func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *account) {
+	q := r.URL.Query()
+	types := strings.Split(q.Get("types"), ",")
+	closeAfter := q.Get("closeafter") == "state"
+	ping, _ := strconv.Atoi(q.Get("ping"))
+	if ping < 0 || ping > maxPing {
+		ping = maxPing
+	}
+	want := func(t string) bool { return contains(types, "*") || contains(types, t) }
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	extendDeadlines(w)
+	changes, cancel := s.st.Watch(acct.ID)
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	last := map[string]string{}
+	send := func() bool {
+		mbState, emState, _, err := s.states(r.Context(), acct.ID)
+		if err != nil {
+			return false
+		}
+		now := map[string]string{}
+		if want("Mailbox") {
+			now["Mailbox"] = mbState
+		}
+		if want("Email") {
+			now["Email"] = emState
+		}
+		if want("Thread") {
+			now["Thread"] = emState
+		}
+		diff := map[string]string{}
+		for k, v := range now {
+			if last[k] != v {
+				diff[k] = v
+			}
+		}
+		last = now
+		if len(diff) == 0 {
+			return true
+		}
+		b, _ := json.Marshal(map[string]any{"@type": "StateChange", "changed": map[string]any{acct.id: diff}})
+		fmt.Fprintf(w, "event: state\ndata: %s\n\n", b)
+		flusher.Flush()
+		return !closeAfter
+	}
+	if closeAfter {
+		// The client knows the current state; the first change ends the
+		// response (closeafter=state).
+		m, e, _, err := s.states(r.Context(), acct.ID)
+		if err != nil {
+			return
+		}
+		last = map[string]string{"Mailbox": m, "Email": e, "Thread": e}
+		for k := range last {
+			if !want(k) {
+				delete(last, k)
+			}
+		}
+		flusher.Flush()
+	} else if !send() {
+		return
+	}
+	var tick <-chan time.Time
+	if ping > 0 {
+		t := time.NewTicker(time.Duration(ping) * time.Second)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-changes:
+			if !send() {
+				return
+			}
+		case <-tick:
+			fmt.Fprintf(w, "event: ping\ndata: {\"interval\":%d}\n\n", ping)
+			flusher.Flush()
+		}
+	}
+}
