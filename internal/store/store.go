@@ -382,6 +382,7 @@ type Backend interface {
 	AppPasswords
 	SieveStore
 	SpamStore
+	DateIndex
 	Pinger
 }
 

@@ -162,6 +162,11 @@ CREATE TABLE spam_tokens (
 	PRIMARY KEY(account_id, token)
 );
 `,
+	// 2: the messages of a mailbox by internal date (store.DateIndex,
+	// JMAP's Email/query), as store/sqlite's migration 10.
+	`
+CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
+`,
 }
 
 // migrate brings the schema to the newest version, in one transaction

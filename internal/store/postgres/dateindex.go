@@ -1,0 +1,36 @@
+package postgres
+
+import (
+	"context"
+)
+
+// UIDsByDate implements store.DateIndex from the messages_date index.
+func (s *Store) UIDsByDate(ctx context.Context, mailboxID int64, ascending bool, offset, limit int) ([]uint32, error) {
+	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
+		return nil, dbErr(err)
+	}
+	order := "DESC"
+	if ascending {
+		order = "ASC"
+	}
+	q := "SELECT uid FROM messages WHERE mailbox_id = ? AND deleted = 0 ORDER BY internal_date " + order + ", uid " + order + " OFFSET ?"
+	args := []any{mailboxID, max(offset, 0)}
+	if limit >= 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var u int64
+		if err := rows.Scan(&u); err != nil {
+			return nil, dbErr(err)
+		}
+		out = append(out, uint32(u))
+	}
+	return out, dbErr(rows.Err())
+}
