@@ -7,6 +7,7 @@ import (
 
 	"pochta/internal/config"
 	"pochta/internal/dkim"
+	"pochta/internal/mtasts"
 )
 
 func (c *cli) dkimKeygen(args []string) error {
@@ -43,6 +44,8 @@ func (c *cli) dnsRecords(args []string) error {
 		}
 	}
 	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, records))
+	fmt.Fprintln(c.stdout)
+	fmt.Fprint(c.stdout, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).Records(d, cfg.Hostname))
 	return nil
 }
 

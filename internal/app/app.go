@@ -34,6 +34,7 @@ import (
 	"pochta/internal/imapserver"
 	"pochta/internal/managesieve"
 	"pochta/internal/mda"
+	"pochta/internal/mtasts"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
 	"pochta/internal/smtpclient"
@@ -117,7 +118,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Sources:                   sources,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
+	var sts smtpclient.PolicyFinder
+	if cfg.Delivery.MTASTS {
+		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts")})
+	}
 	client := smtpclient.New(smtpclient.Options{
+		MTASTS:         sts,
 		Hostname:       cfg.Hostname,
 		Resolver:       resolver,
 		Port:           cfg.Delivery.RemotePort,

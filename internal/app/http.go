@@ -3,12 +3,14 @@ package app
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"pochta/internal/config"
+	"pochta/internal/mtasts"
 )
 
 // newHTTPServer serves the small HTTP side of pochta: a health check and
@@ -30,6 +32,9 @@ func newHTTPServer(a *App, cfg *config.Config) *http.Server {
 	}
 	mux.HandleFunc("GET /mail/config-v1.1.xml", autoconfig)
 	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", autoconfig)
+	mux.HandleFunc("GET /.well-known/mta-sts.txt", func(w http.ResponseWriter, r *http.Request) {
+		serveMTASTS(w, r, a, cfg)
+	})
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -37,6 +42,27 @@ func newHTTPServer(a *App, cfg *config.Config) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// serveMTASTS answers https://mta-sts.DOMAIN/.well-known/mta-sts.txt
+// (RFC 8461 §3.2) for each domain served here; the Host is matched
+// without its port.
+func serveMTASTS(w http.ResponseWriter, r *http.Request, a *App, cfg *config.Config) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	domain, ok := strings.CutPrefix(strings.ToLower(strings.TrimSuffix(host, ".")), "mta-sts.")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if _, err := a.Store.GetDomain(r.Context(), domain); err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).String())
 }
 
 func writeAutoconfig(w http.ResponseWriter, cfg *config.Config, email string) {

@@ -83,6 +83,10 @@ type Listen struct {
 type TLS struct {
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// MTASTSMode is the mode of the MTA-STS policy (RFC 8461) served for
+	// each of our domains at https://mta-sts.DOMAIN/.well-known/mta-sts.txt:
+	// "testing" (default), "enforce" or "none".
+	MTASTSMode string `toml:"mta_sts_mode"`
 }
 
 // DNS configures the resolver every package uses.
@@ -123,6 +127,8 @@ type Delivery struct {
 	VerifyTLS bool `toml:"verify_tls"`
 	// LocalAddr is the source IP for outbound connections ("" = any).
 	LocalAddr string `toml:"local_addr"`
+	// MTASTS honours recipient domains' MTA-STS policies (RFC 8461).
+	MTASTS bool `toml:"mta_sts"`
 }
 
 // Auth configures logins for every protocol.
@@ -397,7 +403,8 @@ func Default() *Config {
 			ManageSieve: []string{"127.0.0.1:4190"},
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
-		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second)},
+		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true},
+		TLS:      TLS{MTASTSMode: "testing"},
 		Auth: Auth{
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
@@ -526,6 +533,11 @@ func (c *Config) Validate() error {
 				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not ip:port", a)
 			}
 		}
+	}
+	switch c.TLS.MTASTSMode {
+	case "enforce", "testing", "none":
+	default:
+		bad("tls.mta_sts_mode", "%q is not enforce, testing or none", c.TLS.MTASTSMode)
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.cert_file", "cert_file and key_file must be given together")

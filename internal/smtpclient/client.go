@@ -79,6 +79,10 @@ type Options struct {
 	Transports map[string]config.Smarthost
 	// Logger receives one line per connection attempt (nil = discard).
 	Logger *slog.Logger
+	// MTASTS finds recipient domains' MTA-STS policies (nil = ignore them).
+	MTASTS PolicyFinder
+	// OnTLSFailure, when set, is told of each TLS policy failure.
+	OnTLSFailure func(TLSFailure)
 }
 
 // Client delivers messages. It is safe for concurrent use.
@@ -127,6 +131,7 @@ type target struct {
 	port  int
 	relay *config.Smarthost // non-nil for a smarthost
 	tls   string            // relay TLS mode: "starttls", "tls", "none"
+	sts   *stsState         // MTA-STS policy of the recipient domain, if any
 }
 
 // Deliver tries to deliver content from env.From to rcpts, all in domain.
@@ -180,6 +185,9 @@ func (c *Client) Deliver(ctx context.Context, domain string, env envelope.Envelo
 	}
 
 	targets, rerr := c.mailHosts(ctx, domain)
+	if rerr == nil {
+		targets, rerr = c.applySTS(ctx, domain, targets)
+	}
 	if rerr != nil {
 		return fill(results, rerr)
 	}
@@ -377,11 +385,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	if err != nil {
 		return nil, &reply.Error{Code: 451, Enhanced: "4.4.1", Text: fmt.Sprintf("Could not connect to %s [%s]: %s", t.name, ip, dialReason(err))}
 	}
-	tlsCfg := &tls.Config{
-		ServerName:         t.name,
-		InsecureSkipVerify: !c.opts.VerifyTLS,
-		RootCAs:            c.opts.RootCAs,
-	}
+	tlsCfg := c.tlsConfig(t)
 	isTLS := false
 	if t.relay != nil && t.tls == "tls" {
 		tc := tls.Client(nc, tlsCfg)
@@ -426,7 +430,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	// not on loopback, or when certificates are verified (a verified
 	// setup must not silently downgrade after a failed handshake).
 	auth := t.relay != nil && t.relay.Username != ""
-	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback())
+	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced()
 	wantTLS := tryTLS && !cn.tls && !(t.relay != nil && t.tls == "none")
 	if wantTLS && cn.has("STARTTLS") {
 		rep, err := cn.startTLS(ctx, tlsCfg)
@@ -435,7 +439,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		case errors.As(err, &te):
 			log.Info("smtpclient: STARTTLS failed", "err", te.err)
 			if mustTLS || c.opts.VerifyTLS {
-				return nil, &reply.Error{Code: 451, Enhanced: "4.7.5", Text: fmt.Sprintf("TLS negotiation with %s [%s] failed", t.name, ip)}
+				return nil, tlsRefused(t, ip, te.err)
 			}
 			return nil, errRetryPlain
 		case err != nil:
@@ -452,7 +456,10 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		}
 	}
 	if mustTLS && !cn.tls {
-		return nil, &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf("TLS is required but %s [%s] does not offer it", t.name, ip)}
+		return nil, c.noTLS(t, ip, log)
+	}
+	if t.sts != nil && tryTLS && !cn.tls && !t.sts.enforced() {
+		c.tlsFailure(t.sts, t.name, "starttls-not-supported", "STARTTLS not offered")
 	}
 
 	if auth {
