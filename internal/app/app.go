@@ -118,12 +118,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Sources:                   sources,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
+	if cfg.Delivery.DANE && len(cfg.DNS.Servers) == 0 {
+		log.Info("delivery.dane is on but dns.servers is empty: DANE needs a validating resolver, TLSA records are not used")
+	}
 	var sts smtpclient.PolicyFinder
 	if cfg.Delivery.MTASTS {
 		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts")})
 	}
 	client := smtpclient.New(smtpclient.Options{
 		MTASTS:         sts,
+		DANE:           cfg.Delivery.DANE && len(cfg.DNS.Servers) > 0,
 		Hostname:       cfg.Hostname,
 		Resolver:       resolver,
 		Port:           cfg.Delivery.RemotePort,

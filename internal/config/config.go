@@ -129,6 +129,10 @@ type Delivery struct {
 	LocalAddr string `toml:"local_addr"`
 	// MTASTS honours recipient domains' MTA-STS policies (RFC 8461).
 	MTASTS bool `toml:"mta_sts"`
+	// DANE honours DNSSEC-authenticated TLSA records of MX hosts
+	// (RFC 7672); it needs [dns] servers naming a validating resolver
+	// (the system resolver cannot tell authenticated answers).
+	DANE bool `toml:"dane"`
 }
 
 // Auth configures logins for every protocol.
@@ -403,7 +407,7 @@ func Default() *Config {
 			ManageSieve: []string{"127.0.0.1:4190"},
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
-		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true},
+		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true},
 		TLS:      TLS{MTASTSMode: "testing"},
 		Auth: Auth{
 			PlaintextOnLoopback: true,

@@ -81,6 +81,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MTASTS finds recipient domains' MTA-STS policies (nil = ignore them).
 	MTASTS PolicyFinder
+	// DANE honours DNSSEC-authenticated TLSA records of MX hosts
+	// (RFC 7672); the Resolver must use a validating server.
+	DANE bool
 	// OnTLSFailure, when set, is told of each TLS policy failure.
 	OnTLSFailure func(TLSFailure)
 }
@@ -132,6 +135,10 @@ type target struct {
 	relay *config.Smarthost // non-nil for a smarthost
 	tls   string            // relay TLS mode: "starttls", "tls", "none"
 	sts   *stsState         // MTA-STS policy of the recipient domain, if any
+	// domain is the recipient domain; dane its MX host's authenticated
+	// TLSA records, when DANE applies (RFC 7672).
+	domain string
+	dane   *daneState
 }
 
 // Deliver tries to deliver content from env.From to rcpts, all in domain.
@@ -248,7 +255,7 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		_, aerr := c.opts.Resolver.LookupIP(ctx, domain)
 		switch {
 		case aerr == nil:
-			return []target{{name: domain, port: c.opts.Port}}, nil
+			return []target{{name: domain, port: c.opts.Port, domain: domain}}, nil
 		case dns.IsTemporary(aerr):
 			return nil, errDNSTemp
 		}
@@ -281,7 +288,7 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		if len(out) == maxHosts {
 			break
 		}
-		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port})
+		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port, domain: domain})
 	}
 	return out, nil
 }
@@ -300,6 +307,10 @@ func (c *Client) tryHosts(ctx context.Context, targets []target, env envelope.En
 			continue
 		}
 		resolved = true
+		if err := c.applyDANE(ctx, &t); err != nil {
+			last = err
+			continue
+		}
 		for _, ip := range ips {
 			if attempts >= maxAttempts || ctx.Err() != nil {
 				break
@@ -430,7 +441,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	// not on loopback, or when certificates are verified (a verified
 	// setup must not silently downgrade after a failed handshake).
 	auth := t.relay != nil && t.relay.Username != ""
-	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced()
+	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced() || t.dane != nil
 	wantTLS := tryTLS && !cn.tls && !(t.relay != nil && t.tls == "none")
 	if wantTLS && cn.has("STARTTLS") {
 		rep, err := cn.startTLS(ctx, tlsCfg)
@@ -459,7 +470,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		return nil, c.noTLS(t, ip, log)
 	}
 	if t.sts != nil && tryTLS && !cn.tls && !t.sts.enforced() {
-		c.tlsFailure(t.sts, t.name, "starttls-not-supported", "STARTTLS not offered")
+		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, "starttls-not-supported", "STARTTLS not offered")
 	}
 
 	if auth {

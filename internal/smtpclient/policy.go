@@ -39,10 +39,11 @@ type stsState struct {
 
 func (s *stsState) enforced() bool { return s != nil && s.mode == mtasts.ModeEnforce }
 
-// stsError is a certificate that does not pass the MTA-STS policy.
-type stsError struct{ text string }
+// policyError is a certificate that does not pass the MTA-STS policy or
+// the DANE TLSA records.
+type policyError struct{ text string }
 
-func (e *stsError) Error() string { return e.text }
+func (e *policyError) Error() string { return e.text }
 
 // applySTS applies domain's MTA-STS policy to the MX targets (RFC 8461
 // §4, §5): under "enforce" only hosts matching the policy's mx patterns
@@ -60,7 +61,7 @@ func (c *Client) applySTS(ctx context.Context, domain string, targets []target) 
 	var out []target
 	for _, t := range targets {
 		if !p.Matches(t.name) {
-			c.tlsFailure(st, t.name, "validation-failure", "MX host does not match the policy")
+			c.tlsFailure(domain, "sts", p.Mode, t.name, "validation-failure", "MX host does not match the policy")
 			if st.enforced() {
 				continue
 			}
@@ -76,9 +77,9 @@ func (c *Client) applySTS(ctx context.Context, domain string, targets []target) 
 }
 
 // tlsFailure logs and reports one policy failure.
-func (c *Client) tlsFailure(st *stsState, host, result, detail string) {
-	f := TLSFailure{Domain: st.domain, Host: host, Policy: "sts", Mode: st.mode, Result: result, Detail: detail}
-	c.log.Warn("smtpclient: MTA-STS failure", "domain", f.Domain, "host", host, "mode", f.Mode, "result", result, "detail", detail)
+func (c *Client) tlsFailure(domain, policy, mode, host, result, detail string) {
+	f := TLSFailure{Domain: domain, Host: host, Policy: policy, Mode: mode, Result: result, Detail: detail}
+	c.log.Warn("smtpclient: TLS policy failure", "domain", domain, "policy", policy, "host", host, "mode", mode, "result", result, "detail", detail)
 	if c.opts.OnTLSFailure != nil {
 		c.opts.OnTLSFailure(f)
 	}
@@ -93,6 +94,10 @@ func (c *Client) tlsConfig(t target) *tls.Config {
 		ServerName:         t.name,
 		InsecureSkipVerify: !c.opts.VerifyTLS,
 		RootCAs:            c.opts.RootCAs,
+	}
+	if t.dane != nil {
+		// DANE takes precedence over MTA-STS (RFC 8461 §2).
+		return c.daneConfig(t, cfg)
 	}
 	if t.sts == nil {
 		return cfg
@@ -112,9 +117,9 @@ func (c *Client) tlsConfig(t target) *tls.Config {
 		case errors.As(err, &ie) && ie.Reason == x509.Expired:
 			result = "certificate-expired"
 		}
-		c.tlsFailure(t.sts, t.name, result, err.Error())
+		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, result, err.Error())
 		if t.sts.enforced() || c.opts.VerifyTLS {
-			return &stsError{fmt.Sprintf("MTA-STS policy of %s (enforce): certificate of %s is not valid: %s", t.sts.domain, t.name, err)}
+			return &policyError{fmt.Sprintf("MTA-STS policy of %s (enforce): certificate of %s is not valid: %s", t.sts.domain, t.name, err)}
 		}
 		return nil
 	}
@@ -137,7 +142,7 @@ func (c *Client) verifyPKIX(cs tls.ConnectionState, name string) error {
 // tlsRefused is the reply for a failed handshake under a policy that
 // requires TLS.
 func tlsRefused(t target, ip netip.Addr, err error) *reply.Error {
-	var se *stsError
+	var se *policyError
 	if errors.As(err, &se) {
 		return &reply.Error{Code: 451, Enhanced: "4.7.5", Text: se.text}
 	}
@@ -147,8 +152,13 @@ func tlsRefused(t target, ip netip.Addr, err error) *reply.Error {
 // noTLS is the reply when TLS is required and t does not offer it; under
 // a testing policy the missing STARTTLS is only reported.
 func (c *Client) noTLS(t target, ip netip.Addr, log *slog.Logger) *reply.Error {
+	if t.dane != nil {
+		c.tlsFailure(t.domain, "tlsa", "enforce", t.name, "starttls-not-supported", "STARTTLS not offered")
+		return &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf(
+			"DANE: TLSA records of %s require TLS but %s [%s] does not offer STARTTLS", t.name, t.name, ip)}
+	}
 	if t.sts.enforced() {
-		c.tlsFailure(t.sts, t.name, "starttls-not-supported", "STARTTLS not offered")
+		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, "starttls-not-supported", "STARTTLS not offered")
 		return &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf(
 			"MTA-STS policy of %s (enforce) requires TLS but %s [%s] does not offer STARTTLS", t.sts.domain, t.name, ip)}
 	}
