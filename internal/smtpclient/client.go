@@ -139,6 +139,9 @@ type target struct {
 	// TLSA records, when DANE applies (RFC 7672).
 	domain string
 	dane   *daneState
+	// requireTLS: the message has REQUIRETLS; noPolicy: it has
+	// "TLS-Required: No" (RFC 8689 §5), so MTA-STS and DANE are ignored.
+	requireTLS, noPolicy bool
 }
 
 // Deliver tries to deliver content from env.From to rcpts, all in domain.
@@ -187,16 +190,20 @@ func (c *Client) Deliver(ctx context.Context, domain string, env envelope.Envelo
 		if mode == "" {
 			mode = "starttls"
 		}
-		t := target{name: host, port: port, relay: &relay, tls: mode}
+		t := target{name: host, port: port, relay: &relay, tls: mode, requireTLS: env.RequireTLS}
 		return c.tryHosts(ctx, []target{t}, env, rcpts, content, results)
 	}
 
 	targets, rerr := c.mailHosts(ctx, domain)
-	if rerr == nil {
+	noPolicy := !env.RequireTLS && tlsRequiredNo(content)
+	if rerr == nil && !noPolicy {
 		targets, rerr = c.applySTS(ctx, domain, targets)
 	}
 	if rerr != nil {
 		return fill(results, rerr)
+	}
+	for i := range targets {
+		targets[i].requireTLS, targets[i].noPolicy = env.RequireTLS, noPolicy
 	}
 	return c.tryHosts(ctx, targets, env, rcpts, content, results)
 }
@@ -344,6 +351,10 @@ func (c *Client) tryHosts(ctx context.Context, targets []target, env envelope.En
 // should be tried.
 func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envelope.Envelope, rcpts []envelope.Recipient, content []byte, results []error) (final bool, err *reply.Error) {
 	log := c.log.With("host", t.name, "ip", ip.String())
+	if t.requireTLS && !c.validated(t) {
+		return false, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: fmt.Sprintf(
+			"REQUIRETLS: no MTA-STS policy or DNSSEC-authenticated TLSA records validate %s", t.name)}
+	}
 	conn, rerr := c.open(ctx, t, ip, true, log)
 	if errors.Is(rerr, errRetryPlain) {
 		log.Info("smtpclient: TLS handshake failed, retrying without TLS")
@@ -441,7 +452,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	// not on loopback, or when certificates are verified (a verified
 	// setup must not silently downgrade after a failed handshake).
 	auth := t.relay != nil && t.relay.Username != ""
-	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced() || t.dane != nil
+	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced() || t.dane != nil || t.requireTLS
 	wantTLS := tryTLS && !cn.tls && !(t.relay != nil && t.tls == "none")
 	if wantTLS && cn.has("STARTTLS") {
 		rep, err := cn.startTLS(ctx, tlsCfg)
@@ -607,9 +618,19 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 		return
 	}
 
+	if env.RequireTLS && !cn.has("REQUIRETLS") {
+		// RFC 8689 §4.2.1: the next hop must support REQUIRETLS.
+		fill(results, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS support required: " + t.name + " does not offer REQUIRETLS"})
+		cn.quit()
+		return
+	}
+
 	// MAIL (RFC 5321 §4.1.1.2) with extension parameters.
 	var mail strings.Builder
 	fmt.Fprintf(&mail, "MAIL FROM:<%s>", env.From)
+	if env.RequireTLS {
+		mail.WriteString(" REQUIRETLS")
+	}
 	if cn.has("SIZE") {
 		fmt.Fprintf(&mail, " SIZE=%d", len(content))
 	}

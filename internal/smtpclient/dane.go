@@ -23,7 +23,7 @@ type daneState struct {
 // AD bit, leave t opportunistic as before; a failed lookup defers t
 // rather than downgrade.
 func (c *Client) applyDANE(ctx context.Context, t *target) *reply.Error {
-	if !c.opts.DANE || t.relay != nil {
+	if !c.opts.DANE || t.relay != nil || t.noPolicy {
 		return nil
 	}
 	name := fmt.Sprintf("_%d._tcp.%s", t.port, t.name)

@@ -118,7 +118,7 @@ func (c *Client) tlsConfig(t target) *tls.Config {
 			result = "certificate-expired"
 		}
 		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, result, err.Error())
-		if t.sts.enforced() || c.opts.VerifyTLS {
+		if t.sts.enforced() || c.opts.VerifyTLS || t.requireTLS {
 			return &policyError{fmt.Sprintf("MTA-STS policy of %s (enforce): certificate of %s is not valid: %s", t.sts.domain, t.name, err)}
 		}
 		return nil
