@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"pochta/internal/tlscert"
 )
 
 // Options configure a Manager.
@@ -247,7 +249,7 @@ func (m *Manager) install(der [][]byte, key crypto.Signer) error {
 	for _, d := range der {
 		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
 	}
-	if err := writeFile(m.path("cert.pem"), pemData); err != nil {
+	if err := tlscert.WriteFile(m.path("cert.pem"), pemData, 0o644); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -278,28 +280,7 @@ func (m *Manager) key(name string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return k, writeFile(m.path(name), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
-}
-
-// writeFile replaces path atomically and durably.
-func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return k, tlscert.WriteFile(m.path(name), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // TLSConfig wraps base: the current ACME certificate is served (base's
