@@ -3,118 +3,22 @@ package acmecert_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"pochta/internal/acmecert"
+	"pochta/internal/acmecert/pebbletest"
 	"pochta/internal/dnstest"
 	"pochta/internal/tlscert"
 )
-
-// pebble is Debian's ACME test CA running on loopback.
-type pebble struct {
-	cmd       *exec.Cmd
-	directory string
-	roots     *x509.CertPool
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startPebble runs pebble with its API on a loopback port (certificate
-// from a test CA), validating challenges on httpPort and tlsPort of
-// 127.0.0.1, names resolved by dnsAddr.
-func startPebble(t *testing.T, httpPort, tlsPort int, dnsAddr string) *pebble {
-	t.Helper()
-	bin, err := exec.LookPath("pebble")
-	if err != nil {
-		t.Fatal("pebble is not installed (Debian package pebble): ", err)
-	}
-	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pebble API test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	keyDER, _ := x509.MarshalECPrivateKey(key)
-	write := func(name string, data []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	certFile := write("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	keyFile := write("key.pem", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	api, mgmt := freePort(t), freePort(t)
-	conf := write("pebble.json", fmt.Appendf(nil, `{"pebble": {"listenAddress": "127.0.0.1:%d", "managementListenAddress": "127.0.0.1:%d",
-		"certificate": %q, "privateKey": %q, "httpPort": %d, "tlsPort": %d, "ocspResponderURL": "", "externalAccountBindingRequired": false}}`,
-		api, mgmt, certFile, keyFile, httpPort, tlsPort))
-	cmd := exec.Command(bin, "-config", conf, "-dnsserver", dnsAddr)
-	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &pebble{cmd: cmd, directory: fmt.Sprintf("https://127.0.0.1:%d/dir", api), roots: x509.NewCertPool()}
-	p.roots.AddCert(ca)
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("pebble output:\n%s", out.String())
-		}
-	})
-	// Wait (bounded) until the directory answers.
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}, Timeout: time.Second}
-	for i := 0; ; i++ {
-		resp, err := client.Get(p.directory)
-		if err == nil {
-			resp.Body.Close()
-			return p
-		}
-		if i == 100 {
-			t.Fatalf("pebble did not start: %v\n%s", err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (p *pebble) stop() {
-	if p.cmd.ProcessState == nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	}
-}
 
 // served is the leaf certificate served on addr.
 func served(t *testing.T, addr string) *x509.Certificate {
@@ -144,12 +48,12 @@ func TestACMEWithPebble(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startPebble(t, httpL.Addr().(*net.TCPAddr).Port, tlsL.Addr().(*net.TCPAddr).Port, d.Addr())
+	p := pebbletest.Start(t, httpL.Addr().(*net.TCPAddr).Port, tlsL.Addr().(*net.TCPAddr).Port, d.Addr())
 
 	dataDir := t.TempDir()
 	newManager := func(noHTTP bool, renewBefore time.Duration) *acmecert.Manager {
 		m, err := acmecert.New(acmecert.Options{
-			Directory: p.directory, Email: "postmaster@example.test", RootCAs: p.roots,
+			Directory: p.Directory, Email: "postmaster@example.test", RootCAs: p.Roots,
 			RenewBefore: renewBefore, Dir: filepath.Join(dataDir, "acme"), NoHTTP01: noHTTP, CheckInterval: 500 * time.Millisecond,
 			Names:  func(context.Context) []string { return names },
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -234,7 +138,7 @@ func TestACMEWithPebble(t *testing.T) {
 	<-done
 	second = m3.Current().Leaf
 	// The CA goes away: renewal fails, the old certificate stays.
-	p.stop()
+	p.Stop()
 	if err := m3.Renew(ctx); err == nil {
 		t.Fatal("renewal without a CA succeeded")
 	}

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"pochta/internal/acmecert"
 	"pochta/internal/auth"
 	"pochta/internal/checks"
 	"pochta/internal/config"
@@ -63,6 +64,9 @@ type App struct {
 	Spam *spam.Filter
 
 	closeSources func() // the account sources' connections
+	// ACME obtains and renews the certificate ([tls] acme; nil = off).
+	ACME     *acmecert.Manager
+	stopACME context.CancelFunc
 
 	services []service
 	wg       sync.WaitGroup
@@ -95,6 +99,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	tlsConfig, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.DataDir)
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.TLS.ACME {
+		if a.ACME, err = newACME(cfg, st, log); err != nil {
+			return fail(err)
+		}
+		tlsConfig = a.ACME.TLSConfig(tlsConfig)
 	}
 	sources, closeSources, err := newSources(cfg, st, log)
 	if err != nil {
@@ -307,6 +317,12 @@ func (a *App) Start() error {
 		}
 	}
 	a.Queue.Start()
+	if a.ACME != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.stopACME = cancel
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.ACME.Run(ctx) }()
+	}
 	for _, s := range a.services {
 		for _, l := range s.listeners {
 			a.wg.Add(1)
@@ -360,6 +376,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}(s)
 	}
 	wg.Wait()
+	if a.stopACME != nil {
+		a.stopACME()
+	}
 	a.wg.Wait()
 	if err := a.Queue.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))

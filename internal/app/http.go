@@ -32,6 +32,9 @@ func newHTTPServer(a *App, cfg *config.Config) *http.Server {
 	}
 	mux.HandleFunc("GET /mail/config-v1.1.xml", autoconfig)
 	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", autoconfig)
+	if a.ACME != nil {
+		mux.Handle("GET /.well-known/acme-challenge/", a.ACME.HTTPHandler())
+	}
 	mux.HandleFunc("GET /.well-known/mta-sts.txt", func(w http.ResponseWriter, r *http.Request) {
 		serveMTASTS(w, r, a, cfg)
 	})

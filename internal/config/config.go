@@ -87,6 +87,15 @@ type TLS struct {
 	// each of our domains at https://mta-sts.DOMAIN/.well-known/mta-sts.txt:
 	// "testing" (default), "enforce" or "none".
 	MTASTSMode string `toml:"mta_sts_mode"`
+
+	// ACME obtains and renews the certificate (RFC 8555) for Hostname and
+	// each domain's mta-sts./autoconfig. names that resolve; HTTP-01 on
+	// the http listener, TLS-ALPN-01 on every TLS listener.
+	ACME            bool     `toml:"acme"`
+	ACMEDirectory   string   `toml:"acme_directory"`
+	ACMEEmail       string   `toml:"acme_email"`
+	ACMECAFile      string   `toml:"acme_ca_file"`      // extra PEM roots for the ACME server
+	ACMERenewBefore Duration `toml:"acme_renew_before"` // renew when less than this remains
 }
 
 // DNS configures the resolver every package uses.
@@ -408,7 +417,8 @@ func Default() *Config {
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
 		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true},
-		TLS:      TLS{MTASTSMode: "testing"},
+		TLS: TLS{MTASTSMode: "testing", ACMEDirectory: "https://acme-v02.api.letsencrypt.org/directory",
+			ACMERenewBefore: D(720 * time.Hour)},
 		Auth: Auth{
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
@@ -542,6 +552,19 @@ func (c *Config) Validate() error {
 	case "enforce", "testing", "none":
 	default:
 		bad("tls.mta_sts_mode", "%q is not enforce, testing or none", c.TLS.MTASTSMode)
+	}
+	if c.TLS.ACME {
+		if u, err := url.Parse(c.TLS.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("tls.acme_directory", "%q is not an https URL", c.TLS.ACMEDirectory)
+		}
+		if c.TLS.ACMERenewBefore.Duration <= 0 {
+			bad("tls.acme_renew_before", "must be positive")
+		}
+		if c.TLS.ACMECAFile != "" {
+			if _, err := os.Stat(c.TLS.ACMECAFile); err != nil {
+				bad("tls.acme_ca_file", "%v", err)
+			}
+		}
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls.cert_file", "cert_file and key_file must be given together")
