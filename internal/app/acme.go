@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"pochta/internal/acmecert"
@@ -56,7 +55,7 @@ func newACME(cfg *config.Config, st *sqlite.Store, log *slog.Logger) (*acmecert.
 		RootCAs:     roots,
 		RenewBefore: cfg.TLS.ACMERenewBefore.Duration,
 		Names:       names,
-		Dir:         filepath.Join(cfg.DataDir, "acme"),
+		Dir:         cfg.ACMEDir(),
 		NoHTTP01:    len(cfg.Listen.HTTP) == 0,
 		Logger:      log.With("component", "acme"),
 	})

@@ -133,7 +133,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	var sts smtpclient.PolicyFinder
 	if cfg.Delivery.MTASTS {
-		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts")})
+		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts"),
+			CacheFile: cfg.MTASTSCacheFile()})
 	}
 	client := smtpclient.New(smtpclient.Options{
 		MTASTS:         sts,

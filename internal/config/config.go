@@ -63,6 +63,12 @@ func (c *Config) SRSSecretFile() string {
 	return filepath.Join(c.DataDir, "srs", "secret")
 }
 
+// MTASTSCacheFile is where recipient domains' MTA-STS policies are kept.
+func (c *Config) MTASTSCacheFile() string { return filepath.Join(c.DataDir, "mtasts", "policies.json") }
+
+// ACMEDir is where the ACME keys and certificate are kept.
+func (c *Config) ACMEDir() string { return filepath.Join(c.DataDir, "acme") }
+
 // Listen lists the addresses ("ip:port") of each service. An empty list
 // disables the service.
 type Listen struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +13,16 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"pochta/internal/dns"
+	"pochta/internal/tlscert"
 )
 
 // maxCached bounds the number of domains whose policies are remembered.
@@ -38,6 +43,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives a line per fetch (nil = discard).
 	Logger *slog.Logger
+	// CacheFile keeps the policies across restarts (RFC 8461 §5.1 wants
+	// them remembered for max_age) and for `pochta tls status` ("" =
+	// memory only).
+	CacheFile string
 }
 
 // Finder finds, caches and refreshes recipient domains' policies
@@ -76,6 +85,17 @@ func NewFinder(opts Options) *Finder {
 		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Finder{opts: opts, log: log, cache: map[string]cached{}}
+	if opts.CacheFile != "" {
+		entries, err := ReadCache(opts.CacheFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Warn("mta-sts: policy cache unreadable, starting empty", "file", opts.CacheFile, "err", err)
+		}
+		for _, e := range entries {
+			if p, err := Parse(e.Policy); err == nil && len(f.cache) < maxCached {
+				f.cache[e.Domain] = cached{id: e.ID, policy: p, expires: e.Expires}
+			}
+		}
+	}
 	tr := &http.Transport{
 		DialContext:           f.dial,
 		TLSClientConfig:       &tls.Config{RootCAs: opts.RootCAs, MinVersion: tls.VersionTLS12},
@@ -159,6 +179,7 @@ func (f *Finder) Find(ctx context.Context, domain string) *Policy {
 		}
 	}
 	f.cache[domain] = cached{id: id, policy: p, expires: now.Add(p.MaxAge)}
+	f.save()
 	f.mu.Unlock()
 	f.log.Info("mta-sts: policy", "domain", domain, "id", id, "mode", p.Mode, "mx", strings.Join(p.MX, " "))
 	return &p
@@ -219,4 +240,47 @@ func (f *Finder) fetch(ctx context.Context, domain string) (Policy, error) {
 		return Policy{}, errors.New("mta-sts: policy too large")
 	}
 	return Parse(string(body))
+}
+
+// CacheEntry is one remembered policy, as kept in the cache file.
+type CacheEntry struct {
+	Domain  string
+	ID      string
+	Policy  string // the policy text
+	Expires time.Time
+}
+
+// save writes the cache file; f.mu is held. A failure is only logged:
+// the policies still apply from memory.
+func (f *Finder) save() {
+	if f.opts.CacheFile == "" {
+		return
+	}
+	entries := make([]CacheEntry, 0, len(f.cache))
+	for d, c := range f.cache {
+		entries = append(entries, CacheEntry{Domain: d, ID: c.id, Policy: c.policy.String(), Expires: c.expires})
+	}
+	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Domain, b.Domain) })
+	data, err := json.MarshalIndent(entries, "", "\t")
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(f.opts.CacheFile), 0o700); err == nil {
+			err = tlscert.WriteFile(f.opts.CacheFile, data, 0o600)
+		}
+	}
+	if err != nil {
+		f.log.Warn("mta-sts: saving the policy cache", "err", err)
+	}
+}
+
+// ReadCache reads a Finder's cache file.
+func ReadCache(path string) ([]CacheEntry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var entries []CacheEntry
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return nil, fmt.Errorf("mta-sts: %s: %w", path, err)
+	}
+	return entries, nil
 }

@@ -112,12 +112,14 @@ func TestFinderCache(t *testing.T) {
 		"mta-sts.example.org":  {A: []string{"127.0.0.1"}},
 	})
 	now := time.Now()
-	f := mtasts.NewFinder(mtasts.Options{
-		Resolver: dns.New([]string{d.Addr()}, 2*time.Second),
-		RootCAs:  roots,
-		Port:     srv.Listener.Addr().(*net.TCPAddr).Port,
-		Now:      func() time.Time { return now },
-	})
+	opts := mtasts.Options{
+		Resolver:  dns.New([]string{d.Addr()}, 2*time.Second),
+		RootCAs:   roots,
+		Port:      srv.Listener.Addr().(*net.TCPAddr).Port,
+		Now:       func() time.Time { return now },
+		CacheFile: filepath.Join(t.TempDir(), "mtasts", "policies.json"),
+	}
+	f := mtasts.NewFinder(opts)
 	ctx := context.Background()
 	mode := func() string {
 		if p := f.Find(ctx, "example.org"); p != nil {
@@ -144,6 +146,13 @@ func TestFinderCache(t *testing.T) {
 	d.Delete("_mta-sts.example.org")
 	if m := mode(); m != "enforce" {
 		t.Fatalf("mode %s", m)
+	}
+	// A restart remembers it (the cache file), as `pochta tls status` reads it.
+	if p := mtasts.NewFinder(opts).Find(ctx, "example.org"); p == nil || p.Mode != "enforce" {
+		t.Fatalf("after restart: %+v", p)
+	}
+	if e, err := mtasts.ReadCache(opts.CacheFile); err != nil || len(e) != 1 || e[0].Domain != "example.org" || e[0].ID != "two" {
+		t.Fatalf("cache file: %+v %v", e, err)
 	}
 	// … until max_age has passed.
 	now = now.Add(2 * time.Hour)
