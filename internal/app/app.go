@@ -269,6 +269,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
 	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
 	a.add("http", newHTTPServer(a, cfg), cfg.Listen.HTTP)
+	a.add("https", newHTTPSServer(a, cfg, tlsConfig), cfg.Listen.HTTPS)
 
 	// Sieve: the MDA files each account's mail by its active script;
 	// ManageSieve lets users manage those scripts.

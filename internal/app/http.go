@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/tls"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -45,6 +46,17 @@ func newHTTPServer(a *App, cfg *config.Config) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// httpsServer is the HTTP service over TLS ([listen] https).
+type httpsServer struct{ *http.Server }
+
+func (s httpsServer) Serve(l net.Listener) error { return s.ServeTLS(l, "", "") }
+
+func newHTTPSServer(a *App, cfg *config.Config, tlsConfig *tls.Config) httpsServer {
+	s := newHTTPServer(a, cfg)
+	s.TLSConfig = tlsConfig.Clone()
+	return httpsServer{s}
 }
 
 // serveMTASTS answers https://mta-sts.DOMAIN/.well-known/mta-sts.txt

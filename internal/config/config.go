@@ -80,6 +80,9 @@ type Listen struct {
 	POP3        []string `toml:"pop3"`
 	POP3S       []string `toml:"pop3s"`
 	HTTP        []string `toml:"http"`
+	// HTTPS serves the same as HTTP over TLS with the server's
+	// certificate: the MTA-STS policy (https://mta-sts.DOMAIN/…) needs it.
+	HTTPS []string `toml:"https"`
 	// ManageSieve (RFC 5804): users manage their Sieve filters.
 	ManageSieve []string `toml:"managesieve"`
 }
@@ -545,6 +548,7 @@ func (c *Config) Validate() error {
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP,
 		"listen.imaps": c.Listen.IMAPS, "listen.pop3": c.Listen.POP3,
 		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
+		"listen.https": c.Listen.HTTPS,
 		"listen.managesieve": c.Listen.ManageSieve,
 		"dns.servers":        c.DNS.Servers,
 	} {
