@@ -548,7 +548,7 @@ func (c *Config) Validate() error {
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP,
 		"listen.imaps": c.Listen.IMAPS, "listen.pop3": c.Listen.POP3,
 		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
-		"listen.https": c.Listen.HTTPS,
+		"listen.https":       c.Listen.HTTPS,
 		"listen.managesieve": c.Listen.ManageSieve,
 		"dns.servers":        c.DNS.Servers,
 	} {
