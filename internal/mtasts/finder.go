@@ -25,8 +25,14 @@ import (
 	"pochta/internal/tlscert"
 )
 
-// maxCached bounds the number of domains whose policies are remembered.
+// maxCached bounds the number of domains whose policies (and failed
+// fetches) are remembered.
 const maxCached = 10000
+
+// retryFetch is how long a failed policy fetch is not repeated for the
+// same record id, so that an unreachable policy host does not hold up
+// every delivery to the domain.
+const retryFetch = 5 * time.Minute
 
 // Options configure a Finder.
 type Options struct {
@@ -56,8 +62,9 @@ type Finder struct {
 	http *http.Client
 	log  *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu     sync.Mutex
+	cache  map[string]cached
+	failed map[string]time.Time // domain + " " + id → when a fetch failed
 }
 
 type cached struct {
@@ -84,7 +91,7 @@ func NewFinder(opts Options) *Finder {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &Finder{opts: opts, log: log, cache: map[string]cached{}}
+	f := &Finder{opts: opts, log: log, cache: map[string]cached{}, failed: map[string]time.Time{}}
 	if opts.CacheFile != "" {
 		entries, err := ReadCache(opts.CacheFile)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -162,9 +169,27 @@ func (f *Finder) Find(ctx context.Context, domain string) *Policy {
 	case ok && id == c.id:
 		return &c.policy
 	}
-	p, err := f.fetch(ctx, domain)
+	fk := domain + " " + id
+	f.mu.Lock()
+	at, recent := f.failed[fk]
+	f.mu.Unlock()
+	var p Policy
+	skipped := recent && now.Sub(at) < retryFetch
+	if skipped {
+		err = errors.New("mta-sts: fetch failed recently")
+	} else {
+		p, err = f.fetch(ctx, domain)
+	}
 	if err != nil {
 		f.log.Info("mta-sts: policy fetch failed", "domain", domain, "err", err)
+		f.mu.Lock()
+		if !skipped {
+			if len(f.failed) >= maxCached {
+				clear(f.failed)
+			}
+			f.failed[fk] = now
+		}
+		f.mu.Unlock()
 		if ok {
 			return &c.policy
 		}
@@ -178,6 +203,7 @@ func (f *Finder) Find(ctx context.Context, domain string) *Policy {
 			}
 		}
 	}
+	delete(f.failed, fk)
 	f.cache[domain] = cached{id: id, policy: p, expires: now.Add(p.MaxAge)}
 	f.save()
 	f.mu.Unlock()

@@ -142,6 +142,16 @@ func TestFinderCache(t *testing.T) {
 	if m := mode(); m != "enforce" {
 		t.Fatalf("mode %s", m)
 	}
+	// The failed fetch is not repeated at once for the same id, only
+	// after a while.
+	n := fetches.Load()
+	if m := mode(); m != "enforce" || fetches.Load() != n {
+		t.Fatalf("mode %s, refetched at once (%d → %d)", m, n, fetches.Load())
+	}
+	now = now.Add(6 * time.Minute)
+	if m := mode(); m != "enforce" || fetches.Load() != n+1 {
+		t.Fatalf("mode %s, %d → %d fetches", m, n, fetches.Load())
+	}
 	// The record is gone: the unexpired cache still applies (§5.1) …
 	d.Delete("_mta-sts.example.org")
 	if m := mode(); m != "enforce" {
