@@ -44,6 +44,7 @@ import (
 	"pochta/internal/srs"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
+	"pochta/internal/tlsrpt"
 )
 
 // server is what every protocol server looks like to the app.
@@ -65,8 +66,12 @@ type App struct {
 
 	closeSources func() // the account sources' connections
 	// ACME obtains and renews the certificate ([tls] acme; nil = off).
-	ACME     *acmecert.Manager
-	stopACME context.CancelFunc
+	ACME *acmecert.Manager
+	// TLSReports counts outbound TLS sessions for RFC 8460 reports
+	// ([delivery] tls_reports; nil = off).
+	TLSReports     *tlsrpt.Recorder
+	resolver       *dns.Resolver
+	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
 
 	services []service
 	wg       sync.WaitGroup
@@ -128,6 +133,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Sources:                   sources,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
+	a.resolver = resolver
 	if cfg.Delivery.DANE && len(cfg.DNS.Servers) == 0 {
 		log.Info("delivery.dane is on but dns.servers is empty: DANE needs a validating resolver, TLSA records are not used")
 	}
@@ -136,7 +142,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts"),
 			CacheFile: cfg.MTASTSCacheFile()})
 	}
+	var onSession func(tlsrpt.Session)
+	if cfg.Delivery.TLSReports {
+		a.TLSReports = tlsrpt.NewRecorder(nil)
+		onSession = a.TLSReports.Add
+	}
 	client := smtpclient.New(smtpclient.Options{
+		OnTLSSession:   onSession,
 		MTASTS:         sts,
 		DANE:           cfg.Delivery.DANE && len(cfg.DNS.Servers) > 0,
 		Hostname:       cfg.Hostname,
@@ -319,11 +331,15 @@ func (a *App) Start() error {
 		}
 	}
 	a.Queue.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
 	if a.ACME != nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		a.stopACME = cancel
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.ACME.Run(ctx) }()
+	}
+	if a.TLSReports != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.dailyTLSReports(ctx) }()
 	}
 	for _, s := range a.services {
 		for _, l := range s.listeners {
@@ -378,8 +394,8 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}(s)
 	}
 	wg.Wait()
-	if a.stopACME != nil {
-		a.stopACME()
+	if a.stopBackground != nil {
+		a.stopBackground()
 	}
 	a.wg.Wait()
 	if err := a.Queue.Shutdown(ctx); err != nil {

@@ -151,6 +151,9 @@ type Delivery struct {
 	// (RFC 7672); it needs [dns] servers naming a validating resolver
 	// (the system resolver cannot tell authenticated answers).
 	DANE bool `toml:"dane"`
+	// TLSReports sends recipient domains that publish `_smtp._tls` a
+	// daily report of our TLS sessions with them (RFC 8460).
+	TLSReports bool `toml:"tls_reports"`
 }
 
 // Auth configures logins for every protocol.
@@ -425,7 +428,7 @@ func Default() *Config {
 			ManageSieve: []string{"127.0.0.1:4190"},
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
-		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true},
+		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true, TLSReports: true},
 		TLS: TLS{MTASTSMode: "testing", ACMEDirectory: "https://acme-v02.api.letsencrypt.org/directory",
 			ACMERenewBefore: D(720 * time.Hour)},
 		Auth: Auth{

@@ -37,6 +37,7 @@ import (
 	"pochta/internal/dns"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/tlsrpt"
 )
 
 // Bounds on one delivery.
@@ -84,6 +85,10 @@ type Options struct {
 	// DANE honours DNSSEC-authenticated TLSA records of MX hosts
 	// (RFC 7672); the Resolver must use a validating server.
 	DANE bool
+	// OnTLSSession, when set, is told of each session's TLS outcome
+	// under the recipient domain's policy (RFC 8460 reporting): each
+	// failure, and each connection whose TLS met the policy.
+	OnTLSSession func(tlsrpt.Session)
 	// OnTLSFailure, when set, is told of each TLS policy failure.
 	OnTLSFailure func(TLSFailure)
 }
@@ -142,6 +147,8 @@ type target struct {
 	// requireTLS: the message has REQUIRETLS; noPolicy: it has
 	// "TLS-Required: No" (RFC 8689 §5), so MTA-STS and DANE are ignored.
 	requireTLS, noPolicy bool
+	// sess is the TLS reporting state of the current connection.
+	sess *session
 }
 
 // Deliver tries to deliver content from env.From to rcpts, all in domain.
@@ -355,6 +362,7 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 		return false, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: fmt.Sprintf(
 			"REQUIRETLS: no MTA-STS policy or DNSSEC-authenticated TLSA records validate %s", t.name)}
 	}
+	t.sess = &session{ip: ip.String()}
 	conn, rerr := c.open(ctx, t, ip, true, log)
 	if errors.Is(rerr, errRetryPlain) {
 		log.Info("smtpclient: TLS handshake failed, retrying without TLS")
@@ -372,6 +380,9 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 	stop := context.AfterFunc(ctx, conn.close)
 	defer stop()
 
+	if conn.tls {
+		c.tlsSuccess(t)
+	}
 	c.transaction(ctx, conn, t, env, rcpts, content, results)
 	log.Info("smtpclient: transaction done", "tls", conn.tls, "results", summary(results))
 	return true, nil
@@ -481,7 +492,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		return nil, c.noTLS(t, ip, log)
 	}
 	if t.sts != nil && tryTLS && !cn.tls && !t.sts.enforced() {
-		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, "starttls-not-supported", "STARTTLS not offered")
+		c.tlsFailure(t, "sts", "starttls-not-supported", "STARTTLS not offered")
 	}
 
 	if auth {

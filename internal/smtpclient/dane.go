@@ -30,7 +30,7 @@ func (c *Client) applyDANE(ctx context.Context, t *target) *reply.Error {
 	recs, secure, err := c.opts.Resolver.LookupTLSA(ctx, name)
 	switch {
 	case dns.IsTemporary(err):
-		c.tlsFailure(t.domain, "tlsa", "enforce", t.name, "dnssec-invalid", "TLSA lookup failed")
+		c.tlsFailure(*t, "tlsa", "dnssec-invalid", "TLSA lookup failed")
 		return &reply.Error{Code: 451, Enhanced: "4.7.5", Text: fmt.Sprintf("DANE: TLSA lookup of %s failed; not delivering without it", name)}
 	case err != nil, !secure:
 		return nil
@@ -52,7 +52,7 @@ func (c *Client) daneConfig(t target, cfg *tls.Config) *tls.Config {
 		if err == nil {
 			return nil
 		}
-		c.tlsFailure(t.domain, "tlsa", "enforce", t.name, "validation-failure", err.Error())
+		c.tlsFailure(t, "tlsa", "validation-failure", err.Error())
 		return &policyError{fmt.Sprintf("DANE: certificate of %s does not match its TLSA records: %s", t.name, strings.TrimSpace(err.Error()))}
 	}
 	return cfg

@@ -35,6 +35,7 @@ type TLSFailure struct {
 type stsState struct {
 	domain string
 	mode   string
+	policy *mtasts.Policy
 }
 
 func (s *stsState) enforced() bool { return s != nil && s.mode == mtasts.ModeEnforce }
@@ -57,11 +58,12 @@ func (c *Client) applySTS(ctx context.Context, domain string, targets []target) 
 	if p == nil || p.Mode == mtasts.ModeNone {
 		return targets, nil
 	}
-	st := &stsState{domain: domain, mode: p.Mode}
+	st := &stsState{domain: domain, mode: p.Mode, policy: p}
 	var out []target
 	for _, t := range targets {
 		if !p.Matches(t.name) {
-			c.tlsFailure(domain, "sts", p.Mode, t.name, "validation-failure", "MX host does not match the policy")
+			t.sts = st
+			c.tlsFailure(t, "sts", "validation-failure", "MX host does not match the policy")
 			if st.enforced() {
 				continue
 			}
@@ -76,8 +78,17 @@ func (c *Client) applySTS(ctx context.Context, domain string, targets []target) 
 	return out, nil
 }
 
-// tlsFailure logs and reports one policy failure.
-func (c *Client) tlsFailure(domain, policy, mode, host, result, detail string) {
+// tlsFailure logs and reports one failure of t's policy ("sts" or
+// "tlsa"), with its RFC 8460 result type.
+func (c *Client) tlsFailure(t target, policy, result, detail string) {
+	domain, host, mode := t.domain, t.name, "enforce"
+	if policy == "sts" {
+		domain, mode = t.sts.domain, t.sts.mode
+	}
+	if t.sess != nil {
+		t.sess.failed = true
+	}
+	c.tlsSession(t, policy, result)
 	f := TLSFailure{Domain: domain, Host: host, Policy: policy, Mode: mode, Result: result, Detail: detail}
 	c.log.Warn("smtpclient: TLS policy failure", "domain", domain, "policy", policy, "host", host, "mode", mode, "result", result, "detail", detail)
 	if c.opts.OnTLSFailure != nil {
@@ -117,7 +128,7 @@ func (c *Client) tlsConfig(t target) *tls.Config {
 		case errors.As(err, &ie) && ie.Reason == x509.Expired:
 			result = "certificate-expired"
 		}
-		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, result, err.Error())
+		c.tlsFailure(t, "sts", result, err.Error())
 		if t.sts.enforced() || c.opts.VerifyTLS || t.requireTLS {
 			return &policyError{fmt.Sprintf("MTA-STS policy of %s (enforce): certificate of %s is not valid: %s", t.sts.domain, t.name, err)}
 		}
@@ -153,12 +164,12 @@ func tlsRefused(t target, ip netip.Addr, err error) *reply.Error {
 // a testing policy the missing STARTTLS is only reported.
 func (c *Client) noTLS(t target, ip netip.Addr, log *slog.Logger) *reply.Error {
 	if t.dane != nil {
-		c.tlsFailure(t.domain, "tlsa", "enforce", t.name, "starttls-not-supported", "STARTTLS not offered")
+		c.tlsFailure(t, "tlsa", "starttls-not-supported", "STARTTLS not offered")
 		return &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf(
 			"DANE: TLSA records of %s require TLS but %s [%s] does not offer STARTTLS", t.name, t.name, ip)}
 	}
 	if t.sts.enforced() {
-		c.tlsFailure(t.sts.domain, "sts", t.sts.mode, t.name, "starttls-not-supported", "STARTTLS not offered")
+		c.tlsFailure(t, "sts", "starttls-not-supported", "STARTTLS not offered")
 		return &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf(
 			"MTA-STS policy of %s (enforce) requires TLS but %s [%s] does not offer STARTTLS", t.sts.domain, t.name, ip)}
 	}
