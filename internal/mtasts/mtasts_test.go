@@ -194,3 +194,16 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRecord: the `_mta-sts` TXT parser never panics and returns an
+// id only of the allowed form.
+func FuzzParseRecord(f *testing.F) {
+	f.Add("v=STSv1; id=20160831085700Z")
+	f.Add("v=STSv1;id=;id=x")
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := mtasts.ParseRecord(s)
+		if err == nil && (id == "" || len(id) > 32) {
+			t.Fatalf("id %q from %q", id, s)
+		}
+	})
+}

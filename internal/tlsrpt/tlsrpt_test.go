@@ -135,3 +135,18 @@ func TestParseRecord(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseRecord: the `_smtp._tls` TXT parser never panics and returns
+// only mailto: and https: URIs.
+func FuzzParseRecord(f *testing.F) {
+	f.Add("v=TLSRPTv1; rua=mailto:a@example.org,https://r.example/")
+	f.Add("v=TLSRPTv1;rua=,;rua=mailto:")
+	f.Fuzz(func(t *testing.T, s string) {
+		rua, err := tlsrpt.ParseRecord(s)
+		for _, u := range rua {
+			if err != nil || !(strings.HasPrefix(u, "mailto:") || strings.HasPrefix(u, "https:")) {
+				t.Fatalf("%q from %q (%v)", u, s, err)
+			}
+		}
+	})
+}
