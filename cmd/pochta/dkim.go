@@ -3,10 +3,14 @@ package main
 import (
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"pochta/internal/config"
+	"pochta/internal/dane"
 	"pochta/internal/dkim"
+	"pochta/internal/mtasts"
 )
 
 func (c *cli) dkimKeygen(args []string) error {
@@ -43,6 +47,10 @@ func (c *cli) dnsRecords(args []string) error {
 		}
 	}
 	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, records))
+	fmt.Fprintln(c.stdout)
+	fmt.Fprint(c.stdout, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).Records(d, cfg.Hostname))
+	fmt.Fprintln(c.stdout)
+	fmt.Fprint(c.stdout, tlsaRecord(cfg))
 	return nil
 }
 
@@ -63,4 +71,24 @@ func domainCommand(fs *flag.FlagSet, args []string) (*config.Config, string, err
 	}
 	d, err := normDomain(pos[0])
 	return cfg, d, err
+}
+
+// tlsaRecord is the DANE-EE record (RFC 7672 §3.1.1) for the key of our
+// certificate on port 25; it needs DNSSEC on the zone, and a key kept
+// across renewals.
+func tlsaRecord(cfg *config.Config) string {
+	certFile := cfg.TLS.CertFile
+	if certFile == "" {
+		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
+	}
+	head := "; DANE (RFC 7672), only in a DNSSEC-signed zone, and only while the key is kept.\n"
+	data, err := os.ReadFile(certFile)
+	if err != nil {
+		return head + "; (no certificate yet: start pochta once)\n"
+	}
+	rec, err := dane.PEMRecord(data)
+	if err != nil {
+		return head + "; (" + certFile + ": " + err.Error() + ")\n"
+	}
+	return head + fmt.Sprintf("_25._tcp.%s. IN TLSA %s\n", strings.ToLower(strings.TrimSuffix(cfg.Hostname, ".")), rec)
 }

@@ -36,6 +36,7 @@ Usage: pochta COMMAND [flags] [arguments]
   queue list|show|retry|drop|flush [ID]   inspect and steer the outbound queue
   dkim keygen DOMAIN             create a DKIM key and print its DNS record
   dns records DOMAIN             print every DNS record DOMAIN needs
+  tls status                     certificates (names, issuer, expiry) and cached MTA-STS policies
   spam train ADDRESS --spam|--ham FILE|MAILDIR   teach ADDRESS's spam filter
   version                        print the version
 
@@ -91,7 +92,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns", "spam":
+	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns", "spam", "tls":
 		s, r, err := sub()
 		if err != nil {
 			return err
@@ -129,6 +130,8 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.dnsRecords(args)
 	case "spam train":
 		return c.spamTrain(args)
+	case "tls status":
+		return c.tlsStatus(args)
 	}
 	return usagef("unknown command %q", cmd+" "+sub)
 }

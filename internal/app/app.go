@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"pochta/internal/acmecert"
 	"pochta/internal/auth"
 	"pochta/internal/checks"
 	"pochta/internal/config"
@@ -36,6 +37,7 @@ import (
 	"pochta/internal/jmap"
 	"pochta/internal/managesieve"
 	"pochta/internal/mda"
+	"pochta/internal/mtasts"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
 	"pochta/internal/smtpclient"
@@ -46,6 +48,7 @@ import (
 	"pochta/internal/store/postgres"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
+	"pochta/internal/tlsrpt"
 )
 
 // server is what every protocol server looks like to the app.
@@ -66,6 +69,13 @@ type App struct {
 	Spam *spam.Filter
 
 	closeSources func() // the account sources' connections
+	// ACME obtains and renews the certificate ([tls] acme; nil = off).
+	ACME *acmecert.Manager
+	// TLSReports counts outbound TLS sessions for RFC 8460 reports
+	// ([delivery] tls_reports; nil = off).
+	TLSReports     *tlsrpt.Recorder
+	resolver       *dns.Resolver
+	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
 
 	services []service
 	wg       sync.WaitGroup
@@ -99,6 +109,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.TLS.ACME {
+		if a.ACME, err = newACME(cfg, st, log); err != nil {
+			return fail(err)
+		}
+		tlsConfig = a.ACME.TLSConfig(tlsConfig)
+	}
 	sources, closeSources, err := newSources(cfg, st, log)
 	if err != nil {
 		return fail(err)
@@ -121,7 +137,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Sources:                   sources,
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
+	a.resolver = resolver
+	if cfg.Delivery.DANE && len(cfg.DNS.Servers) == 0 {
+		log.Info("delivery.dane is on but dns.servers is empty: DANE needs a validating resolver, TLSA records are not used")
+	}
+	var sts smtpclient.PolicyFinder
+	if cfg.Delivery.MTASTS {
+		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts"),
+			CacheFile: cfg.MTASTSCacheFile()})
+	}
+	var onSession func(tlsrpt.Session)
+	if cfg.Delivery.TLSReports {
+		a.TLSReports = tlsrpt.NewRecorder(nil)
+		onSession = a.TLSReports.Add
+	}
 	client := smtpclient.New(smtpclient.Options{
+		OnTLSSession:   onSession,
+		MTASTS:         sts,
+		DANE:           cfg.Delivery.DANE && len(cfg.DNS.Servers) > 0,
 		Hostname:       cfg.Hostname,
 		Resolver:       resolver,
 		Port:           cfg.Delivery.RemotePort,
@@ -256,7 +289,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
 	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
-	// JMAP on the http listener: the same store, logins and submission
+	// JMAP on the http and https listeners: the same store, logins and submission
 	// path as IMAP and SMTP submission.
 	jmapServer := jmap.New(jmap.Options{
 		Store:            st,
@@ -270,6 +303,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Logger:           log.With("service", "jmap"),
 	})
 	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
+	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer), cfg.Listen.HTTPS)
 
 	// Sieve: the MDA files each account's mail by its active script;
 	// ManageSieve lets users manage those scripts.
@@ -328,6 +362,16 @@ func (a *App) Start() error {
 		}
 	}
 	a.Queue.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBackground = cancel
+	if a.ACME != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.ACME.Run(ctx) }()
+	}
+	if a.TLSReports != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.dailyTLSReports(ctx) }()
+	}
 	for _, s := range a.services {
 		for _, l := range s.listeners {
 			a.wg.Add(1)
@@ -381,6 +425,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}(s)
 	}
 	wg.Wait()
+	if a.stopBackground != nil {
+		a.stopBackground()
+	}
 	a.wg.Wait()
 	if err := a.Queue.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))

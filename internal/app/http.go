@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 
 	"pochta/internal/config"
 	"pochta/internal/jmap"
+	"pochta/internal/mtasts"
 )
 
 // newHTTPServer serves the small HTTP side of pochta: a health check and
@@ -37,6 +40,12 @@ func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 	}
 	mux.HandleFunc("GET /mail/config-v1.1.xml", autoconfig)
 	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", autoconfig)
+	if a.ACME != nil {
+		mux.Handle("GET /.well-known/acme-challenge/", a.ACME.HTTPHandler())
+	}
+	mux.HandleFunc("GET /.well-known/mta-sts.txt", func(w http.ResponseWriter, r *http.Request) {
+		serveMTASTS(w, r, a, cfg)
+	})
 	return &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -44,6 +53,38 @@ func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// httpsServer is the HTTP service over TLS ([listen] https).
+type httpsServer struct{ *http.Server }
+
+func (s httpsServer) Serve(l net.Listener) error { return s.ServeTLS(l, "", "") }
+
+func newHTTPSServer(a *App, cfg *config.Config, tlsConfig *tls.Config, mail *jmap.Server) httpsServer {
+	s := newHTTPServer(a, cfg, mail)
+	s.TLSConfig = tlsConfig.Clone()
+	return httpsServer{s}
+}
+
+// serveMTASTS answers https://mta-sts.DOMAIN/.well-known/mta-sts.txt
+// (RFC 8461 §3.2) for each domain served here; the Host is matched
+// without its port.
+func serveMTASTS(w http.ResponseWriter, r *http.Request, a *App, cfg *config.Config) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	domain, ok := strings.CutPrefix(strings.ToLower(strings.TrimSuffix(host, ".")), "mta-sts.")
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if _, err := a.Store.GetDomain(r.Context(), domain); err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain")
+	io.WriteString(w, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).String())
 }
 
 func writeAutoconfig(w http.ResponseWriter, cfg *config.Config, email string) {

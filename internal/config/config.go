@@ -72,6 +72,12 @@ func (c *Config) SRSSecretFile() string {
 	return filepath.Join(c.DataDir, "srs", "secret")
 }
 
+// MTASTSCacheFile is where recipient domains' MTA-STS policies are kept.
+func (c *Config) MTASTSCacheFile() string { return filepath.Join(c.DataDir, "mtasts", "policies.json") }
+
+// ACMEDir is where the ACME keys and certificate are kept.
+func (c *Config) ACMEDir() string { return filepath.Join(c.DataDir, "acme") }
+
 // Listen lists the addresses ("ip:port") of each service. An empty list
 // disables the service.
 type Listen struct {
@@ -83,6 +89,9 @@ type Listen struct {
 	POP3        []string `toml:"pop3"`
 	POP3S       []string `toml:"pop3s"`
 	HTTP        []string `toml:"http"`
+	// HTTPS serves the same as HTTP over TLS with the server's
+	// certificate: the MTA-STS policy (https://mta-sts.DOMAIN/…) needs it.
+	HTTPS []string `toml:"https"`
 	// ManageSieve (RFC 5804): users manage their Sieve filters.
 	ManageSieve []string `toml:"managesieve"`
 }
@@ -92,6 +101,19 @@ type Listen struct {
 type TLS struct {
 	CertFile string `toml:"cert_file"`
 	KeyFile  string `toml:"key_file"`
+	// MTASTSMode is the mode of the MTA-STS policy (RFC 8461) served for
+	// each of our domains at https://mta-sts.DOMAIN/.well-known/mta-sts.txt:
+	// "testing" (default), "enforce" or "none".
+	MTASTSMode string `toml:"mta_sts_mode"`
+
+	// ACME obtains and renews the certificate (RFC 8555) for Hostname and
+	// each domain's mta-sts./autoconfig. names that resolve; HTTP-01 on
+	// the http listener, TLS-ALPN-01 on every TLS listener.
+	ACME            bool     `toml:"acme"`
+	ACMEDirectory   string   `toml:"acme_directory"`
+	ACMEEmail       string   `toml:"acme_email"`
+	ACMECAFile      string   `toml:"acme_ca_file"`      // extra PEM roots for the ACME server
+	ACMERenewBefore Duration `toml:"acme_renew_before"` // renew when less than this remains
 }
 
 // DNS configures the resolver every package uses.
@@ -132,6 +154,15 @@ type Delivery struct {
 	VerifyTLS bool `toml:"verify_tls"`
 	// LocalAddr is the source IP for outbound connections ("" = any).
 	LocalAddr string `toml:"local_addr"`
+	// MTASTS honours recipient domains' MTA-STS policies (RFC 8461).
+	MTASTS bool `toml:"mta_sts"`
+	// DANE honours DNSSEC-authenticated TLSA records of MX hosts
+	// (RFC 7672); it needs [dns] servers naming a validating resolver
+	// (the system resolver cannot tell authenticated answers).
+	DANE bool `toml:"dane"`
+	// TLSReports sends recipient domains that publish `_smtp._tls` a
+	// daily report of our TLS sessions with them (RFC 8460).
+	TLSReports bool `toml:"tls_reports"`
 }
 
 // Auth configures logins for every protocol.
@@ -406,7 +437,9 @@ func Default() *Config {
 			ManageSieve: []string{"127.0.0.1:4190"},
 		},
 		DNS:      DNS{Timeout: D(5 * time.Second)},
-		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second)},
+		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true, TLSReports: true},
+		TLS: TLS{MTASTSMode: "testing", ACMEDirectory: "https://acme-v02.api.letsencrypt.org/directory",
+			ACMERenewBefore: D(720 * time.Hour)},
 		Auth: Auth{
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
@@ -532,12 +565,31 @@ func (c *Config) Validate() error {
 		"listen.submissions": c.Listen.Submissions, "listen.imap": c.Listen.IMAP,
 		"listen.imaps": c.Listen.IMAPS, "listen.pop3": c.Listen.POP3,
 		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
+		"listen.https":       c.Listen.HTTPS,
 		"listen.managesieve": c.Listen.ManageSieve,
 		"dns.servers":        c.DNS.Servers,
 	} {
 		for i, a := range list {
 			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
 				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not ip:port", a)
+			}
+		}
+	}
+	switch c.TLS.MTASTSMode {
+	case "enforce", "testing", "none":
+	default:
+		bad("tls.mta_sts_mode", "%q is not enforce, testing or none", c.TLS.MTASTSMode)
+	}
+	if c.TLS.ACME {
+		if u, err := url.Parse(c.TLS.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("tls.acme_directory", "%q is not an https URL", c.TLS.ACMEDirectory)
+		}
+		if c.TLS.ACMERenewBefore.Duration <= 0 {
+			bad("tls.acme_renew_before", "must be positive")
+		}
+		if c.TLS.ACMECAFile != "" {
+			if _, err := os.Stat(c.TLS.ACMECAFile); err != nil {
+				bad("tls.acme_ca_file", "%v", err)
 			}
 		}
 	}

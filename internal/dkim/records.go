@@ -57,11 +57,7 @@ func Records(domain, hostname string, mxHost string, dkimRecords []string) strin
 	line("_imap._tcp.%s IN SRV 10 1 143 %s", d, h)
 	line("_pop3s._tcp.%s IN SRV 20 1 995 %s", d, h)
 	line("")
-	line("; Optional: MTA-STS (RFC 8461) and TLS reporting (RFC 8460). MTA-STS also")
-	line("; needs a policy at https://mta-sts.%s/.well-known/mta-sts.txt with a", domain)
-	line("; certificate valid for mta-sts.%s; change id whenever the policy changes.", domain)
-	line("; mta-sts.%s IN CNAME %s", d, h)
-	line(`; _mta-sts.%s IN TXT "v=STSv1; id=1"`, d)
+	line("; Optional: TLS reporting (RFC 8460); MTA-STS (mta-sts.%s, _mta-sts) and DANE follow.", domain)
 	line(`; _smtp._tls.%s IN TXT "v=TLSRPTv1; rua=mailto:postmaster@%s"`, d, domain)
 	return b.String()
 }

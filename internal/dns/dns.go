@@ -20,6 +20,7 @@ package dns
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -112,19 +113,28 @@ func fromSystem(name string, err error) error {
 // answer records of type qtype (CNAME chains inside the answer section are
 // followed implicitly by accepting any record of the asked type).
 func (r *Resolver) query(ctx context.Context, name string, qtype uint16) ([]mdns.RR, error) {
+	rrs, _, err := r.queryAD(ctx, name, qtype)
+	return rrs, err
+}
+
+// queryAD is query that also reports the answer's AD bit: whether the
+// (validating) server says the answer is DNSSEC-authenticated. The
+// request sets AD to ask for it (RFC 6840 §5.7).
+func (r *Resolver) queryAD(ctx context.Context, name string, qtype uint16) ([]mdns.RR, bool, error) {
 	fqdn := mdns.Fqdn(name)
 	if _, ok := mdns.IsDomainName(fqdn); !ok || len(fqdn) > 255 {
-		return nil, newError(name, "", ErrNXDomain, "invalid domain name")
+		return nil, false, newError(name, "", ErrNXDomain, "invalid domain name")
 	}
 	m := new(mdns.Msg)
 	m.SetQuestion(fqdn, qtype)
 	m.RecursionDesired = true
+	m.AuthenticatedData = true
 	m.SetEdns0(maxUDPSize, false)
 
 	var last *net.DNSError
 	for _, server := range r.servers {
 		if err := ctx.Err(); err != nil {
-			return nil, newError(name, server, ErrTemporary, err.Error())
+			return nil, false, newError(name, server, ErrTemporary, err.Error())
 		}
 		resp, err := r.exchange(ctx, m, server)
 		if err != nil {
@@ -142,11 +152,11 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) ([]mdns
 				}
 			}
 			if len(out) == 0 {
-				return nil, newError(name, server, ErrNotFound, "no such record")
+				return nil, false, newError(name, server, ErrNotFound, "no such record")
 			}
-			return out, nil
+			return out, resp.AuthenticatedData, nil
 		case mdns.RcodeNameError:
-			return nil, newError(name, server, ErrNXDomain, "no such host")
+			return nil, false, newError(name, server, ErrNXDomain, "no such host")
 		default:
 			// SERVFAIL, REFUSED, FORMERR…: another server may do better.
 			last = newError(name, server, ErrTemporary, "server answered "+mdns.RcodeToString[resp.Rcode])
@@ -155,7 +165,7 @@ func (r *Resolver) query(ctx context.Context, name string, qtype uint16) ([]mdns
 	if last == nil {
 		last = newError(name, "", ErrTemporary, "no DNS server configured")
 	}
-	return nil, last
+	return nil, false, last
 }
 
 // exchange sends m to server over UDP, and over TCP if the UDP answer is
@@ -272,6 +282,36 @@ func (r *Resolver) LookupTXT(ctx context.Context, name string) ([]string, error)
 		out = append(out, strings.Join(rr.(*mdns.TXT).Txt, ""))
 	}
 	return out, nil
+}
+
+// TLSA is one TLSA record (RFC 6698 §2.1).
+type TLSA struct {
+	Usage, Selector, MatchingType uint8
+	Data                          []byte // certificate association data
+}
+
+// LookupTLSA returns the TLSA records of name (e.g. "_25._tcp.mx.example.org")
+// and whether the answer is DNSSEC-authenticated (the AD bit from the
+// configured, validating resolver; RFC 7672 §2.2). The system resolver
+// cannot report it: with it every answer is unauthenticated.
+func (r *Resolver) LookupTLSA(ctx context.Context, name string) ([]TLSA, bool, error) {
+	if r.system != nil {
+		return nil, false, newError(name, "", ErrNotFound, "TLSA needs configured DNS servers")
+	}
+	rrs, ad, err := r.queryAD(ctx, name, mdns.TypeTLSA)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]TLSA, 0, len(rrs))
+	for _, rr := range rrs {
+		t := rr.(*mdns.TLSA)
+		data, err := hex.DecodeString(t.Certificate)
+		if err != nil {
+			continue
+		}
+		out = append(out, TLSA{Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Data: data})
+	}
+	return out, ad, nil
 }
 
 // LookupAddr returns the PTR names of ip (fully qualified, with a trailing

@@ -210,3 +210,26 @@ func TestSystemResolverLiteral(t *testing.T) {
 		t.Fatalf("got %v %v", ips, err)
 	}
 }
+
+// TestLookupTLSA: records with the AD bit as the server set it; SERVFAIL
+// is temporary; no records is not found.
+func TestLookupTLSA(t *testing.T) {
+	srv, r := setup(t)
+	rec := dnstest.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("ab", 32)}
+	srv.Set("_25._tcp.secure.example", dnstest.Records{TLSA: []dnstest.TLSA{rec}, AD: true})
+	srv.Set("_25._tcp.insecure.example", dnstest.Records{TLSA: []dnstest.TLSA{rec}})
+	srv.Set("_25._tcp.fail.example", dnstest.Records{Fail: true})
+	ctx := context.Background()
+	for name, wantAD := range map[string]bool{"_25._tcp.secure.example": true, "_25._tcp.insecure.example": false} {
+		got, ad, err := r.LookupTLSA(ctx, name)
+		if err != nil || ad != wantAD || len(got) != 1 || got[0].Usage != 3 || got[0].Selector != 1 || got[0].MatchingType != 1 || len(got[0].Data) != 32 || got[0].Data[0] != 0xab {
+			t.Fatalf("%s: %+v %v %v", name, got, ad, err)
+		}
+	}
+	if _, _, err := r.LookupTLSA(ctx, "_25._tcp.fail.example"); !dns.IsTemporary(err) {
+		t.Fatalf("SERVFAIL: %v", err)
+	}
+	if _, _, err := r.LookupTLSA(ctx, "_25._tcp.nothing.example"); !dns.IsNotFound(err) {
+		t.Fatalf("none: %v", err)
+	}
+}

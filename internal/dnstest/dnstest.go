@@ -48,8 +48,19 @@ type Records struct {
 	TXT   []string
 	PTR   []string
 	CNAME string
+	// TLSA records (RFC 6698).
+	TLSA []TLSA
+	// AD sets the AD bit on answers for this name, as a validating
+	// resolver does for DNSSEC-authenticated data.
+	AD bool
 	// Fail answers SERVFAIL to every query for this name.
 	Fail bool
+}
+
+// TLSA is one TLSA record; Data is the association data in hex.
+type TLSA struct {
+	Usage, Selector, MatchingType uint8
+	Data                          string
 }
 
 // Zone maps a name (or an IP address, meaning its reverse PTR name) to its
@@ -198,6 +209,7 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 		m.Rcode = dns.RcodeServerFailure
 	default:
 		m.Answer = append(m.Answer, answer(name, q.Qtype, r)...)
+		m.AuthenticatedData = r.AD
 	}
 
 	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
@@ -239,6 +251,10 @@ func answer(name string, qtype uint16, r Records) []dns.RR {
 	case dns.TypePTR:
 		for _, p := range r.PTR {
 			out = append(out, &dns.PTR{Hdr: hdr(name, qtype), Ptr: dns.Fqdn(p)})
+		}
+	case dns.TypeTLSA:
+		for _, t := range r.TLSA {
+			out = append(out, &dns.TLSA{Hdr: hdr(name, qtype), Usage: t.Usage, Selector: t.Selector, MatchingType: t.MatchingType, Certificate: t.Data})
 		}
 	case dns.TypeCNAME:
 		if r.CNAME != "" {

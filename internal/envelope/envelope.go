@@ -21,6 +21,9 @@ type Envelope struct {
 	// SMTPUTF8 and EightBit record the MAIL parameters the message came with.
 	SMTPUTF8 bool
 	EightBit bool
+	// RequireTLS is the REQUIRETLS MAIL parameter (RFC 8689): relay only
+	// over TLS validated by MTA-STS or DANE, else bounce.
+	RequireTLS bool `json:",omitempty"`
 	// Authenticated is the account address that submitted it ("" = none).
 	Authenticated string
 	// RemoteIP and Helo identify the client that handed it to us.

@@ -41,6 +41,8 @@ type remoteCall struct {
 	Domain  string
 	Rcpts   []string
 	Content []byte
+	// RequireTLS is the envelope's REQUIRETLS (RFC 8689).
+	RequireTLS bool
 }
 
 func (r *testRemote) Deliver(ctx context.Context, domain string, env envelope.Envelope, rcpts []envelope.Recipient, content []byte) []error {
@@ -49,7 +51,7 @@ func (r *testRemote) Deliver(ctx context.Context, domain string, env envelope.En
 		r.running, r.maxDomain = map[string]int{}, map[string]int{}
 	}
 	n := len(r.calls)
-	r.calls = append(r.calls, remoteCall{env.From, domain, (&envelope.Envelope{Recipients: rcpts}).Addresses(), content})
+	r.calls = append(r.calls, remoteCall{env.From, domain, (&envelope.Envelope{Recipients: rcpts}).Addresses(), content, env.RequireTLS})
 	r.running[domain]++
 	r.total++
 	r.maxDomain[domain] = max(r.maxDomain[domain], r.running[domain])
@@ -257,7 +259,9 @@ func TestEnqueueDurableAcrossReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := q.Enqueue(context.Background(), envFrom("alice@local.test", "bob@remote.test"), testMsg("durable"))
+	durable := envFrom("alice@local.test", "bob@remote.test")
+	durable.RequireTLS = true // kept in the spool (RFC 8689)
+	id, err := q.Enqueue(context.Background(), durable, testMsg("durable"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +285,7 @@ func TestEnqueueDurableAcrossReopen(t *testing.T) {
 		t.Fatalf("%d remote calls, want 1", n)
 	}
 	c := e.remote.snapshot()[0]
-	if c.Domain != "remote.test" || !bytes.Equal(c.Content, testMsg("durable")) || c.Rcpts[0] != "bob@remote.test" {
+	if c.Domain != "remote.test" || !bytes.Equal(c.Content, testMsg("durable")) || c.Rcpts[0] != "bob@remote.test" || !c.RequireTLS {
 		t.Fatalf("remote call %+v", c)
 	}
 	if n := len(e.inbox("alice@local.test")); n != 0 {

@@ -37,6 +37,7 @@ import (
 	"pochta/internal/dns"
 	"pochta/internal/envelope"
 	"pochta/internal/reply"
+	"pochta/internal/tlsrpt"
 )
 
 // Bounds on one delivery.
@@ -79,6 +80,17 @@ type Options struct {
 	Transports map[string]config.Smarthost
 	// Logger receives one line per connection attempt (nil = discard).
 	Logger *slog.Logger
+	// MTASTS finds recipient domains' MTA-STS policies (nil = ignore them).
+	MTASTS PolicyFinder
+	// DANE honours DNSSEC-authenticated TLSA records of MX hosts
+	// (RFC 7672); the Resolver must use a validating server.
+	DANE bool
+	// OnTLSSession, when set, is told of each session's TLS outcome
+	// under the recipient domain's policy (RFC 8460 reporting): each
+	// failure, and each connection whose TLS met the policy.
+	OnTLSSession func(tlsrpt.Session)
+	// OnTLSFailure, when set, is told of each TLS policy failure.
+	OnTLSFailure func(TLSFailure)
 }
 
 // Client delivers messages. It is safe for concurrent use.
@@ -127,6 +139,16 @@ type target struct {
 	port  int
 	relay *config.Smarthost // non-nil for a smarthost
 	tls   string            // relay TLS mode: "starttls", "tls", "none"
+	sts   *stsState         // MTA-STS policy of the recipient domain, if any
+	// domain is the recipient domain; dane its MX host's authenticated
+	// TLSA records, when DANE applies (RFC 7672).
+	domain string
+	dane   *daneState
+	// requireTLS: the message has REQUIRETLS; noPolicy: it has
+	// "TLS-Required: No" (RFC 8689 §5), so MTA-STS and DANE are ignored.
+	requireTLS, noPolicy bool
+	// sess is the TLS reporting state of the current connection.
+	sess *session
 }
 
 // Deliver tries to deliver content from env.From to rcpts, all in domain.
@@ -175,13 +197,20 @@ func (c *Client) Deliver(ctx context.Context, domain string, env envelope.Envelo
 		if mode == "" {
 			mode = "starttls"
 		}
-		t := target{name: host, port: port, relay: &relay, tls: mode}
+		t := target{name: host, port: port, relay: &relay, tls: mode, requireTLS: env.RequireTLS}
 		return c.tryHosts(ctx, []target{t}, env, rcpts, content, results)
 	}
 
 	targets, rerr := c.mailHosts(ctx, domain)
+	noPolicy := !env.RequireTLS && tlsRequiredNo(content)
+	if rerr == nil && !noPolicy {
+		targets, rerr = c.applySTS(ctx, domain, targets)
+	}
 	if rerr != nil {
 		return fill(results, rerr)
+	}
+	for i := range targets {
+		targets[i].requireTLS, targets[i].noPolicy = env.RequireTLS, noPolicy
 	}
 	return c.tryHosts(ctx, targets, env, rcpts, content, results)
 }
@@ -240,7 +269,7 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		_, aerr := c.opts.Resolver.LookupIP(ctx, domain)
 		switch {
 		case aerr == nil:
-			return []target{{name: domain, port: c.opts.Port}}, nil
+			return []target{{name: domain, port: c.opts.Port, domain: domain}}, nil
 		case dns.IsTemporary(aerr):
 			return nil, errDNSTemp
 		}
@@ -273,7 +302,7 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		if len(out) == maxHosts {
 			break
 		}
-		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port})
+		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port, domain: domain})
 	}
 	return out, nil
 }
@@ -292,6 +321,10 @@ func (c *Client) tryHosts(ctx context.Context, targets []target, env envelope.En
 			continue
 		}
 		resolved = true
+		if err := c.applyDANE(ctx, &t); err != nil {
+			last = err
+			continue
+		}
 		for _, ip := range ips {
 			if attempts >= maxAttempts || ctx.Err() != nil {
 				break
@@ -325,6 +358,11 @@ func (c *Client) tryHosts(ctx context.Context, targets []target, env envelope.En
 // should be tried.
 func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envelope.Envelope, rcpts []envelope.Recipient, content []byte, results []error) (final bool, err *reply.Error) {
 	log := c.log.With("host", t.name, "ip", ip.String())
+	if t.requireTLS && !c.validated(t) {
+		return false, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: fmt.Sprintf(
+			"REQUIRETLS: no MTA-STS policy or DNSSEC-authenticated TLSA records validate %s", t.name)}
+	}
+	t.sess = &session{ip: ip.String()}
 	conn, rerr := c.open(ctx, t, ip, true, log)
 	if errors.Is(rerr, errRetryPlain) {
 		log.Info("smtpclient: TLS handshake failed, retrying without TLS")
@@ -342,6 +380,9 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 	stop := context.AfterFunc(ctx, conn.close)
 	defer stop()
 
+	if conn.tls {
+		c.tlsSuccess(t)
+	}
 	c.transaction(ctx, conn, t, env, rcpts, content, results)
 	log.Info("smtpclient: transaction done", "tls", conn.tls, "results", summary(results))
 	return true, nil
@@ -377,11 +418,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	if err != nil {
 		return nil, &reply.Error{Code: 451, Enhanced: "4.4.1", Text: fmt.Sprintf("Could not connect to %s [%s]: %s", t.name, ip, dialReason(err))}
 	}
-	tlsCfg := &tls.Config{
-		ServerName:         t.name,
-		InsecureSkipVerify: !c.opts.VerifyTLS,
-		RootCAs:            c.opts.RootCAs,
-	}
+	tlsCfg := c.tlsConfig(t)
 	isTLS := false
 	if t.relay != nil && t.tls == "tls" {
 		tc := tls.Client(nc, tlsCfg)
@@ -426,7 +463,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 	// not on loopback, or when certificates are verified (a verified
 	// setup must not silently downgrade after a failed handshake).
 	auth := t.relay != nil && t.relay.Username != ""
-	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback())
+	mustTLS := c.opts.RequireTLS || (auth && !ip.IsLoopback()) || t.sts.enforced() || t.dane != nil || t.requireTLS
 	wantTLS := tryTLS && !cn.tls && !(t.relay != nil && t.tls == "none")
 	if wantTLS && cn.has("STARTTLS") {
 		rep, err := cn.startTLS(ctx, tlsCfg)
@@ -435,7 +472,7 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		case errors.As(err, &te):
 			log.Info("smtpclient: STARTTLS failed", "err", te.err)
 			if mustTLS || c.opts.VerifyTLS {
-				return nil, &reply.Error{Code: 451, Enhanced: "4.7.5", Text: fmt.Sprintf("TLS negotiation with %s [%s] failed", t.name, ip)}
+				return nil, tlsRefused(t, ip, te.err)
 			}
 			return nil, errRetryPlain
 		case err != nil:
@@ -452,7 +489,10 @@ func (c *Client) open(ctx context.Context, t target, ip netip.Addr, tryTLS bool,
 		}
 	}
 	if mustTLS && !cn.tls {
-		return nil, &reply.Error{Code: 451, Enhanced: "4.7.10", Text: fmt.Sprintf("TLS is required but %s [%s] does not offer it", t.name, ip)}
+		return nil, c.noTLS(t, ip, log)
+	}
+	if t.sts != nil && tryTLS && !cn.tls && !t.sts.enforced() {
+		c.tlsFailure(t, "sts", "starttls-not-supported", "STARTTLS not offered")
 	}
 
 	if auth {
@@ -589,9 +629,19 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 		return
 	}
 
+	if env.RequireTLS && !cn.has("REQUIRETLS") {
+		// RFC 8689 §4.2.1: the next hop must support REQUIRETLS.
+		fill(results, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS support required: " + t.name + " does not offer REQUIRETLS"})
+		cn.quit()
+		return
+	}
+
 	// MAIL (RFC 5321 §4.1.1.2) with extension parameters.
 	var mail strings.Builder
 	fmt.Fprintf(&mail, "MAIL FROM:<%s>", env.From)
+	if env.RequireTLS {
+		mail.WriteString(" REQUIRETLS")
+	}
 	if cn.has("SIZE") {
 		fmt.Fprintf(&mail, " SIZE=%d", len(content))
 	}

@@ -53,7 +53,7 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 	}
 	env := envelope.Envelope{
 		From: tx.from, EnvID: tx.params.EnvID, Ret: tx.params.Ret,
-		SMTPUTF8: tx.params.SMTPUTF8, EightBit: tx.params.EightBit,
+		SMTPUTF8: tx.params.SMTPUTF8, EightBit: tx.params.EightBit, RequireTLS: tx.params.RequireTLS,
 		RemoteIP: c.remote, Helo: c.helo, Received: now, ID: tx.id,
 	}
 	if c.account != nil {

@@ -357,10 +357,13 @@ type mailParams struct {
 	SMTPUTF8 bool
 	Ret      string
 	EnvID    string
+	// RequireTLS: REQUIRETLS (RFC 8689 §4.1).
+	RequireTLS bool
 }
 
 // parseMailParams interprets MAIL parameters: SIZE (RFC 1870), BODY
-// (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461), AUTH
+// (RFC 6152), SMTPUTF8 (RFC 6531), RET and ENVID (RFC 3461), REQUIRETLS
+// (RFC 8689), AUTH
 // (RFC 4954 §5, accepted and ignored).
 func parseMailParams(params []param) (mailParams, *reply.Error) {
 	var m mailParams
@@ -401,6 +404,11 @@ func parseMailParams(params []param) (mailParams, *reply.Error) {
 			if !p.Set {
 				return m, errParamSyntax
 			}
+		case "REQUIRETLS":
+			if p.Set {
+				return m, errParamSyntax
+			}
+			m.RequireTLS = true
 		default:
 			return m, reply.New(555, "5.5.4", "Unsupported MAIL parameter")
 		}

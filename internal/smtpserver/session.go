@@ -330,6 +330,9 @@ func (c *session) cmdHello(ehlo bool, arg string) error {
 		lines = append(lines, "STARTTLS")
 	}
 	lines = append(lines, "CHUNKING", "SMTPUTF8", "DSN")
+	if c.tls {
+		lines = append(lines, "REQUIRETLS") // RFC 8689 §3: only over TLS
+	}
 	if c.authOffered() {
 		m := c.s.opts.Auth.SASLMechanisms(scram.ConnBindings(c.conn, c.s.opts.TLSConfig))
 		lines = append(lines, "AUTH "+strings.Join(append(m, "PLAIN", "LOGIN"), " "))
@@ -531,6 +534,11 @@ func (c *session) cmdMail(arg string) error {
 	mp, rerr := parseMailParams(params)
 	if rerr != nil {
 		return c.protocolErr(rerr)
+	}
+	if mp.RequireTLS && !c.tls {
+		// RFC 8689 §4.1: REQUIRETLS is only offered, and only valid,
+		// within a TLS session.
+		return c.reply(530, "5.7.10", "REQUIRETLS needs a TLS session")
 	}
 	if p.NonASCII && !mp.SMTPUTF8 {
 		return c.replyErr(errNeedUTF8)

@@ -1,0 +1,333 @@
+// Package acmecert obtains and renews the server's TLS certificate from
+// an ACME CA (RFC 8555) with golang.org/x/crypto/acme: HTTP-01 answered
+// on the http listener (RFC 8555 §8.3), TLS-ALPN-01 on every TLS listener
+// (RFC 8737). The account key, the certificate key (kept across renewals,
+// so a DANE "3 1 1" record stays valid) and the certificate live in a
+// folder of the data directory. A failed renewal is logged and retried;
+// the old certificate keeps serving.
+package acmecert
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/acme"
+
+	"pochta/internal/tlscert"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Directory is the ACME directory URL.
+	Directory string
+	// Email is the account contact ("" = none).
+	Email string
+	// RootCAs verify the ACME server (nil = system roots).
+	RootCAs *x509.CertPool
+	// RenewBefore renews when less than this remains of the certificate.
+	RenewBefore time.Duration
+	// Names returns the names the certificate must cover.
+	Names func(ctx context.Context) []string
+	// Dir keeps account.key, cert.key and cert.pem.
+	Dir string
+	// CheckInterval is how often renewal is considered (default 1h; a
+	// failure retries after a tenth of it).
+	CheckInterval time.Duration
+	// NoHTTP01 skips HTTP-01 (no http listener): TLS-ALPN-01 only.
+	NoHTTP01 bool
+	// Logger (nil = discard).
+	Logger *slog.Logger
+}
+
+// Manager holds the current certificate and renews it.
+type Manager struct {
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	cert   *tls.Certificate // current; nil before the first one
+	http01 map[string]string
+	alpn   map[string]*tls.Certificate
+}
+
+// New returns a Manager with the certificate cached in Dir, if any.
+func New(opts Options) (*Manager, error) {
+	if opts.CheckInterval <= 0 {
+		opts.CheckInterval = time.Hour
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	m := &Manager{opts: opts, log: log, http01: map[string]string{}, alpn: map[string]*tls.Certificate{}}
+	if c, err := tls.LoadX509KeyPair(m.path("cert.pem"), m.path("cert.key")); err == nil {
+		m.cert = &c
+	}
+	return m, nil
+}
+
+func (m *Manager) path(name string) string { return filepath.Join(m.opts.Dir, name) }
+
+// Current returns the certificate being served (nil before the first).
+func (m *Manager) Current() *tls.Certificate {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.cert
+}
+
+// Run obtains a certificate when none is valid or renewal is due, then
+// checks again every CheckInterval until ctx ends.
+func (m *Manager) Run(ctx context.Context) {
+	for {
+		wait := m.opts.CheckInterval
+		if m.due() {
+			if err := m.Renew(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				m.log.Error("acme: obtaining the certificate failed; the current one keeps serving, retrying", "err", err)
+				wait = m.opts.CheckInterval / 10
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// due reports whether there is no certificate, it lacks a name, or less
+// than RenewBefore remains.
+func (m *Manager) due() bool {
+	c := m.Current()
+	if c == nil || c.Leaf == nil {
+		return true
+	}
+	if time.Until(c.Leaf.NotAfter) < m.opts.RenewBefore {
+		return true
+	}
+	names := m.opts.Names(context.Background())
+	for _, n := range names {
+		if c.Leaf.VerifyHostname(n) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Renew obtains a new certificate now.
+func (m *Manager) Renew(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	names := m.opts.Names(ctx)
+	if len(names) == 0 {
+		return errors.New("acme: no names")
+	}
+	accKey, err := m.key("account.key")
+	if err != nil {
+		return err
+	}
+	certKey, err := m.key("cert.key")
+	if err != nil {
+		return err
+	}
+	client := &acme.Client{Key: accKey, DirectoryURL: m.opts.Directory, UserAgent: "pochta"}
+	if m.opts.RootCAs != nil {
+		client.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: m.opts.RootCAs}}, Timeout: time.Minute}
+	}
+	acct := &acme.Account{}
+	if m.opts.Email != "" {
+		acct.Contact = []string{"mailto:" + m.opts.Email}
+	}
+	if _, err := client.Register(ctx, acct, acme.AcceptTOS); err != nil && !errors.Is(err, acme.ErrAccountAlreadyExists) {
+		return fmt.Errorf("acme: registering: %w", err)
+	}
+	order, err := client.AuthorizeOrder(ctx, acme.DomainIDs(names...))
+	if err != nil {
+		return fmt.Errorf("acme: ordering: %w", err)
+	}
+	for _, u := range order.AuthzURLs {
+		if err := m.authorize(ctx, client, u); err != nil {
+			return err
+		}
+	}
+	if order, err = client.WaitOrder(ctx, order.URI); err != nil {
+		return fmt.Errorf("acme: order: %w", err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, certKey)
+	if err != nil {
+		return err
+	}
+	der, _, err := client.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	if err != nil {
+		return fmt.Errorf("acme: finalizing: %w", err)
+	}
+	return m.install(der, certKey)
+}
+
+// authorize answers one authorization: HTTP-01 when offered, else
+// TLS-ALPN-01.
+func (m *Manager) authorize(ctx context.Context, client *acme.Client, url string) error {
+	z, err := client.GetAuthorization(ctx, url)
+	if err != nil {
+		return fmt.Errorf("acme: authorization: %w", err)
+	}
+	if z.Status == acme.StatusValid {
+		return nil
+	}
+	var chal *acme.Challenge
+	types := []string{"http-01", "tls-alpn-01"}
+	if m.opts.NoHTTP01 {
+		types = types[1:]
+	}
+	for _, typ := range types {
+		if i := slices.IndexFunc(z.Challenges, func(c *acme.Challenge) bool { return c.Type == typ }); i >= 0 {
+			chal = z.Challenges[i]
+			break
+		}
+	}
+	if chal == nil {
+		return fmt.Errorf("acme: no supported challenge for %s", z.Identifier.Value)
+	}
+	name := z.Identifier.Value
+	switch chal.Type {
+	case "http-01":
+		resp, err := client.HTTP01ChallengeResponse(chal.Token)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.http01[chal.Token] = resp
+		m.mu.Unlock()
+		defer func() { m.mu.Lock(); delete(m.http01, chal.Token); m.mu.Unlock() }()
+	default:
+		c, err := client.TLSALPN01ChallengeCert(chal.Token, name)
+		if err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.alpn[name] = &c
+		m.mu.Unlock()
+		defer func() { m.mu.Lock(); delete(m.alpn, name); m.mu.Unlock() }()
+	}
+	if _, err := client.Accept(ctx, chal); err != nil {
+		return fmt.Errorf("acme: accepting %s for %s: %w", chal.Type, name, err)
+	}
+	if _, err := client.WaitAuthorization(ctx, z.URI); err != nil {
+		return fmt.Errorf("acme: %s for %s: %w", chal.Type, name, err)
+	}
+	return nil
+}
+
+// install saves the chain and makes it current.
+func (m *Manager) install(der [][]byte, key crypto.Signer) error {
+	leaf, err := x509.ParseCertificate(der[0])
+	if err != nil {
+		return err
+	}
+	var pemData []byte
+	for _, d := range der {
+		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
+	}
+	if err := tlscert.WriteFile(m.path("cert.pem"), pemData, 0o644); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.cert = &tls.Certificate{Certificate: der, PrivateKey: key, Leaf: leaf}
+	m.mu.Unlock()
+	m.log.Info("acme: certificate installed", "names", strings.Join(leaf.DNSNames, " "), "not_after", leaf.NotAfter, "issuer", leaf.Issuer.CommonName)
+	return nil
+}
+
+// key loads (or creates) an ECDSA P-256 key kept in Dir.
+func (m *Manager) key(name string) (crypto.Signer, error) {
+	data, err := os.ReadFile(m.path(name))
+	if err == nil {
+		b, _ := pem.Decode(data)
+		if b == nil {
+			return nil, fmt.Errorf("acme: %s: not PEM", name)
+		}
+		return x509.ParseECPrivateKey(b.Bytes)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return k, tlscert.WriteFile(m.path(name), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+}
+
+// TLSConfig wraps base: the current ACME certificate is served (base's
+// own certificate until there is one), and a TLS-ALPN-01 validation
+// (ALPN "acme-tls/1", RFC 8737 §3) gets its challenge certificate.
+func (m *Manager) TLSConfig(base *tls.Config) *tls.Config {
+	cfg := base.Clone()
+	fallback := base.Certificates
+	cfg.Certificates = nil
+	cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if c := m.Current(); c != nil {
+			return c, nil
+		}
+		if len(fallback) > 0 {
+			return &fallback[0], nil
+		}
+		return nil, errors.New("acme: no certificate yet")
+	}
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if !slices.Contains(hello.SupportedProtos, acme.ALPNProto) {
+			return nil, nil
+		}
+		m.mu.Lock()
+		c := m.alpn[strings.ToLower(hello.ServerName)]
+		m.mu.Unlock()
+		if c == nil {
+			return nil, fmt.Errorf("acme: no TLS-ALPN-01 challenge for %q", hello.ServerName)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{*c}, NextProtos: []string{acme.ALPNProto}, MinVersion: tls.VersionTLS12}, nil
+	}
+	return cfg
+}
+
+// HTTPHandler answers HTTP-01 challenges (RFC 8555 §8.3) under
+// /.well-known/acme-challenge/ for any Host; it is mounted on the http
+// listener.
+func (m *Manager) HTTPHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := strings.TrimPrefix(r.URL.Path, "/.well-known/acme-challenge/")
+		m.mu.Lock()
+		resp, ok := m.http01[token]
+		m.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte(resp))
+	})
+}

@@ -1,0 +1,70 @@
+package app
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pochta/internal/config"
+	"pochta/internal/dnstest"
+	"pochta/internal/queue"
+)
+
+// TestDANEDeferralInQueue: mail forwarded to remote.test, whose MX has
+// DNSSEC-authenticated TLSA records but offers no STARTTLS, stays in the
+// queue with the reason that `pochta queue show` prints; nothing is sent
+// in clear.
+func TestDANEDeferralInQueue(t *testing.T) {
+	sk, port := startSink(t) // no STARTTLS
+	dnsSrv := dnstest.Start(t, dnstest.Zone{
+		"remote.test":    {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test": {A: []string{"127.0.0.1"}},
+		fmt.Sprintf("_%d._tcp.mx.remote.test", port): {AD: true,
+			TLSA: []dnstest.TLSA{{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("00", 32)}}},
+	})
+	var cfg *config.Config
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
+		c.DNS.Servers = []string{dnsSrv.Addr()}
+		c.Delivery.RemotePort = port
+		c.Delivery.DANE = true
+		cfg = c
+	})
+	if err := a.Store.AddAlias(t.Context(), "fwd@example.test", []string{"bob@remote.test"}); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: <alice@sender.test>\r\nTo: <fwd@example.test>\r\nSubject: protected\r\n\r\nhello\r\n"
+	if err := sendPlain(a.Addrs()["smtp"][0], "alice@sender.test", "fwd@example.test", msg); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cfg.DataDir, "queue")
+	var last string
+	for i := 0; ; i++ {
+		items, err := queue.List(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 1 {
+			it, _, err := queue.Show(dir, items[0].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last = it.Recipients[0].LastError; last != "" {
+				break
+			}
+		}
+		if i == 300 {
+			t.Fatalf("no deferral recorded within 30s (queue: %v)", items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(last, "DANE: TLSA records of mx.remote.test require TLS but mx.remote.test [127.0.0.1] does not offer STARTTLS") {
+		t.Fatalf("reason %q", last)
+	}
+	select {
+	case <-sk.got:
+		t.Fatal("delivered in clear")
+	default:
+	}
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"pochta/internal/envelope"
+	"pochta/internal/tlsrpt"
+)
+
+// dailyTLSReports sends each UTC day's TLS reports shortly after it ends.
+func (a *App) dailyTLSReports(ctx context.Context) {
+	for {
+		now := time.Now().UTC()
+		next := now.Truncate(24 * time.Hour).Add(24*time.Hour + 5*time.Minute)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(next.Sub(now)):
+		}
+		a.sendTLSReports(ctx, next.Add(-24*time.Hour))
+	}
+}
+
+// sendTLSReports sends the reports of day to each recipient domain whose
+// `_smtp._tls` record names a mailto: address (RFC 8460 §3, §5.3);
+// https: reporting is not done. The report mail says "TLS-Required: No"
+// so that a broken TLS setup does not stop its own report (RFC 8460
+// §5.3, RFC 8689 §5).
+func (a *App) sendTLSReports(ctx context.Context, day time.Time) {
+	host := strings.ToLower(strings.TrimSuffix(a.cfg.Hostname, "."))
+	from := "postmaster@" + host
+	for domain, rep := range a.TLSReports.Take(day, host, from) {
+		txts, err := a.resolver.LookupTXT(ctx, "_smtp._tls."+domain)
+		if err != nil {
+			continue
+		}
+		for _, txt := range txts {
+			rua, err := tlsrpt.ParseRecord(txt)
+			if err != nil {
+				continue
+			}
+			for _, u := range rua {
+				to, ok := strings.CutPrefix(u, "mailto:")
+				if !ok || !strings.Contains(to, "@") || strings.ContainsAny(to, "<>\r\n ") {
+					continue
+				}
+				msg, err := tlsrpt.Message(rep, domain, host, from, to, time.Now())
+				if err != nil {
+					a.log.Error("tls report", "domain", domain, "err", err)
+					continue
+				}
+				msg = append([]byte("TLS-Required: No\r\n"), msg...)
+				env := envelope.Envelope{From: from, Recipients: []envelope.Recipient{{Address: to, Notify: []string{"NEVER"}}}, Received: time.Now()}
+				if _, err := a.Queue.Enqueue(ctx, env, msg); err != nil {
+					a.log.Error("tls report not queued", "domain", domain, "err", err)
+					continue
+				}
+				a.log.Info("tls report queued", "domain", domain, "to", to, "report_id", rep.ReportID)
+			}
+		}
+	}
+}
