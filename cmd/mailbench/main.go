@@ -2,9 +2,14 @@
 // pochta and Postfix can be compared side by side on one machine. It runs a
 // bounded number of concurrent senders over loopback, each delivering 4 KiB
 // messages in one SMTP session (Go's net/smtp client), and prints messages
-// per second and latency percentiles.
+// per second and latency percentiles. Its idle mode holds many IMAP
+// connections in IDLE and reports the server's memory per connection,
+// measured from outside (/proc/PID/status and smaps_rollup).
 //
 //	mailbench -addr 127.0.0.1:2525 -to me@localhost -senders 50 -messages 2000
+//	mailbench idle -addr 127.0.0.1:143 -user u -pass p -conns 1000 -pid 1234
+//
+// Every line it prints is key=value pairs, for scripts/bench to collect.
 package main
 
 import (
@@ -21,6 +26,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "idle" {
+		runIdle(os.Args[2:])
+		return
+	}
 	addr := flag.String("addr", "127.0.0.1:2525", "SMTP server (loopback only)")
 	to := flag.String("to", "me@localhost", "recipient")
 	from := flag.String("from", "bench@example.test", "sender")
@@ -30,11 +39,7 @@ func main() {
 	maxTime := flag.Duration("max-time", 2*time.Minute, "stop after this long in any case")
 	flag.Parse()
 
-	host, _, err := net.SplitHostPort(*addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		fmt.Fprintln(os.Stderr, "mailbench: -addr must be a loopback ip:port")
-		os.Exit(2)
-	}
+	mustLoopback(*addr)
 	body := message(*from, *to, *size)
 	var next atomic.Int64
 	var failed atomic.Int64
@@ -85,6 +90,16 @@ func main() {
 		pct(0.5).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 	if failed.Load() > 0 {
 		os.Exit(1)
+	}
+}
+
+// mustLoopback exits unless addr is a loopback ip:port: the tool loads
+// servers on this machine only.
+func mustLoopback(addr string) {
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		fmt.Fprintln(os.Stderr, "mailbench: -addr must be a loopback ip:port")
+		os.Exit(2)
 	}
 }
 

@@ -45,7 +45,8 @@ func (s *session) cmdCompress(tag string, p *parser, uid bool) (string, error) {
 	}
 	// Our own inflater: compress/flate would sit on data a client flushed
 	// with Z_PARTIAL_FLUSH until more input arrives (see inflate.go).
-	s.br = bufio.NewReaderSize(newInflater(bufio.NewReaderSize(in, 4096)), 4096)
+	s.releaseReader()
+	s.br = bufio.NewReaderSize(newInflater(bufio.NewReaderSize(in, bufSize)), bufSize)
 	s.cr.r = s.br
 	s.w = newDeflateWriter(s.conn)
 	return "", nil

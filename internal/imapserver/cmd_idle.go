@@ -27,6 +27,12 @@ func (s *session) cmdIdle(tag string, p *parser, uid bool) (string, error) {
 	}
 	lines := make(chan lineResult, 1)
 	go func() {
+		// Until the client sends, this goroutine holds no read buffer
+		// (awaitInput) and the session none to write (writer).
+		if err := s.awaitInput(); err != nil {
+			lines <- lineResult{nil, err}
+			return
+		}
 		l, err := s.cr.readLine(nil)
 		lines <- lineResult{l, err}
 	}()

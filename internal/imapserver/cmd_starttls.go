@@ -1,7 +1,6 @@
 package imapserver
 
 import (
-	"bufio"
 	"crypto/tls"
 	"time"
 )
@@ -30,10 +29,7 @@ func (s *session) cmdStartTLS(tag string, p *parser, uid bool) (string, error) {
 		return "", nil
 	}
 	tc.SetDeadline(time.Time{})
-	s.conn = tc
 	s.tlsActive = true
-	s.br = bufio.NewReaderSize(tc, 4096)
-	s.cr.r = s.br
-	s.w = newWriter(tc)
+	s.setTransport(tc)
 	return "", nil
 }

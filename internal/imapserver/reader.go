@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"strconv"
+	"sync"
 )
 
 // Framing limits. A command is its lines plus the literals between them;
@@ -32,6 +34,52 @@ type literalError struct {
 }
 
 func (e *literalError) Error() string { return "literal too large" }
+
+// bufSize is the size of a session's read and write buffers.
+const bufSize = 4096
+
+// newBufPools returns the pools of read and write buffers that sessions
+// hold only while they have something to read or write.
+func newBufPools() (readers, writers *sync.Pool) {
+	readers = &sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	writers = &sync.Pool{New: func() any { return bufio.NewWriterSize(nil, bufSize) }}
+	return readers, writers
+}
+
+// wakeReader is a session's transport with at most one byte read ahead:
+// a session waiting for its client reads one byte into b, holding no
+// buffer, and only then takes a read buffer from the pool, which reads
+// that byte first.
+type wakeReader struct {
+	r   io.Reader
+	b   [1]byte
+	has bool
+}
+
+// wait blocks until the client sends a byte (or the read fails, as at a
+// deadline).
+func (wr *wakeReader) wait() error {
+	for !wr.has {
+		n, err := wr.r.Read(wr.b[:])
+		if n == 1 {
+			wr.has = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (wr *wakeReader) Read(p []byte) (int, error) {
+	if !wr.has || len(p) == 0 {
+		return wr.r.Read(p)
+	}
+	p[0] = wr.b[0]
+	wr.has = false
+	return 1, nil
+}
 
 // commandReader frames commands from the client.
 type commandReader struct {

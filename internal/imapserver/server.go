@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +71,9 @@ type Server struct {
 	// unauthTimeout bounds how long a connection may stay unauthenticated
 	// between commands.
 	unauthTimeout time.Duration
+	// readers and writers pool the sessions' buffers, which a session
+	// holds only while it reads a command or writes responses.
+	readers, writers *sync.Pool
 }
 
 // New returns a Server; zero limits get safe defaults.
@@ -87,6 +91,7 @@ func New(opts Options) *Server {
 
 		unauthTimeout: defaultUnauthTimeout,
 	}
+	s.readers, s.writers = newBufPools()
 	s.conns = conntrack.New(conntrack.Options{
 		MaxConns:      opts.Limits.MaxConnections,
 		MaxConnsPerIP: opts.Limits.MaxConnectionsPerIP,

@@ -30,7 +30,8 @@ type session struct {
 	srv       *Server
 	conn      net.Conn // current transport (TLS after STARTTLS)
 	raw       net.Conn // the accepted connection; never replaced
-	br        *bufio.Reader
+	in        *wakeReader
+	br        *bufio.Reader // nil while waiting for the client (awaitInput)
 	cr        *commandReader
 	w         *writer
 	tlsActive bool
@@ -57,10 +58,54 @@ type session struct {
 func newSession(srv *Server, c net.Conn, tlsActive bool) *session {
 	s := &session{srv: srv, conn: c, raw: c, tlsActive: tlsActive}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.br = bufio.NewReaderSize(c, 4096)
-	s.w = newWriter(c)
-	s.cr = &commandReader{r: s.br, maxAppend: srv.opts.Limits.IMAPLiteralSize, cont: s.continuation}
+	s.cr = &commandReader{maxAppend: srv.opts.Limits.IMAPLiteralSize, cont: s.continuation}
+	s.setTransport(c)
 	return s
+}
+
+// setTransport makes c the session's transport: the accepted connection,
+// or TLS after STARTTLS. Nothing may be buffered from the old one.
+func (s *session) setTransport(c net.Conn) {
+	s.conn = c
+	s.in = &wakeReader{r: c}
+	s.releaseReader()
+	s.w = newWriter(c, s.srv.writers)
+}
+
+// releaseReader returns the read buffer, which must be empty, to the pool.
+func (s *session) releaseReader() {
+	if s.br != nil {
+		s.br.Reset(nil)
+		s.srv.readers.Put(s.br)
+		s.br, s.cr.r = nil, nil
+	}
+}
+
+// awaitInput waits for the client's next bytes and makes sure the session
+// has a read buffer. When nothing is buffered it waits without one (the
+// buffer goes back to the pool), so a connection waiting for its next
+// command or in IDLE holds no read buffer; only a compressed session keeps
+// its reader chain.
+func (s *session) awaitInput() error {
+	if s.br != nil && (s.compress || s.br.Buffered() > 0) {
+		return nil
+	}
+	s.releaseReader()
+	if err := s.in.wait(); err != nil {
+		return err
+	}
+	s.br = s.srv.readers.Get().(*bufio.Reader)
+	s.br.Reset(s.in)
+	s.cr.r = s.br
+	return nil
+}
+
+// readCommand reads the next command (commandReader.read).
+func (s *session) readCommand() ([]byte, error) {
+	if err := s.awaitInput(); err != nil {
+		return nil, err
+	}
+	return s.cr.read()
 }
 
 func (s *session) continuation() error {
@@ -108,7 +153,7 @@ func (s *session) serve() {
 			s.flush()
 			return
 		}
-		cmd, err := s.cr.read()
+		cmd, err := s.readCommand()
 		s.waiting.Store(false)
 		s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
 		if err != nil {

@@ -7,13 +7,20 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // writer writes responses (RFC 9051 §7). Errors are sticky: once a write
 // fails every later write is dropped and flush reports the error.
+//
+// Without compression the writer holds its buffer only from the first
+// write to the flush: between commands (and in IDLE) the buffer is back in
+// the server's pool, so that an idle connection costs no write buffer.
 type writer struct {
-	bw *bufio.Writer
-	fl *flate.Writer // non-nil after COMPRESS=DEFLATE
+	bw   *bufio.Writer // nil between a flush and the next write (with pool)
+	dst  io.Writer
+	pool *sync.Pool    // of *bufio.Writer; nil keeps bw for good
+	fl   *flate.Writer // non-nil after COMPRESS=DEFLATE
 	// With compression, deflate output collects in zbuf and goes to zout
 	// in one write per flush: some clients (mbsync) mishandle a flush
 	// split across TCP segments.
@@ -27,22 +34,33 @@ type writer struct {
 func newDeflateWriter(w io.Writer) *writer {
 	zbuf := &bytes.Buffer{}
 	fl, _ := flate.NewWriter(zbuf, 5)
-	return &writer{bw: bufio.NewWriterSize(fl, 4096), fl: fl, zbuf: zbuf, zout: w}
+	return &writer{bw: bufio.NewWriterSize(fl, bufSize), fl: fl, zbuf: zbuf, zout: w}
 }
 
-func newWriter(w io.Writer) *writer { return &writer{bw: bufio.NewWriterSize(w, 4096)} }
+// newWriter returns a writer onto w that takes its buffer from pool when
+// it has something to say.
+func newWriter(w io.Writer, pool *sync.Pool) *writer { return &writer{dst: w, pool: pool} }
+
+// buf returns the buffer, taking one from the pool if needed.
+func (w *writer) buf() *bufio.Writer {
+	if w.bw == nil {
+		w.bw = w.pool.Get().(*bufio.Writer)
+		w.bw.Reset(w.dst)
+	}
+	return w.bw
+}
 
 func (w *writer) str(s string) {
 	w.dirty = true
 	if w.err == nil {
-		_, w.err = w.bw.WriteString(s)
+		_, w.err = w.buf().WriteString(s)
 	}
 }
 
 func (w *writer) bytes(b []byte) {
 	w.dirty = true
 	if w.err == nil {
-		_, w.err = w.bw.Write(b)
+		_, w.err = w.buf().Write(b)
 	}
 }
 
@@ -70,8 +88,15 @@ func (w *writer) flush() error {
 		return w.err
 	}
 	w.dirty = false
-	if w.err == nil {
+	if w.err == nil && w.bw != nil {
 		w.err = w.bw.Flush()
+	}
+	if w.pool != nil && w.bw != nil {
+		// Empty after a successful flush; after a failed one the
+		// session ends and what is left is dropped.
+		w.bw.Reset(nil)
+		w.pool.Put(w.bw)
+		w.bw = nil
 	}
 	if w.err == nil && w.fl != nil {
 		w.err = w.fl.Flush()
