@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"pochta/internal/auth"
 	"pochta/internal/config"
 	"pochta/internal/directory/slapdtest"
 	"pochta/internal/store"
@@ -350,4 +351,54 @@ func inboxCount(t *testing.T, a *App, addr string, n uint32) store.Account {
 		}
 	}
 	return acct
+}
+
+// TestLDAPAppPasswords: a directory user's app passwords work like an
+// internal account's (limited to their protocols, refused once removed),
+// only while the directory lets the user use mail; an account set to take
+// only app passwords refuses the directory password.
+func TestLDAPAppPasswords(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.PeopleLDIF)
+	a := startLDAPApp(t, srv, nil)
+	ctx := context.Background()
+
+	imapLogin(t, a, "kate@example.test", "kate-pw", "OK") // provisions the account
+	acct, err := a.Store.GetAccount(ctx, "k.smith@example.test")
+	if err != nil {
+		acct, err = a.Store.GetAccount(ctx, "kate@example.test")
+	}
+	if err != nil {
+		t.Fatalf("the directory user's account: %v", err)
+	}
+	add := func(name string, protocols ...string) string {
+		secret := auth.GenerateAppPassword()
+		if _, err := a.Store.AddAppPassword(ctx, store.AppPassword{AccountID: acct.ID, Name: name, Hash: auth.AppPasswordHash(secret), Protocols: protocols}); err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	phone, mailer := add("phone"), add("mailer", auth.ProtoSMTP)
+
+	// By any of the user's addresses; limited to its protocols.
+	imapLogin(t, a, "kate@example.test", phone, "OK")
+	imapLogin(t, a, "sales@example.test", phone, "OK")
+	pop3Login(t, a, "kate@example.test", phone, "+OK")
+	smtpLogin(t, a, "kate@example.test", mailer, 235)
+	imapLogin(t, a, "kate@example.test", mailer, "NO [AUTHENTICATIONFAILED]")
+	// Another directory user cannot use kate's app password.
+	imapLogin(t, a, "bob@example.test", phone, "NO [AUTHENTICATIONFAILED]")
+
+	// App passwords only: the directory password is refused, the app password works.
+	if err := a.Store.SetMainPasswordRefused(ctx, acct.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	imapLogin(t, a, "kate@example.test", "kate-pw", "NO [AUTHENTICATIONFAILED]")
+	smtpLogin(t, a, "kate@example.test", "kate-pw", 535)
+	imapLogin(t, a, "kate@example.test", phone, "OK")
+
+	// Removed: refused.
+	if err := a.Store.RemoveAppPassword(ctx, acct.ID, "phone"); err != nil {
+		t.Fatal(err)
+	}
+	imapLogin(t, a, "kate@example.test", phone, "NO [AUTHENTICATIONFAILED]")
 }

@@ -169,3 +169,29 @@ func (a *Authenticator) mainPasswordRefused(ctx context.Context, accountID int64
 	}
 	return a.opts.AppPasswords.MainPasswordRefused(ctx, accountID)
 }
+
+// sourcedAppPassword reports whether password is an app password, valid on
+// proto, of the account username reaches through the account sources
+// (a directory user's provisioned account, or an internal one). Anything
+// else — not app-password shaped, an unknown or disabled user, an
+// unreachable directory — is left to the normal path (ok = false).
+func (a *Authenticator) sourcedAppPassword(ctx context.Context, proto, username, password string) (store.Account, bool, error) {
+	h := AppPasswordHash(password)
+	if a.opts.AppPasswords == nil || h == "" {
+		return store.Account{}, false, nil
+	}
+	acct, err := a.opts.Sources.Account(ctx, username)
+	if err != nil {
+		return store.Account{}, false, nil
+	}
+	p, err := a.opts.AppPasswords.AppPasswordByHash(ctx, acct.ID, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Account{}, false, nil
+	case err != nil:
+		return store.Account{}, false, err
+	case len(p.Protocols) > 0 && !slices.Contains(p.Protocols, proto):
+		return store.Account{}, false, nil
+	}
+	return acct, true, nil
+}

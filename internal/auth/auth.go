@@ -140,6 +140,10 @@ type Options struct {
 // other error is temporary (the directory is unreachable).
 type Sources interface {
 	Authenticate(ctx context.Context, login, password string) (acct store.Account, internal bool, err error)
+	// Account finds (provisioning it when needed) the account an address
+	// reaches, as for mail: errors when nobody knows it, the user may not
+	// use mail, or a source cannot answer.
+	Account(ctx context.Context, addr string) (store.Account, error)
 }
 
 // Authenticator verifies logins against a Directory.
@@ -222,7 +226,7 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 	if a.capped(remote) {
 		return store.Account{}, ErrTooManyFailures
 	}
-	acct, internal, err := a.account(ctx, username, password)
+	acct, internal, err := a.account(ctx, proto, username, password)
 	switch {
 	case err == nil:
 		m := mainPassword // a directory has checked the password
@@ -280,12 +284,30 @@ func (a *Authenticator) failed(ctx context.Context, remote netip.Addr, username 
 
 // account finds who answers for username: the configured Sources, or
 // the store's own accounts (internal = true: check the stored hash).
-func (a *Authenticator) account(ctx context.Context, username, password string) (store.Account, bool, error) {
-	if a.opts.Sources != nil {
-		return a.opts.Sources.Authenticate(ctx, username, password)
+func (a *Authenticator) account(ctx context.Context, proto, username, password string) (store.Account, bool, error) {
+	if a.opts.Sources == nil {
+		acct, err := a.dir.GetAccount(ctx, username)
+		return acct, err == nil, err
 	}
-	acct, err := a.dir.GetAccount(ctx, username)
-	return acct, err == nil, err
+	// App passwords are ours, not the directory's: a directory user's
+	// app password is checked here, once the sources say the user may
+	// use mail (internal = false: nothing left to check).
+	if acct, ok, err := a.sourcedAppPassword(ctx, proto, username, password); err != nil || ok {
+		return acct, false, err
+	}
+	acct, internal, err := a.opts.Sources.Authenticate(ctx, username, password)
+	if err == nil && !internal {
+		// The directory accepted the user's own password, which an
+		// account that takes only app passwords refuses.
+		refused, rerr := a.mainPasswordRefused(ctx, acct.ID)
+		switch {
+		case rerr != nil:
+			return store.Account{}, false, rerr
+		case refused:
+			return store.Account{}, false, directory.ErrInvalid
+		}
+	}
+	return acct, internal, err
 }
 
 // fail records a failure and returns how long to delay the answer.
