@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		FailureExempt:       cfg.Limits.PerIPExempt(),
 
 		MaxAccountFailuresPerHour: cfg.Limits.WithDefaults().AuthFailuresPerHourPerUser,
+		MaxLoginsPerMinute:        cfg.Limits.WithDefaults().LoginsPerMinutePerAccount,
 		AppPasswords:              st,
 		SCRAM:                     st,
 		Sources:                   sources,

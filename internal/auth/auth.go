@@ -119,6 +119,10 @@ type Options struct {
 	// user name in an hour (from any IPs), each further failure for it
 	// waits MaxFailureDelay (limit.go); 0 means no such limit.
 	MaxAccountFailuresPerHour int
+	// MaxLoginsPerMinute caps an account's successful logins (new
+	// sessions, every protocol) per minute from outside FailureExempt
+	// networks (limit.go); 0 means no cap.
+	MaxLoginsPerMinute int
 	// AppPasswords, when set, lets accounts log in with app passwords
 	// and refuse their main password (apppass.go).
 	AppPasswords store.AppPasswords
@@ -162,6 +166,7 @@ type Authenticator struct {
 	dummy    string            // hash verified for unknown users, to equalise timing
 	hourly   *ratelimit.Window // failures per IP
 	perUser  *ratelimit.Window // failures per user name
+	perLogin *ratelimit.Window // successful logins per account
 }
 
 type failure struct {
@@ -195,6 +200,7 @@ func New(dir store.Directory, opts Options) *Authenticator {
 	clock := ratelimit.Options{Now: func() time.Time { return a.now() }}
 	a.hourly = ratelimit.NewWindow(opts.MaxFailuresPerHour, time.Hour, clock)
 	a.perUser = ratelimit.NewWindow(opts.MaxAccountFailuresPerHour, time.Hour, clock)
+	a.perLogin = ratelimit.NewWindow(opts.MaxLoginsPerMinute, time.Minute, clock)
 	return a
 }
 
@@ -236,6 +242,9 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 			}
 		}
 		if m != noMatch {
+			if err := a.countLogin(remote, acct.Address); err != nil {
+				return store.Account{}, err
+			}
 			a.succeeded(remote)
 			if m == mainPassword && internal {
 				// The main password matched its argon2id hash: the one

@@ -62,3 +62,33 @@ func TestAccountFailuresSlowDown(t *testing.T) {
 		t.Fatalf("owner locked out: %v", err)
 	}
 }
+
+// TestLoginsPerMinuteCap: past MaxLoginsPerMinute successful logins of one
+// account in a minute, the right password gets a temporary failure (not
+// ErrInvalid) from every IP until the minute has passed; exempt networks
+// are not counted, and other accounts are not affected.
+func TestLoginsPerMinuteCap(t *testing.T) {
+	ctx := context.Background()
+	env := newCacheEnv(t, Options{FailureDelay: time.Millisecond, MaxLoginsPerMinute: 3,
+		FailureExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	a := env.a
+	now := time.Unix(1700000000, 0)
+	a.now = func() time.Time { return now }
+	for i := range 3 {
+		ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})
+		if _, err := a.Login(ctx, "kate@example.test", "pw", ip); err != nil {
+			t.Fatalf("login %d: %v", i+1, err)
+		}
+	}
+	_, err := a.Login(ctx, "kate@example.test", "pw", netip.MustParseAddr("192.0.2.99"))
+	if !errors.Is(err, ErrTooManyLogins) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("fourth login in the minute: %v, want ErrTooManyLogins (temporary)", err)
+	}
+	if _, err := a.Login(ctx, "kate@example.test", "pw", netip.MustParseAddr("127.0.0.1")); err != nil {
+		t.Fatalf("exempt loopback refused: %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	if _, err := a.Login(ctx, "kate@example.test", "pw", netip.MustParseAddr("192.0.2.99")); err != nil {
+		t.Fatalf("still refused two minutes later: %v", err)
+	}
+}

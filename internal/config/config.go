@@ -260,6 +260,7 @@ type Limits struct {
 	MessagesPerMinutePerAccount int `toml:"messages_per_minute_per_account"` // authenticated MAIL, then 421
 	AuthFailuresPerHourPerIP    int `toml:"auth_failures_per_hour_per_ip"`   // every protocol; then logins fail at once
 	AuthFailuresPerHourPerUser  int `toml:"auth_failures_per_hour_per_user"` // from any IPs; then failures wait auth.max_failure_delay
+	LoginsPerMinutePerAccount   int `toml:"logins_per_minute_per_account"`   // successful logins (new connections) per account, every protocol; then a temporary failure
 	OutgoingMessagesPerDay      int `toml:"outgoing_messages_per_day"`       // per account, to remote recipients, then 451
 	OutgoingRecipientsPerDay    int `toml:"outgoing_recipients_per_day"`     // per account, distinct remote recipients, then 451
 }
@@ -304,6 +305,7 @@ func (l Limits) WithDefaults() Limits {
 	orDefault(&l.MessagesPerMinutePerAccount, d.MessagesPerMinutePerAccount)
 	orDefault(&l.AuthFailuresPerHourPerIP, d.AuthFailuresPerHourPerIP)
 	orDefault(&l.AuthFailuresPerHourPerUser, d.AuthFailuresPerHourPerUser)
+	orDefault(&l.LoginsPerMinutePerAccount, d.LoginsPerMinutePerAccount)
 	orDefault(&l.OutgoingMessagesPerDay, d.OutgoingMessagesPerDay)
 	orDefault(&l.OutgoingRecipientsPerDay, d.OutgoingRecipientsPerDay)
 	if l.ConnectionLimitExceptions == nil {
@@ -475,6 +477,7 @@ func Default() *Config {
 			MessagesPerMinutePerAccount: 60,
 			AuthFailuresPerHourPerIP:    30,
 			AuthFailuresPerHourPerUser:  100,
+			LoginsPerMinutePerAccount:   120,
 			OutgoingMessagesPerDay:      1000, // as mox's MaxOutgoingMessagesPerDay
 			OutgoingRecipientsPerDay:    500,
 		},
@@ -630,6 +633,7 @@ func (c *Config) Validate() error {
 		{"limits.messages_per_minute_per_account", int64(c.Limits.MessagesPerMinutePerAccount)},
 		{"limits.auth_failures_per_hour_per_ip", int64(c.Limits.AuthFailuresPerHourPerIP)},
 		{"limits.auth_failures_per_hour_per_user", int64(c.Limits.AuthFailuresPerHourPerUser)},
+		{"limits.logins_per_minute_per_account", int64(c.Limits.LoginsPerMinutePerAccount)},
 		{"limits.outgoing_messages_per_day", int64(c.Limits.OutgoingMessagesPerDay)},
 		{"limits.outgoing_recipients_per_day", int64(c.Limits.OutgoingRecipientsPerDay)},
 		{"queue.expire", int64(c.Queue.Expire.Duration)},
