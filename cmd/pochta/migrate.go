@@ -251,6 +251,13 @@ func copyMailbox(ctx context.Context, src, dst store.Backend, dstAccount int64, 
 		}
 		size += m.Size
 	}
+	expunged, err := src.Expunged(ctx, mb.ID)
+	if err == nil && len(expunged) > 0 {
+		err = dst.ImportExpunged(ctx, nmb.ID, expunged)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
 	st := mb
 	st.ID = nmb.ID
 	return len(msgs), size, dst.SetMailboxState(ctx, st)
@@ -360,6 +367,11 @@ func describeAccount(ctx context.Context, st store.Backend, a store.Account, add
 		if err != nil {
 			return err
 		}
+		expunged, err := st.Expunged(ctx, mb.ID)
+		if err != nil {
+			return err
+		}
+		add("    expunged (uid:modseq) %v", expunged)
 		for _, m := range msgs {
 			r, err := st.Open(ctx, mb.ID, m.UID)
 			if err != nil {

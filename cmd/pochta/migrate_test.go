@@ -139,7 +139,8 @@ func fillStore(t *testing.T, s store.Backend) {
 
 // imapView is what an IMAP client caches of every folder: its name and
 // subscription, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, and per message the
-// UID, flags, modseq and internal date.
+// UID, flags, modseq and internal date; and what QRESYNC reports as
+// vanished to a client one modseq behind.
 func imapView(t *testing.T, s store.Backend) string {
 	ctx := context.Background()
 	var b strings.Builder
@@ -161,6 +162,11 @@ func imapView(t *testing.T, s store.Backend) string {
 			if err != nil {
 				t.Fatal(err)
 			}
+			_, vanished, err := s.Changes(ctx, mb.ID, mb.HighestModSeq-1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, " vanished since highestmodseq-1: %v", vanished)
 		}
 	}
 	return b.String()

@@ -475,4 +475,10 @@ type Importer interface {
 	// SetMailboxState sets mb.ID's UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
 	// RecentWatermark to those of mb.
 	SetMailboxState(ctx context.Context, mb Mailbox) error
+	// Expunged returns the mailbox's expunged UIDs, each with the modseq
+	// of its expunge (what QRESYNC's VANISHED is answered from).
+	Expunged(ctx context.Context, mailboxID int64) (map[uint32]uint64, error)
+	// ImportExpunged records UIDs as expunged at their modseqs, so that a
+	// QRESYNC client learns they vanished (RFC 7162 §3.2.10).
+	ImportExpunged(ctx context.Context, mailboxID int64, expunged map[uint32]uint64) error
 }

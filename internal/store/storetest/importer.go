@@ -11,7 +11,8 @@ import (
 )
 
 // testImporter: imported messages keep their UIDs (with gaps), flags,
-// dates and modseqs, and SetMailboxState sets what IMAP clients cache.
+// dates and modseqs, ImportExpunged's UIDs are vanished (QRESYNC), and
+// SetMailboxState sets what IMAP clients cache.
 func testImporter(t *testing.T, e *env) {
 	im, ok := e.s.(store.Importer)
 	if !ok {
@@ -28,6 +29,7 @@ func testImporter(t *testing.T, e *env) {
 	for _, m := range in {
 		e.must(im.ImportMessage(e.ctx, mb.ID, m, strings.NewReader(msg("s", fmt.Sprint("body ", m.UID)))))
 	}
+	e.must(im.ImportExpunged(e.ctx, mb.ID, map[uint32]uint64{1: 30, 2: 55, 50: 55}))
 	mb.UIDValidity, mb.UIDNext, mb.HighestModSeq, mb.RecentWatermark = 123456, 150, 55, 100
 	e.must(im.SetMailboxState(e.ctx, mb))
 
@@ -56,6 +58,15 @@ func testImporter(t *testing.T, e *env) {
 	e.must(err)
 	if st.UIDValidity != 123456 || st.UIDNext != 150 || st.HighestModSeq != 55 || st.Messages != 3 || st.Unseen != 2 || st.Deleted != 1 || st.Recent != 0 {
 		t.Fatalf("status after import: %+v", st)
+	}
+	if _, vanished, err := e.s.Changes(e.ctx, mb.ID, 54); err != nil || fmt.Sprint(vanished) != "[2 50]" {
+		t.Fatalf("vanished since 54: %v, %v", vanished, err)
+	}
+	if ex, err := im.Expunged(e.ctx, mb.ID); err != nil || fmt.Sprint(ex) != "map[1:30 2:55 50:55]" {
+		t.Fatalf("Expunged: %v, %v", ex, err)
+	}
+	if _, vanished, err := e.s.Changes(e.ctx, mb.ID, 55); err != nil || len(vanished) != 0 {
+		t.Fatalf("vanished since 55: %v, %v", vanished, err)
 	}
 	// A message appended afterwards continues after the imported state.
 	m, err := e.s.Append(e.ctx, mb.ID, nil, time.Time{}, strings.NewReader(msg("n", "new")))
