@@ -17,7 +17,8 @@ import (
 // "pochta store migrate --to postgres://..." or "--to sqlite:DATA_DIR".
 // It keeps what IMAP clients cache (UIDVALIDITY, UIDs, modseqs: RFC 9051
 // §2.3.1.1, RFC 7162 §3) so that none re-downloads, then compares both
-// stores line by line and prints a summary. The queue, the vacation
+// stores line by line and prints a summary. Stop the servers that use
+// either store first: nothing here locks out a concurrent writer. The queue, the vacation
 // replies already sent and the spam filter's counts are not copied.
 func (c *cli) storeMigrate(args []string) error {
 	fs := flag.NewFlagSet("store migrate", flag.ContinueOnError)
@@ -57,6 +58,9 @@ func (c *cli) storeMigrate(args []string) error {
 	}
 	defer dst.Close()
 	sum, err := migrateStore(ctx, src, dst)
+	if err != nil && !errors.Is(err, errTargetNotEmpty) {
+		return fmt.Errorf("%w\n(the target may be partly filled: empty it before trying again)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -65,6 +69,8 @@ func (c *cli) storeMigrate(args []string) error {
 	fmt.Fprintln(c.stdout, "not copied: the outbound queue, vacation replies already sent, the spam filter's token counts")
 	return nil
 }
+
+var errTargetNotEmpty = errors.New("store migrate: the target store is not empty")
 
 type migrateSummary struct {
 	domains, accounts, aliases, mailboxes, messages, scripts int
@@ -75,10 +81,10 @@ type migrateSummary struct {
 func migrateStore(ctx context.Context, src, dst store.Backend) (migrateSummary, error) {
 	var sum migrateSummary
 	if d, err := dst.ListDomains(ctx); err != nil || len(d) > 0 {
-		return sum, fmt.Errorf("store migrate: the target store is not empty (%d domains) %v", len(d), err)
+		return sum, fmt.Errorf("%w (%d domains) %v", errTargetNotEmpty, len(d), err)
 	}
 	if a, err := dst.ListAccounts(ctx, ""); err != nil || len(a) > 0 {
-		return sum, fmt.Errorf("store migrate: the target store is not empty (%d accounts) %v", len(a), err)
+		return sum, fmt.Errorf("%w (%d accounts) %v", errTargetNotEmpty, len(a), err)
 	}
 	domains, err := src.ListDomains(ctx)
 	if err != nil {
