@@ -38,6 +38,7 @@ Usage: pochta COMMAND [flags] [arguments]
   dns records DOMAIN             print every DNS record DOMAIN needs
   tls status                     certificates (names, issuer, expiry) and cached MTA-STS policies
   spam train ADDRESS --spam|--ham FILE|MAILDIR   teach ADDRESS's spam filter
+  store migrate --to URL         copy the whole store into an empty postgres://... or sqlite:DATA_DIR, and verify it
   version                        print the version
 
 Every command takes --config FILE (default $POCHTA_CONFIG or ./pochta.toml).
@@ -92,7 +93,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns", "spam", "tls":
+	case "config", "domain", "user", "alias", "sieve", "import", "export", "queue", "dkim", "dns", "spam", "tls", "store":
 		s, r, err := sub()
 		if err != nil {
 			return err
@@ -132,6 +133,8 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.spamTrain(args)
 	case "tls status":
 		return c.tlsStatus(args)
+	case "store migrate":
+		return c.storeMigrate(args)
 	}
 	return usagef("unknown command %q", cmd+" "+sub)
 }

@@ -384,6 +384,7 @@ type Backend interface {
 	SpamStore
 	DateIndex
 	Pinger
+	Importer
 }
 
 func equalFold(a, b string) bool {
@@ -461,4 +462,23 @@ type SieveStore interface {
 	// reports whether one was already recorded within period (then
 	// nothing is recorded and no reply must be sent).
 	VacationSent(ctx context.Context, accountID int64, sender, handle string, period time.Duration) (alreadySent bool, err error)
+}
+
+// Importer fills an empty store from another one (pochta store migrate)
+// keeping what IMAP clients cache: UIDVALIDITY, UIDs and modseqs
+// (RFC 9051 §2.3.1.1, RFC 7162 §3), so that none re-downloads a mailbox.
+type Importer interface {
+	// ImportMessage stores content in the mailbox as message m.UID with
+	// m.Flags, m.InternalDate and m.ModSeq; m.UID must not be below the
+	// mailbox's UIDNEXT. The mailbox's UIDNEXT becomes m.UID+1.
+	ImportMessage(ctx context.Context, mailboxID int64, m Message, content io.Reader) error
+	// SetMailboxState sets mb.ID's UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and
+	// RecentWatermark to those of mb.
+	SetMailboxState(ctx context.Context, mb Mailbox) error
+	// Expunged returns the mailbox's expunged UIDs, each with the modseq
+	// of its expunge (what QRESYNC's VANISHED is answered from).
+	Expunged(ctx context.Context, mailboxID int64) (map[uint32]uint64, error)
+	// ImportExpunged records UIDs as expunged at their modseqs, so that a
+	// QRESYNC client learns they vanished (RFC 7162 §3.2.10).
+	ImportExpunged(ctx context.Context, mailboxID int64, expunged map[uint32]uint64) error
 }
