@@ -64,3 +64,29 @@ func sameReply(err error, want *reply.Error) bool {
 	got, ok := reply.As(err)
 	return ok && got.Code == want.Code && got.Enhanced == want.Enhanced
 }
+
+// TestSieveRedirectUsesSRS: a Sieve redirect to another domain leaves
+// with the sender rewritten at the account's domain, and the bounce to
+// that address comes back to the original sender.
+func TestSieveRedirectUsesSRS(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	f, rec := setupSRS(t, &now)
+	f.d.SetSieve(f.st)
+	ctx := context.Background()
+	f.setScript(t, "kate@a.test", `redirect "kate.private@remote.test";`)
+	env := envelope.Envelope{From: "alice@sender.test", Recipients: []envelope.Recipient{{Address: "kate@a.test"}}}
+	must(t, f.d.Deliver(ctx, env, []byte("Subject: x\r\n\r\nx\r\n"))[0])
+	if len(rec.envs) != 1 || rec.envs[0].Recipients[0].Address != "kate.private@remote.test" {
+		t.Fatalf("redirected: %+v", rec.envs)
+	}
+	srsFrom := rec.envs[0].From
+	if !strings.HasPrefix(srsFrom, "SRS0=") || !strings.HasSuffix(srsFrom, "=sender.test=alice@a.test") {
+		t.Fatalf("redirect's MAIL FROM not rewritten: %q", srsFrom)
+	}
+	must(t, f.d.CheckRecipient(ctx, srsFrom, 0))
+	bounce := envelope.Envelope{From: "", Recipients: []envelope.Recipient{{Address: srsFrom}}}
+	must(t, f.d.Deliver(ctx, bounce, []byte("Subject: Undelivered\r\n\r\nx\r\n"))[0])
+	if b := rec.envs[1]; b.From != "" || len(b.Recipients) != 1 || b.Recipients[0].Address != "alice@sender.test" {
+		t.Fatalf("bounce to the SRS address went to %+v", b)
+	}
+}
