@@ -13,13 +13,13 @@ import (
 )
 
 // TestDANEDeferralInQueue: mail forwarded to remote.test, whose MX has
-// DNSSEC-authenticated TLSA records but offers no STARTTLS, stays in the
+// DNSSEC-authenticated TLSA records (named by a secure MX answer) but offers no STARTTLS, stays in the
 // queue with the reason that `pochta queue show` prints; nothing is sent
 // in clear.
 func TestDANEDeferralInQueue(t *testing.T) {
 	sk, port := startSink(t) // no STARTTLS
 	dnsSrv := dnstest.Start(t, dnstest.Zone{
-		"remote.test":    {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"remote.test":    {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}, AD: true}, // a secure MX answer (RFC 7672 §2.2.1)
 		"mx.remote.test": {A: []string{"127.0.0.1"}},
 		fmt.Sprintf("_%d._tcp.mx.remote.test", port): {AD: true,
 			TLSA: []dnstest.TLSA{{Usage: 3, Selector: 1, MatchingType: 1, Data: strings.Repeat("00", 32)}}},

@@ -192,16 +192,25 @@ func (r *Resolver) exchange(ctx context.Context, m *mdns.Msg, server string) (*m
 // MX (RFC 7505) is returned as a single record with Host ".". Host names
 // are returned fully qualified (with a trailing dot), as net.LookupMX does.
 func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]*net.MX, error) {
+	mxs, _, err := r.LookupMXSecure(ctx, domain)
+	return mxs, err
+}
+
+// LookupMXSecure is LookupMX that also reports whether the (validating)
+// server said the answer is DNSSEC-authenticated, its AD bit: DANE
+// applies to MX hosts only when it is (RFC 7672 §2.2.1). The system
+// resolver never says so.
+func (r *Resolver) LookupMXSecure(ctx context.Context, domain string) ([]*net.MX, bool, error) {
 	if r.system != nil {
 		mxs, err := r.system.LookupMX(ctx, domain)
 		if err != nil && len(mxs) == 0 {
-			return nil, fromSystem(domain, err)
+			return nil, false, fromSystem(domain, err)
 		}
-		return mxs, nil
+		return mxs, false, nil
 	}
-	rrs, err := r.query(ctx, domain, mdns.TypeMX)
+	rrs, secure, err := r.queryAD(ctx, domain, mdns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	out := make([]*net.MX, 0, len(rrs))
 	for _, rr := range rrs {
@@ -209,7 +218,7 @@ func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]*net.MX, erro
 		out = append(out, &net.MX{Host: mx.Mx, Pref: mx.Preference})
 	}
 	slices.SortStableFunc(out, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
-	return out, nil
+	return out, secure, nil
 }
 
 // LookupIP returns the IPv4 (A) and IPv6 (AAAA) addresses of host. It

@@ -144,6 +144,9 @@ type target struct {
 	// TLSA records, when DANE applies (RFC 7672).
 	domain string
 	dane   *daneState
+	// mxSecure: the host name came from a DNSSEC-authenticated MX answer
+	// (or is the domain itself); otherwise DANE does not apply to it.
+	mxSecure bool
 	// requireTLS: the message has REQUIRETLS; noPolicy: it has
 	// "TLS-Required: No" (RFC 8689 §5), so MTA-STS and DANE are ignored.
 	requireTLS, noPolicy bool
@@ -258,7 +261,7 @@ func (c *Client) route(domain string) (config.Smarthost, bool) {
 // domain itself (implicit MX). A null MX (RFC 7505) and a non-existent
 // domain fail permanently, DNS trouble temporarily.
 func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply.Error) {
-	mxs, err := c.opts.Resolver.LookupMX(ctx, domain)
+	mxs, mxSecure, err := c.opts.Resolver.LookupMXSecure(ctx, domain)
 	switch {
 	case dns.IsTemporary(err):
 		return nil, errDNSTemp
@@ -269,7 +272,9 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		_, aerr := c.opts.Resolver.LookupIP(ctx, domain)
 		switch {
 		case aerr == nil:
-			return []target{{name: domain, port: c.opts.Port, domain: domain}}, nil
+			// The domain itself, not a name an MX answer gave us: its
+			// TLSA records may be used (RFC 7672 §2.2.2).
+			return []target{{name: domain, port: c.opts.Port, domain: domain, mxSecure: true}}, nil
 		case dns.IsTemporary(aerr):
 			return nil, errDNSTemp
 		}
@@ -302,7 +307,7 @@ func (c *Client) mailHosts(ctx context.Context, domain string) ([]target, *reply
 		if len(out) == maxHosts {
 			break
 		}
-		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port, domain: domain})
+		out = append(out, target{name: strings.ToLower(strings.TrimSuffix(mx.Host, ".")), port: c.opts.Port, domain: domain, mxSecure: mxSecure})
 	}
 	return out, nil
 }

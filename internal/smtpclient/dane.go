@@ -21,9 +21,11 @@ type daneState struct {
 // applyDANE looks up t's TLSA records (RFC 7672 §2.2). DNSSEC-authenticated
 // records make TLS mandatory for t; no records, or records without the
 // AD bit, leave t opportunistic as before; a failed lookup defers t
-// rather than downgrade.
+// rather than downgrade. A host named by an MX answer that was not
+// DNSSEC-authenticated could be an attacker's: DANE does not apply to it
+// (RFC 7672 §2.2.1).
 func (c *Client) applyDANE(ctx context.Context, t *target) *reply.Error {
-	if !c.opts.DANE || t.relay != nil || t.noPolicy {
+	if !c.opts.DANE || t.relay != nil || t.noPolicy || !t.mxSecure {
 		return nil
 	}
 	name := fmt.Sprintf("_%d._tcp.%s", t.port, t.name)

@@ -36,8 +36,29 @@ func spkiTLSA(cert tls.Certificate) dnstest.TLSA {
 	return dnstest.TLSA{Usage: 3, Selector: 1, MatchingType: 1, Data: hex.EncodeToString(sum[:])}
 }
 
+// setTLSA serves r as mx1.example.org's TLSA records, and example.org's
+// MX answer as DNSSEC-authenticated (RFC 7672 §2.2.1: DANE applies only
+// to MX hosts named by a secure MX answer).
 func (f *fixture) setTLSA(r dnstest.Records) {
 	f.dns.Set(fmt.Sprintf("_%d._tcp.mx1.example.org", f.port), r)
+	f.setMX(true)
+}
+
+// setMX serves example.org's MX records with or without the AD bit.
+func (f *fixture) setMX(secure bool) {
+	f.dns.Set("example.org", dnstest.Records{MX: []dnstest.MX{{Host: "mx1.example.org", Pref: 10}, {Host: "mx2.example.org", Pref: 20}}, AD: secure})
+}
+
+// TestDANEInsecureMX: authenticated TLSA records that do not match, but
+// the MX answer that named the host was not authenticated: DANE does not
+// apply (an attacker could have named the host), delivery stays
+// opportunistic.
+func TestDANEInsecureMX(t *testing.T) {
+	f, _, _ := daneFixture(t, true)
+	other, _ := selfSigned(t, "other.test")
+	f.setTLSA(dnstest.Records{TLSA: []dnstest.TLSA{spkiTLSA(other)}, AD: true})
+	f.setMX(false)
+	allNil(t, deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test"}, rcpts("b@example.org"), msg))
 }
 
 // TestDANEMatchingDelivers: an authenticated DANE-EE record matching the
