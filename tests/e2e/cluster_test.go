@@ -58,6 +58,7 @@ type smtpSink struct {
 	port     int
 	mu       sync.Mutex
 	got      map[string]int
+	from     map[string]string // Subject -> IP of the last node that delivered it
 	hold     bool
 	held     chan string   // the IP of a held delivery
 	released chan struct{} // closed to let held deliveries go (with a 451)
@@ -65,7 +66,7 @@ type smtpSink struct {
 
 func startSink(t *testing.T, ip string) *smtpSink {
 	t.Helper()
-	s := &smtpSink{got: map[string]int{}, held: make(chan string, 4), released: make(chan struct{})}
+	s := &smtpSink{got: map[string]int{}, from: map[string]string{}, held: make(chan string, 4), released: make(chan struct{})}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,6 +126,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	ss.s.got[string(m[1])]++
+	ss.s.from[string(m[1])] = ss.ip
 	ss.s.mu.Unlock()
 	return nil
 }
@@ -195,6 +197,12 @@ func TestCluster(t *testing.T) {
 				t.Fatalf("no other node delivered the message after node %s was killed", ip)
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		c.sink.mu.Lock()
+		by := c.sink.from["held by a dead node"]
+		c.sink.mu.Unlock()
+		if by == ip {
+			t.Fatalf("the killed node %s delivered the message", ip)
 		}
 		holder.start()
 		for _, n := range c.nodes {
