@@ -183,6 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Expire:       cfg.Queue.Expire.Duration,
 		FirstRetry:   cfg.Queue.FirstRetry.Duration,
 		MaxRetry:     cfg.Queue.MaxRetry.Duration,
+		Lease:        cfg.Queue.Lease.Duration,
 		DelayWarning: cfg.Queue.DelayWarning.Duration,
 		Workers:      cfg.Queue.Workers,
 		PerDomain:    cfg.Queue.PerDomain,

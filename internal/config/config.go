@@ -348,6 +348,9 @@ type Queue struct {
 	Workers int `toml:"workers"`
 	// PerDomain is the number of concurrent deliveries to one domain.
 	PerDomain int `toml:"per_domain"`
+	// Lease is how long a node holds a message of a queue shared on
+	// PostgreSQL without renewing it; after it another node takes over.
+	Lease Duration `toml:"lease"`
 }
 
 // Relay configures smarthosts and transport rules.
@@ -492,6 +495,7 @@ func Default() *Config {
 			DelayWarning: D(4 * time.Hour),
 			Workers:      20,
 			PerDomain:    4,
+			Lease:        D(time.Minute),
 		},
 		Log:    Log{Level: "info", Format: "text"},
 		Store:  Store{Backend: "sqlite"},
@@ -641,6 +645,7 @@ func (c *Config) Validate() error {
 		{"queue.max_retry", int64(c.Queue.MaxRetry.Duration)},
 		{"queue.workers", int64(c.Queue.Workers)},
 		{"queue.per_domain", int64(c.Queue.PerDomain)},
+		{"queue.lease", int64(c.Queue.Lease.Duration)},
 		{"dns.timeout", int64(c.DNS.Timeout.Duration)},
 		{"delivery.connect_timeout", int64(c.Delivery.ConnectTimeout.Duration)},
 		{"srs.max_age_days", int64(c.SRS.MaxAgeDays)},

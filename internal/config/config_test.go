@@ -24,8 +24,8 @@ func TestExampleIsValid(t *testing.T) {
 	if c.Hostname != "mx.example.test" || c.Delivery.RemotePort != 25 || len(c.Listen.IMAPS) != 1 {
 		t.Fatalf("unexpected values: %+v", c)
 	}
-	if c.Queue.Expire.Hours() != 120 {
-		t.Fatalf("queue.expire = %v", c.Queue.Expire)
+	if c.Queue.Expire.Hours() != 120 || c.Queue.Lease.Seconds() != 60 {
+		t.Fatalf("queue.expire = %v, queue.lease = %v", c.Queue.Expire, c.Queue.Lease)
 	}
 }
 
@@ -40,6 +40,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[log]\nlevel = \"loud\"":                         "log.level",
 		"[tls]\ncert_file = \"/x\"":                       "tls.cert_file",
 		"[queue]\nexpire = \"soon\"":                      "expire",
+		"[queue]\nlease = \"0s\"":                         "queue.lease",
 		"unknown_key = 1":                                 "unknown_key",
 		"[relay.smarthost]\naddress = \"x\"":              "relay.smarthost.address",
 		"[jmap]\ncors_origins = [\"example.com\"]":        "jmap.cors_origins[0]",
