@@ -23,14 +23,5 @@ func (s *Store) UIDsByDate(ctx context.Context, mailboxID int64, ascending bool,
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	defer rows.Close()
-	var out []uint32
-	for rows.Next() {
-		var u int64
-		if err := rows.Scan(&u); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, uint32(u))
-	}
-	return out, dbErr(rows.Err())
+	return scanUIDs(rows)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -93,6 +94,11 @@ func (s *Store) Search(ctx context.Context, mailboxID int64, field store.SearchF
 	if err != nil {
 		return nil, dbErr(err)
 	}
+	return scanUIDs(rows)
+}
+
+// scanUIDs reads a one-column result of UIDs and closes it.
+func scanUIDs(rows *sql.Rows) ([]uint32, error) {
 	defer rows.Close()
 	var out []uint32
 	for rows.Next() {
