@@ -136,6 +136,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		AppPasswords:              st,
 		SCRAM:                     st,
 		Sources:                   sources,
+		Flags:                     st, // disabled accounts log in nowhere
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	a.resolver = resolver

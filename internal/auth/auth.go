@@ -133,6 +133,9 @@ type Options struct {
 	// (directory.Chain) that decides who answers for a login; nil means
 	// the store's own accounts only.
 	Sources Sources
+	// Flags, when set, refuses every login of a disabled account
+	// (store.AccountFlags; disabled.go).
+	Flags store.AccountFlagStore
 }
 
 // Sources finds who answers for a login ([auth] sources). For the
@@ -242,6 +245,12 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 			}
 		}
 		if m != noMatch {
+			if err := a.refuseDisabled(ctx, acct.ID); err != nil {
+				if errors.Is(err, ErrDisabled) {
+					a.failed(ctx, remote, username)
+				}
+				return store.Account{}, err
+			}
 			if err := a.countLogin(remote, acct.Address); err != nil {
 				return store.Account{}, err
 			}
