@@ -3,14 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"pochta/internal/config"
-	"pochta/internal/dane"
-	"pochta/internal/dkim"
-	"pochta/internal/mtasts"
+	"pochta/internal/manage"
 )
 
 func (c *cli) dkimKeygen(args []string) error {
@@ -21,7 +16,7 @@ func (c *cli) dkimKeygen(args []string) error {
 	if err != nil {
 		return err
 	}
-	record, err := dkim.Keygen(filepath.Join(cfg.DataDir, "dkim"), d, *selector, *algo)
+	record, err := (&manage.Manager{Config: cfg}).DKIMKeygen(d, *selector, *algo)
 	if err != nil {
 		return err
 	}
@@ -36,21 +31,11 @@ func (c *cli) dnsRecords(args []string) error {
 	if err != nil {
 		return err
 	}
-	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	records, err := (&manage.Manager{Config: cfg}).DNSRecords(d)
 	if err != nil {
 		return err
 	}
-	var records []string
-	for _, k := range signer.Keys() {
-		if k.Domain == d {
-			records = append(records, k.Record())
-		}
-	}
-	fmt.Fprint(c.stdout, dkim.Records(d, cfg.Hostname, cfg.Hostname, records))
-	fmt.Fprintln(c.stdout)
-	fmt.Fprint(c.stdout, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).Records(d, cfg.Hostname))
-	fmt.Fprintln(c.stdout)
-	fmt.Fprint(c.stdout, tlsaRecord(cfg))
+	fmt.Fprint(c.stdout, records)
 	return nil
 }
 
@@ -71,24 +56,4 @@ func domainCommand(fs *flag.FlagSet, args []string) (*config.Config, string, err
 	}
 	d, err := normDomain(pos[0])
 	return cfg, d, err
-}
-
-// tlsaRecord is the DANE-EE record (RFC 7672 §3.1.1) for the key of our
-// certificate on port 25; it needs DNSSEC on the zone, and a key kept
-// across renewals.
-func tlsaRecord(cfg *config.Config) string {
-	certFile := cfg.TLS.CertFile
-	if certFile == "" {
-		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
-	}
-	head := "; DANE (RFC 7672), only in a DNSSEC-signed zone, and only while the key is kept.\n"
-	data, err := os.ReadFile(certFile)
-	if err != nil {
-		return head + "; (no certificate yet: start pochta once)\n"
-	}
-	rec, err := dane.PEMRecord(data)
-	if err != nil {
-		return head + "; (" + certFile + ": " + err.Error() + ")\n"
-	}
-	return head + fmt.Sprintf("_25._tcp.%s. IN TLSA %s\n", strings.ToLower(strings.TrimSuffix(cfg.Hostname, ".")), rec)
 }
