@@ -36,7 +36,9 @@ import (
 	"pochta/internal/imapserver"
 	"pochta/internal/jmap"
 	"pochta/internal/managesieve"
+	"pochta/internal/manage"
 	"pochta/internal/mda"
+	"pochta/internal/metrics"
 	"pochta/internal/mtasts"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
@@ -80,6 +82,11 @@ type App struct {
 	services []service
 	wg       sync.WaitGroup
 	stopping atomic.Bool // Serve's return during Shutdown is expected
+
+	// Metrics counts what the servers do (/metrics, the web admin).
+	Metrics           *metrics.Metrics
+	started           atomic.Bool // every listener is open (/readyz)
+	closeQueueManager func()      // the metrics' queue reader, once opened
 }
 
 type service struct {
@@ -99,7 +106,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, Store: st}
+	a := &App{cfg: cfg, log: log, Store: st, Metrics: metrics.New(), closeQueueManager: func() {}}
+	timed := timedStore{Backend: st, m: a.Metrics}
 	fail := func(err error) (*App, error) {
 		st.Close()
 		return nil, err
@@ -137,6 +145,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		SCRAM:                     st,
 		Sources:                   sources,
 		Flags:                     st, // disabled accounts log in nowhere
+		OnLogin: func(proto, result string) {
+			if proto == "" {
+				proto = "other"
+			}
+			a.Metrics.Login(proto, result)
+		},
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	a.resolver = resolver
@@ -169,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Transports:     cfg.Relay.Transports,
 		Logger:         log.With("component", "smtpclient"),
 	})
-	a.MDA = mda.New(st, st, nil, log.With("component", "mda"))
+	a.MDA = mda.New(st, timed, nil, log.With("component", "mda"))
 	a.MDA.SetAccounts(sources)
 	qdir, qpg := filepath.Join(cfg.DataDir, "queue"), ""
 	if cfg.Store.Backend == "postgres" { // the queue is shared by every node
@@ -179,8 +193,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Dir:          qdir,
 		PostgresURL:  qpg,
 		Hostname:     cfg.Hostname,
-		Local:        a.MDA,
-		Remote:       client,
+		Local:        countingLocal{Local: a.MDA, m: a.Metrics},
+		Remote:       countingRemote{Remote: client, m: a.Metrics},
 		Expire:       cfg.Queue.Expire.Duration,
 		FirstRetry:   cfg.Queue.FirstRetry.Duration,
 		MaxRetry:     cfg.Queue.MaxRetry.Duration,
@@ -253,7 +267,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Limits:          cfg.Limits,
 			Rates:           rates,
 			Logger:          log.With("service", name),
-			Spam:            a.Spam, // used by the inbound mode only
+			Spam:            countingSpam{SpamFilter: a.Spam, m: a.Metrics}, // used by the inbound mode only
+
+			OnTransaction:       func(result string) { a.Metrics.SMTPTransaction(name, result) },
+			OnRecipientRejected: func(r string) { a.Metrics.RecipientRejected(name, r) },
 		}
 	}
 	a.add("smtp", smtpserver.New(smtpOpts(smtpserver.ModeInbound, false, "smtp")), cfg.Listen.SMTP)
@@ -305,6 +322,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		CORSOrigins:      cfg.JMAP.CORSOrigins,
 		Logger:           log.With("service", "jmap"),
 	})
+	a.watchQueue()
+	a.add("metrics", newMetricsServer(a), cfg.Listen.Metrics)
 	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
 	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer), cfg.Listen.HTTPS)
 
@@ -361,7 +380,7 @@ func (a *App) Start() error {
 				a.closeListeners()
 				return fmt.Errorf("listen.%s: %w", s.name, err)
 			}
-			s.listeners = append(s.listeners, l)
+			s.listeners = append(s.listeners, a.Metrics.Listener(s.name, l))
 		}
 	}
 	a.Queue.Start()
@@ -387,6 +406,7 @@ func (a *App) Start() error {
 			a.log.Info("listening", "service", s.name, "addr", l.Addr().String())
 		}
 	}
+	a.started.Store(true)
 	return nil
 }
 
@@ -436,6 +456,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
 	}
 	a.closeSources()
+	a.closeQueueManager()
 	if err := a.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
@@ -468,3 +489,7 @@ func parseAddr(s string) netip.Addr {
 	a, _ := netip.ParseAddr(s) // validated by config
 	return a
 }
+
+// Manager performs the administrative actions (the CLI's, the web
+// admin's) on this app's store and configuration.
+func (a *App) Manager() *manage.Manager { return &manage.Manager{Store: a.Store, Config: a.cfg} }

@@ -1,10 +1,8 @@
 package app
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/xml"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,17 +20,8 @@ import (
 func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 	mux := http.NewServeMux()
 	mail.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// The store's database answers (with PostgreSQL: this node
-		// reaches it).
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := a.Store.Ping(ctx); err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
+	a.addHealth(mux)
+	mux.Handle("GET /metrics", loopbackOnly(a.Metrics.Handler()))
 	autoconfig := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.Write([]byte(xml.Header))

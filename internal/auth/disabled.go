@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -33,4 +34,15 @@ func (a *Authenticator) IsAdmin(ctx context.Context, accountID int64) (bool, err
 	}
 	f, err := a.opts.Flags.AccountFlags(ctx, accountID)
 	return f.Admin, err
+}
+
+// loginResult is the label of a login's outcome for Options.OnLogin.
+func loginResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrInvalid):
+		return "failed"
+	}
+	return "error"
 }
