@@ -172,4 +172,3 @@ func loopbackOnly(h http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
-
