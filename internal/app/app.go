@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 
 	"pochta/internal/acmecert"
+	"pochta/internal/admin"
 	"pochta/internal/auth"
 	"pochta/internal/checks"
 	"pochta/internal/config"
@@ -85,8 +86,9 @@ type App struct {
 
 	// Metrics counts what the servers do (/metrics, the web admin).
 	Metrics           *metrics.Metrics
-	started           atomic.Bool // every listener is open (/readyz)
-	closeQueueManager func()      // the metrics' queue reader, once opened
+	started           atomic.Bool   // every listener is open (/readyz)
+	closeQueueManager func()        // the metrics' queue reader, once opened
+	admin             *admin.Server // the web admin at /admin/ on the http listeners
 }
 
 type service struct {
@@ -323,6 +325,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Logger:           log.With("service", "jmap"),
 	})
 	a.watchQueue()
+	a.admin, err = admin.New(admin.Options{
+		Manager:          a.Manager(),
+		Login:            a.Auth.For(auth.ProtoAdmin),
+		IsAdmin:          a.Auth.IsAdmin,
+		PlaintextAllowed: a.Auth.PlaintextAllowed,
+		Resolver:         resolver,
+		Metrics:          a.Metrics,
+		KickQueue:        q.Rescan,
+		Logger:           log.With("service", "admin"),
+	})
+	if err != nil {
+		return fail(err)
+	}
 	a.add("metrics", newMetricsServer(a), cfg.Listen.Metrics)
 	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
 	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer), cfg.Listen.HTTPS)

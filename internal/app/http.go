@@ -21,6 +21,9 @@ import (
 func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 	mux := http.NewServeMux()
 	mail.Register(mux)
+	if a.admin != nil {
+		a.admin.Register(mux)
+	}
 	a.addHealth(mux)
 	mux.Handle("GET /metrics", loopbackOnly(a.Metrics.Handler()))
 	autoconfig := func(w http.ResponseWriter, r *http.Request) {

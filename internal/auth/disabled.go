@@ -46,3 +46,7 @@ func loginResult(err error) string {
 	}
 	return "error"
 }
+
+// ProtoAdmin is the web admin's login (internal/admin); app passwords
+// limited to mail protocols do not open it.
+const ProtoAdmin = "admin"
