@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/sha256"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -63,16 +64,11 @@ func (a *App) servedAddress(r *http.Request, email string) bool {
 func (a *App) serveAutodiscover(w http.ResponseWriter, r *http.Request, cfg *config.Config) {
 	email := r.URL.Query().Get("email")
 	if r.Method == http.MethodPost {
-		var req struct {
-			Request struct {
-				EMailAddress string `xml:"EMailAddress"`
-			} `xml:"Request"`
-		}
-		if err := xml.NewDecoder(io.LimitReader(r.Body, 16<<10)).Decode(&req); err != nil {
+		var err error
+		if email, err = parseAutodiscoverRequest(io.LimitReader(r.Body, 16<<10)); err != nil {
 			http.Error(w, "bad autodiscover request", http.StatusBadRequest)
 			return
 		}
-		email = req.Request.EMailAddress
 	}
 	email = strings.TrimSpace(email)
 	if !a.servedAddress(r, email) {
@@ -118,6 +114,25 @@ func (a *App) serveAutodiscover(w http.ResponseWriter, r *http.Request, cfg *con
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	enc.Encode(doc)
+}
+
+// parseAutodiscoverRequest reads the address from a POX request
+// ([MS-OXDSCLI] §2.2.3: Autodiscover/Request/EMailAddress).
+func parseAutodiscoverRequest(body io.Reader) (string, error) {
+	var req struct {
+		XMLName xml.Name `xml:"Autodiscover"`
+		Request struct {
+			EMailAddress string `xml:"EMailAddress"`
+		} `xml:"Request"`
+	}
+	if err := xml.NewDecoder(body).Decode(&req); err != nil {
+		return "", err
+	}
+	email := strings.TrimSpace(req.Request.EMailAddress)
+	if email == "" {
+		return "", errors.New("autodiscover: no EMailAddress")
+	}
+	return email, nil
 }
 
 // serveMobileconfig returns an Apple configuration profile (an unsigned
