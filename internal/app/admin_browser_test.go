@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,21 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 		return s
 	}
+	// POCHTA_SCREENSHOTS=DIR keeps pictures of the main pages (phone-sized).
+	shot := func(name string) {
+		t.Helper()
+		dir := os.Getenv("POCHTA_SCREENSHOTS")
+		if dir == "" {
+			return
+		}
+		png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "admin-"+name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	login := func(user, pass string) {
 		t.Helper()
 		do(chromedp.Navigate(base+"/admin/"),
@@ -130,6 +146,7 @@ func TestAdminInBrowser(t *testing.T) {
 	if received := text(`#received`); received != "0" {
 		t.Errorf("dashboard: %q messages received, want 0", received)
 	}
+	shot("dashboard")
 	do(chromedp.Navigate(base+"/admin/domains"),
 		chromedp.WaitVisible(`#new-domain`),
 		chromedp.SendKeys(`#new-domain`, "shop.test"),
@@ -142,6 +159,7 @@ func TestAdminInBrowser(t *testing.T) {
 	}
 	do(chromedp.Click(`#check-dns`))
 	check := text(`#dns-check`)
+	shot("domain")
 	if !strings.Contains(check, "shop.test.\tMX\tok") || !strings.Contains(check, "TXT\tmissing") {
 		t.Errorf("DNS check:\n%q", check)
 	}
@@ -159,6 +177,7 @@ func TestAdminInBrowser(t *testing.T) {
 		t.Fatalf("add account: %q", msg)
 	}
 	pw := msg[strings.LastIndex(msg, " ")+1:]
+	shot("accounts")
 	if _, err := a.Auth.Login(ctx, "ann@shop.test", pw, netip.MustParseAddr("127.0.0.1")); err != nil {
 		t.Fatalf("the new account cannot log in with the shown password: %v", err)
 	}
