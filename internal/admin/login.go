@@ -33,7 +33,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip, addr := remoteAddr(r)
-	if s.opts.PlaintextAllowed != nil && !s.opts.PlaintextAllowed(addr, r.TLS != nil) {
+	if s.opts.PlaintextAllowed != nil && (addr == nil || !s.opts.PlaintextAllowed(addr, r.TLS != nil)) {
 		s.loginForm(w, r, http.StatusForbidden, "Passwords are taken over HTTPS only: use the https address.")
 		return
 	}
