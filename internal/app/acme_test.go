@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"pochta/internal/acmecert/pebbletest"
+	"pochta/internal/auth"
 	"pochta/internal/config"
 	"pochta/internal/dnstest"
+	"pochta/internal/scram/scramtest"
 )
 
 // TestACMECertificateServed: with [tls] acme against pebble, pochta gets
@@ -63,5 +67,40 @@ func TestACMECertificateServed(t *testing.T) {
 		if !bytes.Equal(got.Raw, leaf.Raw) {
 			t.Fatalf("%s serves %v (issuer %v), not the ACME certificate", svc, got.Subject, got.Issuer)
 		}
+	}
+	scramPlusWithACME(t, a)
+}
+
+// scramPlusWithACME: SCRAM-SHA-256-PLUS over IMAPS serving the ACME
+// certificate, with both channel-binding types an independent client
+// (xdg-go/scram) computes from its side: tls-server-end-point hashes the
+// ACME certificate the server sent.
+func scramPlusWithACME(t *testing.T, a *App) {
+	ctx := context.Background()
+	acct, err := a.Store.GetAccount(ctx, "kate@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.SetSCRAMKeys(ctx, a.Store, acct.Address, acct.PasswordHash, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"tls-server-end-point", "tls-exporter"} {
+		tc, err := tls.Dial("tcp", a.Addrs()["imaps"][0], &tls.Config{InsecureSkipVerify: true, ServerName: "mx.example.test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs := tc.ConnectionState()
+		if !bytes.Equal(cs.PeerCertificates[0].Raw, a.ACME.Current().Leaf.Raw) {
+			t.Fatal("IMAPS does not serve the ACME certificate")
+		}
+		c := imapclient.New(tc, nil)
+		if err := c.WaitGreeting(); err != nil {
+			t.Fatal(err)
+		}
+		sc := scramtest.New(t, "kate@example.test", "pw", scramtest.Binding{Type: typ, Conn: &cs})
+		if err := c.Authenticate(sc); err != nil || !sc.Valid() {
+			t.Fatalf("SCRAM-SHA-256-PLUS %s with the ACME certificate: %v (server signature valid: %v)", typ, err, sc.Valid())
+		}
+		c.Close()
 	}
 }
