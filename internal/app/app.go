@@ -74,6 +74,7 @@ type App struct {
 	// TLSReports counts outbound TLS sessions for RFC 8460 reports
 	// ([delivery] tls_reports; nil = off).
 	TLSReports     *tlsrpt.Recorder
+	tlsReportHTTP  *http.Client // posts https: TLS reports; nil = system roots (tests set a test CA)
 	resolver       *dns.Resolver
 	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
 
