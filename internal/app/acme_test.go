@@ -6,6 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"pochta/internal/acmecert/pebbletest"
 	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/dns"
 	"pochta/internal/dnstest"
 	"pochta/internal/scram/scramtest"
 )
@@ -102,5 +106,39 @@ func scramPlusWithACME(t *testing.T, a *App) {
 			t.Fatalf("SCRAM-SHA-256-PLUS %s with the ACME certificate: %v (server signature valid: %v)", typ, err, sc.Valid())
 		}
 		c.Close()
+	}
+}
+
+// TestACMENames: the certificate's names are the hostname, then each
+// [tls] acme_domain_names label before each domain when it resolves; a
+// domain added while the server runs is in the next list.
+func TestACMENames(t *testing.T) {
+	d := dnstest.Start(t, dnstest.Zone{
+		"mail.example.test":    {A: []string{"127.0.0.1"}},
+		"mta-sts.example.test": {A: []string{"127.0.0.1"}},
+		"mta-sts.other.test":   {A: []string{"127.0.0.1"}},
+		"mail.other.test":      {A: []string{"127.0.0.1"}},
+	})
+	var cfg *config.Config
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
+		c.DNS.Servers = []string{d.Addr()}
+		cfg = c
+	})
+	names := acmeNames(cfg, a.Store, dns.New(cfg.DNS.Servers, time.Second), slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	if got := strings.Join(names(ctx), " "); got != "mx.example.test mail.example.test mta-sts.example.test" {
+		t.Fatalf("names %q", got)
+	}
+	if err := a.Store.AddDomain(ctx, "other.test"); err != nil { // as `pochta domain add` does
+		t.Fatal(err)
+	}
+	got := names(ctx)
+	slices.Sort(got[1:])
+	if s := strings.Join(got, " "); s != "mx.example.test mail.example.test mail.other.test mta-sts.example.test mta-sts.other.test" {
+		t.Fatalf("names after a domain was added %q", s)
+	}
+	cfg.TLS.ACMEDomainNames = []string{"mta-sts"}
+	if got := strings.Join(names(ctx), " "); got != "mx.example.test mta-sts.example.test mta-sts.other.test" {
+		t.Fatalf("names with acme_domain_names = [\"mta-sts\"]: %q", got)
 	}
 }
