@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"pochta/internal/acmecert"
 	"pochta/internal/auth"
@@ -74,9 +75,14 @@ type App struct {
 	// TLSReports counts outbound TLS sessions for RFC 8460 reports
 	// ([delivery] tls_reports; nil = off).
 	TLSReports     *tlsrpt.Recorder
-	tlsReportHTTP  *http.Client // posts https: TLS reports; nil = system roots (tests set a test CA)
 	resolver       *dns.Resolver
 	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
+
+	// tlsReportHTTP posts https: TLS reports (nil = system roots; tests
+	// set a test CA); tlsReportRetries are the waits before each new POST
+	// of one that failed (nil = minutes to hours over a day).
+	tlsReportHTTP    *http.Client
+	tlsReportRetries []time.Duration
 
 	services []service
 	wg       sync.WaitGroup

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,14 +74,19 @@ func TestTLSReportSent(t *testing.T) {
 // TestTLSReportPostedHTTPS: a domain whose _smtp._tls record names an
 // https: URI gets the day's report POSTed there (gzipped JSON, RFC 8460
 // §5.4) to a loopback HTTPS server with its own test CA, besides the
-// mailto: copy.
+// mailto: copy; a failed POST is retried (§5.5).
 func TestTLSReportPostedHTTPS(t *testing.T) {
 	type post struct {
 		ctype  string
 		report tlsrpt.Report
 	}
 	posts := make(chan post, 4)
+	var tries atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tries.Add(1) == 1 { // the first attempt fails: retried
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
 		var p post
 		p.ctype = r.Header.Get("Content-Type")
 		zr, err := gzip.NewReader(r.Body)
@@ -105,14 +111,18 @@ func TestTLSReportPostedHTTPS(t *testing.T) {
 		c.Delivery.RemotePort = port
 	})
 	a.tlsReportHTTP = srv.Client()
+	a.tlsReportRetries = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test", Result: "certificate-host-mismatch"})
 	a.sendTLSReports(t.Context(), time.Now())
 	var p post
 	select {
 	case p = <-posts:
-	default:
-		t.Fatal("no report POSTed") // sendTLSReports posts before it returns
+	case <-time.After(30 * time.Second):
+		t.Fatal("no report POSTed within 30s")
+	}
+	if n := tries.Load(); n != 2 {
+		t.Fatalf("%d POSTs, want the failed one and its retry", n)
 	}
 	if p.ctype != "application/tlsrpt+gzip" || len(p.report.Policies) != 1 || p.report.Policies[0].Summary != (tlsrpt.Summary{Success: 1, Failure: 1}) ||
 		p.report.Policies[0].Policy.Domain != "remote.test" || p.report.OrganizationName == "" {
