@@ -23,12 +23,16 @@ import (
 )
 
 // TestACMECertificateServed: with [tls] acme against pebble, pochta gets
-// a certificate for its hostname and mta-sts.DOMAIN (HTTP-01 on its http
-// listener) and serves it on IMAPS and submissions.
+// a certificate for its hostname, mail.DOMAIN and mta-sts.DOMAIN (HTTP-01
+// on its http listener; autoconfig.DOMAIN, whose DNS points elsewhere,
+// is left out without failing the others) and serves it on IMAPS and
+// submissions.
 func TestACMECertificateServed(t *testing.T) {
 	d := dnstest.Start(t, dnstest.Zone{
-		"mx.example.test":      {A: []string{"127.0.0.1"}},
-		"mta-sts.example.test": {A: []string{"127.0.0.1"}},
+		"mx.example.test":         {A: []string{"127.0.0.1"}},
+		"mail.example.test":       {A: []string{"127.0.0.1"}},
+		"mta-sts.example.test":    {A: []string{"127.0.0.1"}},
+		"autoconfig.example.test": {A: []string{"127.0.0.2"}},
 	})
 	httpPort, tlsPort := pebbletest.FreePort(t), pebbletest.FreePort(t)
 	p := pebbletest.Start(t, httpPort, tlsPort, d.Addr())
@@ -56,10 +60,13 @@ func TestACMECertificateServed(t *testing.T) {
 		}
 	}
 	leaf := a.ACME.Current().Leaf
-	for _, n := range []string{"mx.example.test", "mta-sts.example.test"} {
+	for _, n := range []string{"mx.example.test", "mail.example.test", "mta-sts.example.test"} {
 		if err := leaf.VerifyHostname(n); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if leaf.VerifyHostname("autoconfig.example.test") == nil {
+		t.Fatal("certificate for a name whose DNS points elsewhere")
 	}
 	for _, svc := range []string{"imaps", "submissions"} {
 		c, err := tls.Dial("tcp", a.Addrs()[svc][0], &tls.Config{InsecureSkipVerify: true, ServerName: "mx.example.test"})
