@@ -31,20 +31,19 @@ func TestExampleIsValid(t *testing.T) {
 
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		`hostname = ""`:                                         "hostname",
-		"[listen]\nsmtp = [\"nonsense\"]":                       "listen.smtp[0]",
-		"[delivery]\nremote_port = 70000":                       "delivery.remote_port",
-		"[limits]\nmax_message_size = 0":                        "limits.max_message_size",
-		"[limits]\nmax_line_length = 100":                       "limits.max_line_length",
-		"[submission]\ntrusted_networks = [\"10.0.0.1\"]":       "submission.trusted_networks[0]",
-		"[log]\nlevel = \"loud\"":                               "log.level",
-		"[tls]\ncert_file = \"/x\"":                             "tls.cert_file",
-		"[queue]\nexpire = \"soon\"":                            "expire",
-		"[queue]\nlease = \"0s\"":                               "queue.lease",
-		"unknown_key = 1":                                       "unknown_key",
-		"[relay.smarthost]\naddress = \"x\"":                    "relay.smarthost.address",
-		"[jmap]\ncors_origins = [\"example.com\"]":              "jmap.cors_origins[0]",
-		"[tls]\nacme = true\nacme_domain_names = [\"mta sts\"]": "tls.acme_domain_names",
+		`hostname = ""`:                                   "hostname",
+		"[listen]\nsmtp = [\"nonsense\"]":                 "listen.smtp[0]",
+		"[delivery]\nremote_port = 70000":                 "delivery.remote_port",
+		"[limits]\nmax_message_size = 0":                  "limits.max_message_size",
+		"[limits]\nmax_line_length = 100":                 "limits.max_line_length",
+		"[submission]\ntrusted_networks = [\"10.0.0.1\"]": "submission.trusted_networks[0]",
+		"[log]\nlevel = \"loud\"":                         "log.level",
+		"[tls]\ncert_file = \"/x\"":                       "tls.cert_file",
+		"[queue]\nexpire = \"soon\"":                      "expire",
+		"[queue]\nlease = \"0s\"":                         "queue.lease",
+		"unknown_key = 1":                                 "unknown_key",
+		"[relay.smarthost]\naddress = \"x\"":              "relay.smarthost.address",
+		"[jmap]\ncors_origins = [\"example.com\"]":        "jmap.cors_origins[0]",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, "data_dir = \"/tmp/x\"\n"+body))
