@@ -67,12 +67,18 @@ func firstPort(addrs []string) int {
 
 // tlsaRecord is the DANE-EE record (RFC 7672 §3.1.1) for the key of our
 // certificate on port 25; it needs DNSSEC on the zone, and a key kept
-// across renewals.
+// across renewals. With [tls] acme it is the ACME certificate's: acmecert
+// keeps cert.key across renewals (only the certificate is reissued), so
+// the "3 1 1" record (SPKI, SHA-256) stays valid. The configured files
+// are the admin's to keep; the self-signed key lasts its ten years.
 func (m *Manager) tlsaRecord() string {
 	cfg := m.Config
 	certFile := cfg.TLS.CertFile
 	if certFile == "" {
 		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
+	}
+	if cfg.TLS.ACME { // what port 25 serves once ACME has a certificate
+		certFile = filepath.Join(cfg.ACMEDir(), "cert.pem")
 	}
 	head := "; DANE (RFC 7672), only in a DNSSEC-signed zone, and only while the key is kept.\n"
 	data, err := os.ReadFile(certFile)
