@@ -164,6 +164,8 @@ type Message struct {
 	Flags        []string // system flags (`\Seen`) and keywords (`$Junk`), sorted
 	InternalDate time.Time
 	Size         int64
+	// EmailID and ThreadID are the message's JMAP identity (EmailRef).
+	EmailID, ThreadID int64
 }
 
 // HasFlag reports whether m carries flag (case-insensitive).
@@ -358,8 +360,8 @@ type EmailRef struct {
 // Emails finds messages by their JMAP identity.
 type Emails interface {
 	// EmailRefs returns the refs of the mailbox's messages with these
-	// UIDs; an expunged UID gets its former EmailID (ThreadID 0); UIDs
-	// never used are absent.
+	// UIDs; an expunged UID gets the ids it had; UIDs never used are
+	// absent.
 	EmailRefs(ctx context.Context, mailboxID int64, uids []uint32) (map[uint32]EmailRef, error)
 	// FindEmails returns where the account's messages with these Email
 	// ids are; ids of no current message are absent.

@@ -3,7 +3,7 @@
 // (RFC 8621 §4.1.1) and a thread given at delivery (RFC 8621 §3). The SQL
 // here is shared by the sqlite and postgres backends (database/sql with
 // "?" placeholders, which store/postgres rebinds); each backend keeps the
-// columns messages.email_id and thread_id, expunged.email_id and the
+// columns email_id and thread_id of messages and expunged and the
 // table thread_keys(account_id, key, thread_id).
 package identity
 
@@ -49,7 +49,7 @@ func Refs(ctx context.Context, q Querier, mailboxID int64, uids []uint32) (map[u
 			missing = append(missing, u)
 		}
 	}
-	err = refsIn(ctx, q, "SELECT uid, email_id, 0 FROM expunged WHERE mailbox_id = ? AND email_id != 0 AND uid IN ", mailboxID, missing, out)
+	err = refsIn(ctx, q, "SELECT uid, email_id, thread_id FROM expunged WHERE mailbox_id = ? AND email_id != 0 AND uid IN ", mailboxID, missing, out)
 	if err != nil {
 		return nil, err
 	}

@@ -237,7 +237,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		if err := updateMailbox(tx, mb.ID, mb.UIDNext+1, m.modseq, d); err != nil {
 			return err
 		}
-		msg = store.Message{MailboxID: mb.ID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size}
+		msg = m.message(mb.ID)
 		e.changed(mb.AccountID, mb.ID)
 		return nil
 	})
@@ -331,7 +331,8 @@ func scanMsgRow(rows *sql.Rows) (msgRow, error) {
 }
 
 func (m msgRow) message(mailboxID int64) store.Message {
-	return store.Message{MailboxID: mailboxID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size}
+	return store.Message{MailboxID: mailboxID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size,
+		EmailID: m.emailID, ThreadID: m.threadID}
 }
 
 // Messages implements store.Mailstore.
@@ -556,7 +557,7 @@ func removeRows(tx *wtx, e *effects, mb store.Mailbox, rows []msgRow) error {
 		if _, err := tx.ExecContext(bg, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", mb.ID, int64(m.uid)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(bg, "INSERT INTO expunged(mailbox_id, uid, modseq, email_id) VALUES(?, ?, ?, ?) ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, email_id = excluded.email_id", mb.ID, int64(m.uid), int64(modseq), m.emailID); err != nil {
+		if _, err := tx.ExecContext(bg, "INSERT INTO expunged(mailbox_id, uid, modseq, email_id, thread_id) VALUES(?, ?, ?, ?, ?) ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, email_id = excluded.email_id, thread_id = excluded.thread_id", mb.ID, int64(m.uid), int64(modseq), m.emailID, m.threadID); err != nil {
 			return err
 		}
 		d.add(m.flags, m.size, -1)

@@ -177,7 +177,8 @@ ALTER TABLE messages ADD COLUMN email_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN thread_id BIGINT NOT NULL DEFAULT 0;
 UPDATE messages SET email_id = (mailbox_id << 32) | uid, thread_id = (mailbox_id << 32) | uid;
 ALTER TABLE expunged ADD COLUMN email_id BIGINT NOT NULL DEFAULT 0;
-UPDATE expunged SET email_id = (mailbox_id << 32) | uid;
+ALTER TABLE expunged ADD COLUMN thread_id BIGINT NOT NULL DEFAULT 0;
+UPDATE expunged SET email_id = (mailbox_id << 32) | uid, thread_id = (mailbox_id << 32) | uid;
 CREATE INDEX messages_email ON messages(email_id);
 CREATE INDEX messages_thread ON messages(thread_id);
 CREATE TABLE thread_keys (

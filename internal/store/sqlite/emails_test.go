@@ -17,6 +17,7 @@ var downgradeEmails = []string{
 	"ALTER TABLE messages DROP COLUMN email_id",
 	"ALTER TABLE messages DROP COLUMN thread_id",
 	"ALTER TABLE expunged DROP COLUMN email_id",
+	"ALTER TABLE expunged DROP COLUMN thread_id",
 	"DROP TABLE thread_keys",
 	"DELETE FROM meta WHERE key = 'email_id'",
 }

@@ -92,8 +92,13 @@ func testEmails(t *testing.T, e *env) {
 	if rmoved.EmailID != rb.EmailID || rmoved.ThreadID != rb.ThreadID {
 		t.Fatalf("moved %+v, was %+v: want the same id and thread", rmoved, rb)
 	}
-	if gone := ref(inbox.ID, rb.UID); gone.EmailID != rb.EmailID {
-		t.Fatalf("expunged source UID %d has id %d, want %d", rb.UID, gone.EmailID, rb.EmailID)
+	if gone := ref(inbox.ID, rb.UID); gone.EmailID != rb.EmailID || gone.ThreadID != rb.ThreadID {
+		t.Fatalf("expunged source UID %d has %+v, want the ids of %+v", rb.UID, gone, rb)
+	}
+	for _, m := range e.messages(archive.ID, store.UIDSet{{Start: rmoved.UID, Stop: rmoved.UID}}) {
+		if m.EmailID != rb.EmailID || m.ThreadID != rb.ThreadID {
+			t.Fatalf("Messages gives %+v, want the ids of %+v", m, rb)
+		}
 	}
 
 	found, err := es.FindEmails(e.ctx, a.ID, []int64{ra.EmailID, rb.EmailID, ro.EmailID, 1 << 60})
