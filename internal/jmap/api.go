@@ -290,6 +290,7 @@ func (s *Server) methods() map[string]handler {
 		"Email/set":           emailSet,
 		"Email/import":        emailImport,
 		"Thread/get":          threadGet,
+		"Thread/changes":      threadChanges,
 		"Identity/get":        identityGet,
 		"EmailSubmission/set": submissionSet,
 		"EmailSubmission/get": submissionGet,

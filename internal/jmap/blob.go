@@ -143,11 +143,15 @@ func (s *Server) blobContent(ctx context.Context, acctID int64, id string) ([]by
 		}
 		return up.data, up.typ, true
 	}
-	ref, partID, ok := parseRef(id, 'b')
-	if !ok || !s.owned(ctx, acctID, ref.Mailbox) {
+	n, partID, ok := parseID(id, 'b')
+	if !ok {
 		return nil, "", false
 	}
-	raw, err := s.raw(ctx, ref)
+	found, err := s.st.FindEmails(ctx, acctID, []int64{n})
+	if err != nil || len(found) == 0 {
+		return nil, "", false
+	}
+	raw, err := s.raw(ctx, refOf(found[n]))
 	if err != nil {
 		return nil, "", false
 	}

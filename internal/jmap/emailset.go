@@ -41,12 +41,20 @@ func emailSet(c *call) (any, *methodError) {
 			continue
 		}
 		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
+		created[cid] = createdEmail(ref, m.Size)
 	}
 	updated, notUpdated := map[string]any{}, map[string]any{}
+	var ids []string
+	for id := range a.Update {
+		ids = append(ids, id)
+	}
+	found, err := c.findEmails(ids)
+	if err != nil {
+		return nil, errServerFail(err)
+	}
 	for id, patch := range a.Update {
-		ref, _, ok := parseRef(c.resolveCreated(id), 'e')
-		if !ok || !mine[ref.Mailbox] {
+		ref, ok := found[id]
+		if !ok {
 			notUpdated[id] = setError("notFound", "")
 			continue
 		}
@@ -57,9 +65,12 @@ func emailSet(c *call) (any, *methodError) {
 		updated[id] = nil
 	}
 	destroyed, notDestroyed := []string{}, map[string]any{}
+	if found, err = c.findEmails(a.Destroy); err != nil {
+		return nil, errServerFail(err)
+	}
 	for _, id := range a.Destroy {
-		ref, _, ok := parseRef(c.resolveCreated(id), 'e')
-		if !ok || !mine[ref.Mailbox] {
+		ref, ok := found[id]
+		if !ok {
 			notDestroyed[id] = setError("notFound", "")
 			continue
 		}
@@ -76,6 +87,11 @@ func emailSet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "oldState": oldState, "newState": newState,
 		"created": created, "notCreated": notCreated, "updated": updated, "notUpdated": notUpdated,
 		"destroyed": destroyed, "notDestroyed": notDestroyed}, nil
+}
+
+// createdEmail is what /set and /import report of a new Email.
+func createdEmail(ref msgRef, size int64) map[string]any {
+	return map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": ref.threadID(), "size": size}
 }
 
 // resolveCreated turns "#creationId" into the id created in this request.
@@ -248,7 +264,7 @@ func (c *call) createEmail(obj map[string]any, mine map[int64]bool) (msgRef, err
 	if err != nil {
 		return msgRef{}, err
 	}
-	return msgRef{mb, m.UID}, nil
+	return msgRefOf(m), nil
 }
 
 // composeEmail builds an RFC 5322 message from Email properties.
@@ -379,9 +395,9 @@ func emailImport(c *call) (any, *methodError) {
 			notCreated[cid] = setError(setErrType(err), err.Error())
 			continue
 		}
-		ref := msgRef{mb, m.UID}
+		ref := msgRefOf(m)
 		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
+		created[cid] = createdEmail(ref, m.Size)
 	}
 	_, newState, _, err := c.s.states(c.ctx, c.acct.ID)
 	if err != nil {

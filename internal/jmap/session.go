@@ -45,9 +45,16 @@ var DefaultLimits = Limits{
 	MaxObjectsInSet:       1000,
 }
 
+// Store is what JMAP reads and changes: the mailboxes and messages IMAP
+// sees, with their JMAP identities.
+type Store interface {
+	store.Mailstore
+	store.Emails
+}
+
 // Options configure a Server.
 type Options struct {
-	Store store.Mailstore
+	Store Store
 	// DateIndex, when set, answers Email/query of one mailbox by date
 	// without reading the whole mailbox.
 	DateIndex store.DateIndex
@@ -72,7 +79,7 @@ type Options struct {
 // Server is the JMAP service; Register puts its endpoints on a mux.
 type Server struct {
 	opts     Options
-	st       store.Mailstore
+	st       Store
 	handlers map[string]handler
 	blobs    *uploads
 

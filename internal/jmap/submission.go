@@ -76,13 +76,14 @@ func snippetGet(c *call) (any, *methodError) {
 		return nil, &methodError{Type: "requestTooLarge"}
 	}
 	list, notFound := []any{}, []string{}
+	found, err := c.findEmails(ids)
+	if err != nil {
+		return nil, errServerFail(err)
+	}
 	for _, id := range ids {
-		ref, _, ok := parseRef(id, 'e')
-		if ok && c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
-			if _, err := c.s.message(c.ctx, ref); err == nil {
-				list = append(list, map[string]any{"emailId": id, "subject": nil, "preview": nil})
-				continue
-			}
+		if _, ok := found[id]; ok {
+			list = append(list, map[string]any{"emailId": id, "subject": nil, "preview": nil})
+			continue
 		}
 		notFound = append(notFound, id)
 	}
@@ -182,8 +183,11 @@ func (c *call) submit(sub submissionCreate) (string, error) {
 	if sub.IdentityID != identityID(c.acct) {
 		return "", &methodError{Type: "invalidProperties", Description: "unknown identityId"}
 	}
-	ref, _, ok := parseRef(c.resolveCreated(sub.EmailID), 'e')
-	if !ok || !c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
+	ref, ok, err := c.findEmail(sub.EmailID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return "", &methodError{Type: "invalidProperties", Description: "unknown emailId"}
 	}
 	raw, err := c.s.raw(c.ctx, ref)

@@ -344,6 +344,10 @@ type DateIndex interface {
 	// \Deleted flag, ordered by internal date and then UID (ascending or
 	// descending), skipping the first offset and at most limit of them.
 	UIDsByDate(ctx context.Context, mailboxID int64, ascending bool, offset, limit int) ([]uint32, error)
+	// DateCount is how many messages UIDsByDate lists in all, from the
+	// mailbox's counters (Status also counts \Recent, a scan of the
+	// unclaimed messages, all of them in a mailbox IMAP never opened).
+	DateCount(ctx context.Context, mailboxID int64) (int, error)
 }
 
 // EmailRef is a message's JMAP identity (RFC 8621 §4.1.1) and where it is.

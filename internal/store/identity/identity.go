@@ -89,6 +89,27 @@ func refsIn(ctx context.Context, q Querier, query string, mailboxID int64, uids 
 
 const refCols = "m.email_id, m.thread_id, m.mailbox_id, m.uid"
 
+// accountBoxes returns the ids of the account's mailboxes. Lookups by
+// email_id or thread_id filter by it in Go: a join or a subquery on
+// mailboxes makes SQLite scan the account's messages instead of using the
+// index.
+func accountBoxes(ctx context.Context, q Querier, accountID int64) (map[int64]bool, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id FROM mailboxes WHERE account_id = ?", accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 func scanRefs(rows *sql.Rows, fn func(store.EmailRef)) error {
 	defer rows.Close()
 	for rows.Next() {
@@ -105,19 +126,28 @@ func scanRefs(rows *sql.Rows, fn func(store.EmailRef)) error {
 
 // Find implements store.Emails.FindEmails.
 func Find(ctx context.Context, q Querier, accountID int64, ids []int64) (map[int64]store.EmailRef, error) {
+	mine, err := accountBoxes(ctx, q, accountID)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[int64]store.EmailRef, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), batch)
-		args := []any{accountID}
+		var args []any
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
 		ids = ids[n:]
-		rows, err := q.QueryContext(ctx, "SELECT "+refCols+" FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ? AND m.email_id IN ("+inList(n)+")", args...)
+		rows, err := q.QueryContext(ctx, "SELECT "+refCols+" FROM messages m WHERE m.email_id IN ("+inList(n)+")", args...)
 		if err != nil {
 			return nil, err
 		}
-		if err := scanRefs(rows, func(r store.EmailRef) { out[r.EmailID] = r }); err != nil {
+		err = scanRefs(rows, func(r store.EmailRef) {
+			if mine[r.MailboxID] {
+				out[r.EmailID] = r
+			}
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -126,13 +156,22 @@ func Find(ctx context.Context, q Querier, accountID int64, ids []int64) (map[int
 
 // Thread implements store.Emails.ThreadEmails.
 func Thread(ctx context.Context, q Querier, accountID, threadID int64, limit int) ([]store.EmailRef, error) {
-	rows, err := q.QueryContext(ctx, "SELECT "+refCols+" FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ? AND m.thread_id = ? ORDER BY m.internal_date, m.email_id LIMIT ?",
-		accountID, threadID, limit)
+	mine, err := accountBoxes(ctx, q, accountID)
+	if err != nil {
+		return nil, err
+	}
+	// A thread's messages are all of one account (threads are given per
+	// account; COPY and MOVE stay in the account): the filter is a guard.
+	rows, err := q.QueryContext(ctx, "SELECT "+refCols+" FROM messages m WHERE m.thread_id = ? ORDER BY m.internal_date, m.email_id LIMIT ?", threadID, limit)
 	if err != nil {
 		return nil, err
 	}
 	var out []store.EmailRef
-	err = scanRefs(rows, func(r store.EmailRef) { out = append(out, r) })
+	err = scanRefs(rows, func(r store.EmailRef) {
+		if mine[r.MailboxID] {
+			out = append(out, r)
+		}
+	})
 	return out, err
 }
 
