@@ -289,6 +289,7 @@ func (s *Server) methods() map[string]handler {
 		"Email/queryChanges":  queryChanges,
 		"Email/set":           emailSet,
 		"Email/import":        emailImport,
+		"Email/copy":          emailCopy,
 		"Thread/get":          threadGet,
 		"Thread/changes":      threadChanges,
 		"Identity/get":        identityGet,

@@ -185,7 +185,7 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 		case "hasAttachment":
 			obj[p] = len(b.attach) > 0
 		case "preview":
-			obj[p] = preview(b)
+			obj[p] = preview(b, 256)
 		case "headers":
 			obj[p] = rawHeaders(h)
 		case "bodyStructure":

@@ -31,17 +31,7 @@ func emailSet(c *call) (any, *methodError) {
 	created, notCreated := map[string]any{}, map[string]any{}
 	for cid, obj := range a.Create {
 		ref, err := c.createEmail(obj, mine)
-		if err != nil {
-			notCreated[cid] = setError(setErrType(err), err.Error())
-			continue
-		}
-		m, err := c.s.message(c.ctx, ref)
-		if err != nil {
-			notCreated[cid] = setError("serverFail", err.Error())
-			continue
-		}
-		c.created[cid] = ref.emailID()
-		created[cid] = createdEmail(ref, m.Size)
+		c.report(cid, ref, err, created, notCreated)
 	}
 	updated, notUpdated := map[string]any{}, map[string]any{}
 	var ids []string
@@ -87,6 +77,22 @@ func emailSet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "oldState": oldState, "newState": newState,
 		"created": created, "notCreated": notCreated, "updated": updated, "notUpdated": notUpdated,
 		"destroyed": destroyed, "notDestroyed": notDestroyed}, nil
+}
+
+// report records the outcome of creating one Email: its entry in created
+// (and the creation id) or in notCreated.
+func (c *call) report(cid string, ref msgRef, err error, created, notCreated map[string]any) {
+	if err != nil {
+		notCreated[cid] = setError(setErrType(err), err.Error())
+		return
+	}
+	m, err := c.s.message(c.ctx, ref)
+	if err != nil {
+		notCreated[cid] = setError("serverFail", err.Error())
+		return
+	}
+	c.created[cid] = ref.emailID()
+	created[cid] = createdEmail(ref, m.Size)
 }
 
 // createdEmail is what /set and /import report of a new Email.

@@ -65,31 +65,6 @@ func submissionGet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "state": "s0", "list": []any{}, "notFound": ids}, nil
 }
 
-// SearchSnippet/get (RFC 8621 §5.1): no highlighting yet; every found
-// Email gets null subject and preview, which the RFC allows.
-func snippetGet(c *call) (any, *methodError) {
-	var ids []string
-	if me := c.arg("emailIds", &ids); me != nil {
-		return nil, me
-	}
-	if len(ids) > c.s.opts.Limits.MaxObjectsInGet {
-		return nil, &methodError{Type: "requestTooLarge"}
-	}
-	list, notFound := []any{}, []string{}
-	found, err := c.findEmails(ids)
-	if err != nil {
-		return nil, errServerFail(err)
-	}
-	for _, id := range ids {
-		if _, ok := found[id]; ok {
-			list = append(list, map[string]any{"emailId": id, "subject": nil, "preview": nil})
-			continue
-		}
-		notFound = append(notFound, id)
-	}
-	return map[string]any{"accountId": c.acct.id, "list": list, "notFound": notFound}, nil
-}
-
 type submissionCreate struct {
 	IdentityID string `json:"identityId"`
 	EmailID    string `json:"emailId"`
