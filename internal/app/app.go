@@ -299,6 +299,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Login:            a.Auth.For(auth.ProtoJMAP),
 		PlaintextAllowed: a.Auth.PlaintextAllowed,
 		AppPasswords:     st,
+		Sieve:            st,
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,

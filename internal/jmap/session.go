@@ -66,6 +66,9 @@ type Options struct {
 	// either nil there is no submission capability.
 	Local Local
 	Queue Queue
+	// Sieve, when set, backs VacationResponse with the account's active
+	// Sieve script (the capability is offered only then).
+	Sieve store.SieveStore
 	// AppPasswords, when set, lets clients log in with a bearer token
 	// made of the address and an app password (see bearerToken).
 	AppPasswords store.AppPasswords
@@ -278,6 +281,9 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, acct *acco
 	if s.canSubmit() {
 		accountCaps[capSubmission] = subCap
 	}
+	if s.opts.Sieve != nil {
+		accountCaps[capVacation] = map[string]any{}
+	}
 	caps := map[string]any{
 		capCore: map[string]any{
 			"maxSizeUpload":         l.MaxSizeUpload,
@@ -294,9 +300,15 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, acct *acco
 	if s.canSubmit() {
 		caps[capSubmission] = map[string]any{}
 	}
+	if s.opts.Sieve != nil {
+		caps[capVacation] = map[string]any{}
+	}
 	primary := map[string]string{capMail: acct.id}
 	if s.canSubmit() {
 		primary[capSubmission] = acct.id
+	}
+	if s.opts.Sieve != nil {
+		primary[capVacation] = acct.id
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"capabilities": caps,
@@ -343,7 +355,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acct *account)
 		return
 	}
 	for _, u := range req.Using {
-		if u != capCore && u != capMail && !(u == capSubmission && s.canSubmit()) {
+		if u != capCore && u != capMail && !(u == capSubmission && s.canSubmit()) && !(u == capVacation && s.opts.Sieve != nil) {
 			writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:unknownCapability", Status: 400, Detail: "unknown capability " + u})
 			return
 		}
