@@ -28,27 +28,7 @@ func TestJMAPEmailDeliveryPush(t *testing.T) {
 		}
 		return bufio.NewReader(resp.Body), func() { resp.Body.Close() }
 	}
-	next := func(r *bufio.Reader) map[string]any {
-		t.Helper()
-		var data string
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("event stream: %v", err)
-			}
-			line = strings.TrimRight(line, "\n")
-			if strings.HasPrefix(line, "data: ") {
-				data = line[len("data: "):]
-			}
-			if line == "" && data != "" {
-				var ev map[string]any
-				if err := json.Unmarshal([]byte(data), &ev); err != nil {
-					t.Fatal(err)
-				}
-				return ev["changed"].(map[string]any)[c.acct].(map[string]any)
-			}
-		}
-	}
+	next := func(r *bufio.Reader) map[string]any { t.Helper(); return nextStateChange(t, r, c.acct) }
 	r, done := open()
 	defer done()
 	first := next(r)
@@ -67,5 +47,29 @@ func TestJMAPEmailDeliveryPush(t *testing.T) {
 	now := next(r2)
 	if second["EmailDelivery"] == first["EmailDelivery"] || second["EmailDelivery"] != now["EmailDelivery"] {
 		t.Fatalf("EmailDelivery: %v, then %v, now %v (a draft must not change it, a delivery must)", first, second, now)
+	}
+}
+
+// nextStateChange reads the next StateChange of an event source stream
+// (RFC 8620 §7.3) and returns its changed states of account acct.
+func nextStateChange(t *testing.T, r *bufio.Reader, acct string) map[string]any {
+	t.Helper()
+	var data string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("event stream: %v", err)
+		}
+		line = strings.TrimRight(line, "\n")
+		if strings.HasPrefix(line, "data: ") {
+			data = line[len("data: "):]
+		}
+		if line == "" && data != "" {
+			var ev map[string]any
+			if err := json.Unmarshal([]byte(data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			return ev["changed"].(map[string]any)[acct].(map[string]any)
+		}
 	}
 }

@@ -532,27 +532,7 @@ func TestJMAPEventSource(t *testing.T) {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
 	r := bufio.NewReader(resp.Body)
-	next := func() map[string]any {
-		t.Helper()
-		var data string
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("event stream: %v", err)
-			}
-			line = strings.TrimRight(line, "\n")
-			if strings.HasPrefix(line, "data: ") {
-				data = line[len("data: "):]
-			}
-			if line == "" && data != "" {
-				var ev map[string]any
-				if err := json.Unmarshal([]byte(data), &ev); err != nil {
-					t.Fatal(err)
-				}
-				return ev["changed"].(map[string]any)[c.acct].(map[string]any)
-			}
-		}
-	}
+	next := func() map[string]any { t.Helper(); return nextStateChange(t, r, c.acct) }
 	first := next() // the current state
 	deliverSMTP(t, a, "kate@example.test", "Pushed", "Body.")
 	second := next()
