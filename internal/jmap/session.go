@@ -52,6 +52,10 @@ type Store interface {
 	store.Emails
 }
 
+// uploadsHeld is how many uploads of the largest size are kept at once,
+// on disk.
+const uploadsHeld = 8
+
 // Options configure a Server.
 type Options struct {
 	Store Store
@@ -66,6 +70,9 @@ type Options struct {
 	// either nil there is no submission capability.
 	Local Local
 	Queue Queue
+	// UploadDir is the folder uploaded blobs are kept in until they
+	// expire (emptied at start); "" means a new temporary folder.
+	UploadDir string
 	// Sieve, when set, backs VacationResponse with the account's active
 	// Sieve script (the capability is offered only then).
 	Sieve store.SieveStore
@@ -106,7 +113,7 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{opts: opts, st: opts.Store, inflight: map[int64]int{}, uploadsN: map[int64]int{}}
-	s.blobs = newUploads(2 * l.MaxSizeUpload)
+	s.blobs = newUploads(opts.UploadDir, uploadsHeld*l.MaxSizeUpload)
 	s.handlers = s.methods()
 	return s
 }
