@@ -40,7 +40,7 @@ func parseID(id string, prefix byte) (n int64, part string, ok bool) {
 		return 0, "", false
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || num[0] == '+' {
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != num { // one spelling per id
 		return 0, "", false
 	}
 	return n, part, true

@@ -11,7 +11,7 @@ import (
 // given).
 func nextEmailIDs(tx *wtx, n int) ([]int64, error) {
 	var last int64
-	if err := tx.QueryRowContext(bg, "UPDATE meta SET value = value + ? WHERE key = 'email_id' RETURNING value", n).Scan(&last); err != nil {
+	if err := tx.QueryRowContext(bg, "INSERT INTO meta(key, value) VALUES('email_id', ?) ON CONFLICT(key) DO UPDATE SET value = value + excluded.value RETURNING value", n).Scan(&last); err != nil {
 		return nil, err
 	}
 	ids := make([]int64, n)
