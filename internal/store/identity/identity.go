@@ -10,6 +10,7 @@ package identity
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 
 	"pochta/internal/store"
@@ -175,32 +176,6 @@ func Thread(ctx context.Context, q Querier, accountID, threadID int64, limit int
 	return out, err
 }
 
-// table is one account's thread keys inside a write transaction.
-type table struct {
-	tx      Execer
-	account int64
-}
-
-func (t table) threadOf(key string) (int64, error) {
-	rows, err := t.tx.QueryContext(context.Background(), "SELECT thread_id FROM thread_keys WHERE account_id = ? AND key = ?", t.account, key)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	var id int64
-	if rows.Next() {
-		if err := rows.Scan(&id); err != nil {
-			return 0, err
-		}
-	}
-	return id, rows.Err()
-}
-
-func (t table) setThread(key string, thread int64) error {
-	_, err := t.tx.ExecContext(context.Background(), "INSERT INTO thread_keys(account_id, key, thread_id) VALUES(?, ?, ?) ON CONFLICT DO NOTHING", t.account, key, thread)
-	return err
-}
-
 // Bounds on what one message contributes to its account's thread keys.
 const maxKey = 250
 
@@ -218,7 +193,6 @@ const maxKey = 250
 // A thread id, once given, never changes: a message that links two
 // existing threads joins its nearest parent's and the threads stay apart.
 func AssignThread(tx Execer, accountID int64, k searchindex.ThreadKeys, newThread int64) (int64, error) {
-	t := table{tx, accountID}
 	// Look up the nearest parent first, the own id last.
 	var lookup []string
 	for i := len(k.Parents) - 1; i >= 0; i-- {
@@ -229,39 +203,76 @@ func AssignThread(tx Execer, accountID int64, k searchindex.ThreadKeys, newThrea
 	if k.MessageID != "" && len(k.MessageID) <= maxKey {
 		lookup = append(lookup, "<"+k.MessageID)
 	}
-	thread := int64(0)
-	for _, key := range lookup {
-		id, err := t.threadOf(key)
-		if err != nil {
-			return 0, err
-		}
-		if thread = id; thread != 0 {
-			break
-		}
-	}
 	subject := ""
 	if k.Subject != "" && len(k.Subject) <= maxKey {
 		subject = "s:" + k.Subject
 	}
-	if thread == 0 && subject != "" {
-		id, err := t.threadOf(subject)
-		if err != nil {
-			return 0, err
-		}
-		thread = id
+	keys := lookup
+	if subject != "" {
+		keys = append(keys[:len(keys):len(keys)], subject)
 	}
+	if len(keys) == 0 {
+		return newThread, nil
+	}
+	// One query for every key, one insert for the new ones: this runs in
+	// the delivery's transaction, on the committer's path.
+	known, err := threadsOf(tx, accountID, keys)
+	if err != nil {
+		return 0, err
+	}
+	thread := int64(0)
+	for _, key := range lookup {
+		if thread = known[key]; thread != 0 {
+			break
+		}
+	}
+	var record []string
 	if thread == 0 {
-		thread = newThread
-		if subject != "" {
-			if err := t.setThread(subject, thread); err != nil {
-				return 0, err
+		if thread = known[subject]; thread == 0 {
+			thread = newThread
+			if subject != "" {
+				record = append(record, subject)
 			}
 		}
 	}
 	for _, key := range lookup {
-		if err := t.setThread(key, thread); err != nil {
+		if _, ok := known[key]; !ok && !slices.Contains(record, key) {
+			record = append(record, key)
+		}
+	}
+	if len(record) > 0 {
+		args := make([]any, 0, 3*len(record))
+		for _, key := range record {
+			args = append(args, accountID, key, thread)
+		}
+		q := "INSERT INTO thread_keys(account_id, key, thread_id) VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(record)), ", ") + " ON CONFLICT DO NOTHING"
+		if _, err := tx.ExecContext(context.Background(), q, args...); err != nil {
 			return 0, err
 		}
 	}
 	return thread, nil
+}
+
+// threadsOf returns the threads recorded for the keys that have one.
+func threadsOf(tx Execer, accountID int64, keys []string) (map[string]int64, error) {
+	args := []any{accountID}
+	for _, key := range keys {
+		args = append(args, key)
+	}
+	rows, err := tx.QueryContext(context.Background(), "SELECT key, thread_id FROM thread_keys WHERE account_id = ? AND key IN ("+inList(len(keys))+")", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var key string
+		var id int64
+		if err := rows.Scan(&key, &id); err != nil {
+			return nil, err
+		}
+		out[key] = id
+	}
+	return out, rows.Err()
 }
