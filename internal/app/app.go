@@ -326,6 +326,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Login:            a.Auth.For(auth.ProtoJMAP),
 		PlaintextAllowed: a.Auth.PlaintextAllowed,
 		AppPasswords:     st,
+		Sieve:            st,
+		UploadDir:        filepath.Join(cfg.DataDir, "jmap-uploads"),
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,

@@ -532,27 +532,7 @@ func TestJMAPEventSource(t *testing.T) {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 	}
 	r := bufio.NewReader(resp.Body)
-	next := func() map[string]any {
-		t.Helper()
-		var data string
-		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
-				t.Fatalf("event stream: %v", err)
-			}
-			line = strings.TrimRight(line, "\n")
-			if strings.HasPrefix(line, "data: ") {
-				data = line[len("data: "):]
-			}
-			if line == "" && data != "" {
-				var ev map[string]any
-				if err := json.Unmarshal([]byte(data), &ev); err != nil {
-					t.Fatal(err)
-				}
-				return ev["changed"].(map[string]any)[c.acct].(map[string]any)
-			}
-		}
-	}
+	next := func() map[string]any { t.Helper(); return nextStateChange(t, r, c.acct) }
 	first := next() // the current state
 	deliverSMTP(t, a, "kate@example.test", "Pushed", "Body.")
 	second := next()
@@ -732,8 +712,8 @@ func TestJMAPChanges(t *testing.T) {
 		t.Fatalf("after STORE: created %q updated %q destroyed %q", cr, up, de)
 	}
 	em2 := res["newState"].(string)
-	// A move through JMAP: the old id is destroyed, a new one created;
-	// ifInState guards the change.
+	// A move through JMAP keeps the Email's id (RFC 8621 §4.1.1): it is
+	// updated, not destroyed and created; ifInState guards the change.
 	archive := c.args(`[["Mailbox/query",{"accountId":"ACCT","filter":{"role":"archive"}},"q"]]`, "Mailbox/query")["ids"].([]any)[0].(string)
 	r := c.calls(`[["Email/set",{"accountId":"ACCT","ifInState":"` + em0 + `","update":{"` + id + `":{"mailboxIds":{"` + archive + `":true}}}},"s"]]`)
 	if r[0][1].(map[string]any)["type"] != "stateMismatch" {
@@ -744,9 +724,29 @@ func TestJMAPChanges(t *testing.T) {
 	if len(set["updated"].(map[string]any)) != 1 {
 		t.Fatalf("move by patch: %v", set)
 	}
-	cr, up, de, _ = changes("Email/changes", em2)
-	if cr == "" || cr == id || up != "" || de != id {
+	cr, up, de, res = changes("Email/changes", em2)
+	if cr != "" || up != id || de != "" {
 		t.Fatalf("after move: created %q updated %q destroyed %q", cr, up, de)
+	}
+	em3 := res["newState"].(string)
+	got := c.args(`[["Email/get",{"accountId":"ACCT","ids":["`+id+`"],"properties":["mailboxIds"]},"g"]]`, "Email/get")
+	if l := got["list"].([]any); len(l) != 1 || l[0].(map[string]any)["mailboxIds"].(map[string]any)[archive] != true {
+		t.Fatalf("Email/get after move: %v", got)
+	}
+	// An IMAP MOVE back keeps the id too.
+	if _, err := ic.Select("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ic.Move(imap.SeqSetNum(1), "INBOX").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if cr, up, de, _ = changes("Email/changes", em3); cr != "" || up != id || de != "" {
+		t.Fatalf("after IMAP MOVE: created %q updated %q destroyed %q", cr, up, de)
+	}
+	// Destroying it: destroyed, once.
+	c.args(`[["Email/set",{"accountId":"ACCT","destroy":["`+id+`"]},"s"]]`, "Email/set")
+	if cr, up, de, _ = changes("Email/changes", em3); cr != "" || up != "" || de != id {
+		t.Fatalf("after destroy: created %q updated %q destroyed %q", cr, up, de)
 	}
 	// Mailbox creation and rename.
 	mb1, _ := state()

@@ -278,22 +278,26 @@ type handler func(c *call) (any, *methodError)
 
 func (s *Server) methods() map[string]handler {
 	return map[string]handler{
-		"Core/echo":           func(c *call) (any, *methodError) { return c.args, nil },
-		"Mailbox/get":         mailboxGet,
-		"Mailbox/changes":     mailboxChanges,
-		"Mailbox/query":       mailboxQuery,
-		"Mailbox/set":         mailboxSet,
-		"Email/get":           emailGet,
-		"Email/changes":       emailChanges,
-		"Email/query":         emailQuery,
-		"Email/queryChanges":  queryChanges,
-		"Email/set":           emailSet,
-		"Email/import":        emailImport,
-		"Thread/get":          threadGet,
-		"Identity/get":        identityGet,
-		"EmailSubmission/set": submissionSet,
-		"EmailSubmission/get": submissionGet,
-		"SearchSnippet/get":   snippetGet,
+		"Core/echo":            func(c *call) (any, *methodError) { return c.args, nil },
+		"Mailbox/get":          mailboxGet,
+		"Mailbox/changes":      mailboxChanges,
+		"Mailbox/query":        mailboxQuery,
+		"Mailbox/set":          mailboxSet,
+		"Email/get":            emailGet,
+		"Email/changes":        emailChanges,
+		"Email/query":          emailQuery,
+		"Email/queryChanges":   queryChanges,
+		"Email/set":            emailSet,
+		"Email/import":         emailImport,
+		"Email/copy":           emailCopy,
+		"Thread/get":           threadGet,
+		"Thread/changes":       threadChanges,
+		"Identity/get":         identityGet,
+		"EmailSubmission/set":  submissionSet,
+		"EmailSubmission/get":  submissionGet,
+		"SearchSnippet/get":    snippetGet,
+		"VacationResponse/get": vacationGet,
+		"VacationResponse/set": vacationSet,
 	}
 }
 
@@ -332,6 +336,8 @@ func (s *Server) runOne(ctx context.Context, acct *account, req *Request, inv In
 		need = capCore
 	case strings.HasPrefix(inv.Name, "EmailSubmission/"), strings.HasPrefix(inv.Name, "Identity/"):
 		need = capSubmission
+	case strings.HasPrefix(inv.Name, "VacationResponse/"):
+		need = capVacation
 	}
 	if !contains(req.Using, need) {
 		return fail(&methodError{Type: "unknownMethod", Description: inv.Name + " needs " + need + " in using"})

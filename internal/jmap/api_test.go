@@ -71,7 +71,7 @@ func TestBodyStructure(t *testing.T) {
 	if got := ids(b.text) + "|" + ids(b.html) + "|" + ids(b.attach); got != "1:text/plain |2:text/html |3:image/png " {
 		t.Fatalf("got %s", got)
 	}
-	if p := preview(b); p != "plain" {
+	if p := preview(b, 256); p != "plain" {
 		t.Fatalf("preview %q", p)
 	}
 }

@@ -19,7 +19,7 @@ import (
 func benchStore(b *testing.B) (*sqlite.Store, store.Account) {
 	b.Helper()
 	ctx := context.Background()
-	dir := filepath.Join(os.TempDir(), "pochta-jmap-bench-100k-v1")
+	dir := filepath.Join(os.TempDir(), "pochta-jmap-bench-100k-v2")
 	marker := filepath.Join(dir, "complete")
 	if _, err := os.Stat(marker); err != nil {
 		os.RemoveAll(dir)

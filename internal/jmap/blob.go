@@ -8,6 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,60 +20,109 @@ import (
 // (RFC 8620 §6.1: at least an hour).
 const uploadTTL = 2 * time.Hour
 
-// uploads keeps blobs uploaded by clients in memory until they are
-// imported or expire, at most max bytes in all (the oldest go first).
+// uploads keeps blobs uploaded by clients in files of one folder (never
+// in memory) until they expire, at most max bytes in all (the oldest go
+// first). The folder is emptied when the server starts.
 type uploads struct {
 	mu    sync.Mutex
+	dir   string // "" until first needed when none was configured
 	max   int64
 	total int64
 	list  []*upload // oldest first
+	seq   int
 }
 
 type upload struct {
 	account int64
 	id      string
 	typ     string
-	data    []byte
+	path    string
+	size    int64
 	expires time.Time
 }
 
-func newUploads(max int64) *uploads { return &uploads{max: max} }
+func newUploads(dir string, max int64) *uploads {
+	if dir != "" {
+		os.RemoveAll(dir) // blobs of an earlier run are gone with its memory
+	}
+	return &uploads{dir: dir, max: max}
+}
 
-func (u *uploads) add(account int64, typ string, data []byte) *upload {
-	sum := sha256.Sum256(data)
-	up := &upload{account: account, id: "u" + hex.EncodeToString(sum[:16]), typ: typ, data: data,
+// receive streams an upload of at most limit bytes into a file; tooLarge
+// is true (and nothing kept) when r has more.
+func (u *uploads) receive(account int64, typ string, r io.Reader, limit int64) (up *upload, tooLarge bool, err error) {
+	u.mu.Lock()
+	if u.dir == "" {
+		if u.dir, err = os.MkdirTemp("", "pochta-jmap-uploads-"); err != nil {
+			u.mu.Unlock()
+			return nil, false, err
+		}
+	}
+	u.seq++
+	path := filepath.Join(u.dir, strconv.FormatInt(account, 10)+"-"+strconv.Itoa(u.seq))
+	u.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, limit+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || n > limit {
+		os.Remove(path)
+		return nil, n > limit, err
+	}
+	up = &upload{account: account, id: "u" + hex.EncodeToString(h.Sum(nil)[:16]), typ: typ, path: path, size: n,
 		expires: time.Now().Add(uploadTTL)}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.expire(time.Now())
-	for len(u.list) > 0 && u.total+int64(len(data)) > u.max {
-		u.total -= int64(len(u.list[0].data))
-		u.list = u.list[1:]
+	for len(u.list) > 0 && u.total+n > u.max {
+		u.drop()
 	}
 	u.list = append(u.list, up)
-	u.total += int64(len(data))
-	return up
+	u.total += n
+	return up, false, nil
+}
+
+// drop forgets the oldest upload and removes its file.
+func (u *uploads) drop() {
+	os.Remove(u.list[0].path)
+	u.total -= u.list[0].size
+	u.list = u.list[1:]
 }
 
 func (u *uploads) expire(now time.Time) {
-	i := 0
-	for i < len(u.list) && now.After(u.list[i].expires) {
-		u.total -= int64(len(u.list[i].data))
-		i++
+	for len(u.list) > 0 && now.After(u.list[0].expires) {
+		u.drop()
 	}
-	u.list = u.list[i:]
 }
 
-func (u *uploads) get(account int64, id string) *upload {
+// get returns an upload's content (read from its file) and type.
+func (u *uploads) get(account int64, id string) ([]byte, string, bool) {
 	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.expire(time.Now())
+	var found *upload
 	for i := len(u.list) - 1; i >= 0; i-- {
 		if up := u.list[i]; up.account == account && up.id == id {
-			return up
+			found = up
+			break
 		}
 	}
-	return nil
+	u.mu.Unlock()
+	if found == nil {
+		return nil, "", false
+	}
+	data, err := os.ReadFile(found.path)
+	if err != nil { // dropped meanwhile
+		return nil, "", false
+	}
+	return data, found.typ, true
 }
 
 // blob returns the content of a blob id: an upload, a whole message or
@@ -93,21 +145,21 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *accou
 	}
 	defer s.leave(s.uploadsN, acct.ID)
 	extendDeadlines(w)
-	data, err := io.ReadAll(io.LimitReader(r.Body, l.MaxSizeUpload+1))
-	if err != nil {
-		http.Error(w, "read failed", http.StatusBadRequest)
-		return
-	}
-	if int64(len(data)) > l.MaxSizeUpload {
-		writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:limit", Status: http.StatusRequestEntityTooLarge, Limit: "maxSizeUpload"})
-		return
-	}
 	typ := r.Header.Get("Content-Type")
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
-	up := s.blobs.add(acct.ID, typ, data)
-	writeJSON(w, http.StatusCreated, map[string]any{"accountId": acct.id, "blobId": up.id, "type": typ, "size": len(data)})
+	up, tooLarge, err := s.blobs.receive(acct.ID, typ, r.Body, l.MaxSizeUpload)
+	if tooLarge {
+		writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:limit", Status: http.StatusRequestEntityTooLarge, Limit: "maxSizeUpload"})
+		return
+	}
+	if err != nil {
+		s.opts.Logger.Error("jmap: storing an upload", "err", err)
+		http.Error(w, "upload failed", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"accountId": acct.id, "blobId": up.id, "type": typ, "size": up.size})
 }
 
 // serveDownload sends a blob (RFC 8620 §6.2):
@@ -137,17 +189,17 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, acct *acc
 // blobContent finds a blob of the account by id, with its media type.
 func (s *Server) blobContent(ctx context.Context, acctID int64, id string) ([]byte, string, bool) {
 	if strings.HasPrefix(id, "u") {
-		up := s.blobs.get(acctID, id)
-		if up == nil {
-			return nil, "", false
-		}
-		return up.data, up.typ, true
+		return s.blobs.get(acctID, id)
 	}
-	ref, partID, ok := parseRef(id, 'b')
-	if !ok || !s.owned(ctx, acctID, ref.Mailbox) {
+	n, partID, ok := parseID(id, 'b')
+	if !ok {
 		return nil, "", false
 	}
-	raw, err := s.raw(ctx, ref)
+	found, err := s.st.FindEmails(ctx, acctID, []int64{n})
+	if err != nil || len(found) == 0 {
+		return nil, "", false
+	}
+	raw, err := s.raw(ctx, refOf(found[n]))
 	if err != nil {
 		return nil, "", false
 	}

@@ -265,8 +265,9 @@ func bodyText(p *part, max int) (string, bool) {
 	return s, false
 }
 
-// preview is up to 256 characters of the first text body (RFC 8621 §4.1.4).
-func preview(b bodies) string {
+// preview is the first text body, whitespace collapsed, cut at n
+// characters when n >= 0 (RFC 8621 §4.1.4: 256 for the preview property).
+func preview(b bodies, n int) string {
 	for _, p := range b.text {
 		if strings.HasPrefix(p.Type, "text/") {
 			s, _ := bodyText(p, 0)
@@ -274,8 +275,8 @@ func preview(b bodies) string {
 				s = stripTags(s)
 			}
 			s = collapseWS(s)
-			if r := []rune(s); len(r) > 256 {
-				s = string(r[:256])
+			if r := []rune(s); n >= 0 && len(r) > n {
+				s = string(r[:n])
 			}
 			return s
 		}

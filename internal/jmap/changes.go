@@ -161,28 +161,58 @@ func mailboxChanges(c *call) (any, *methodError) {
 	return res, nil
 }
 
-// Email/changes (RFC 8621 §4.3): per mailbox, the store's changes since
-// the old modseq; a message above the old UIDNEXT is created, below it
-// updated; an expunged UID below it is destroyed.
+// Email/changes (RFC 8621 §4.3).
 func emailChanges(c *call) (any, *methodError) {
-	since, maxChanges, me := c.changesArgs()
+	ch, me := c.emailChangeRefs()
 	if me != nil {
 		return nil, me
 	}
+	return changesResult(c, ch.since, ch.now, emailIDs(ch.created), emailIDs(ch.updated), emailIDs(ch.destroyed), ch.maxChanges)
+}
+
+// emailChangeList is what changed since an Email state.
+type emailChangeList struct {
+	since, now                  string
+	maxChanges                  int
+	created, updated, destroyed []msgRef
+}
+
+func emailIDs(refs []msgRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.emailID()
+	}
+	return out
+}
+
+// emailChangeRefs reads the /changes arguments and lists the Emails
+// changed since sinceState: per mailbox, the store's changes since the old
+// modseq; a message above the old UIDNEXT is created, below it updated; an
+// expunged UID below it is destroyed; an Email that left one mailbox for
+// another was updated.
+func (c *call) emailChangeRefs() (emailChangeList, *methodError) {
+	since, maxChanges, me := c.changesArgs()
+	if me != nil {
+		return emailChangeList{}, me
+	}
+	now, created, updated, destroyed, me := c.emailChangesSince(since)
+	return emailChangeList{since, now, maxChanges, created, updated, destroyed}, me
+}
+
+func (c *call) emailChangesSince(since string) (now string, created, updated, destroyed []msgRef, me *methodError) {
 	_, now, mbs, err := c.s.states(c.ctx, c.acct.ID)
 	if err != nil {
-		return nil, errServerFail(err)
+		return "", nil, nil, nil, errServerFail(err)
 	}
 	old, ok := parseState(since, 'E', 4)
 	if !ok {
-		return nil, errCannotCalculate
+		return "", nil, nil, nil, errCannotCalculate
 	}
-	var created, updated, destroyed []string
 	for _, mb := range mbs {
 		o, had := old[mb.ID]
 		delete(old, mb.ID)
 		if had && o.uidValidity != uint64(mb.UIDValidity) {
-			return nil, errCannotCalculate
+			return "", nil, nil, nil, errCannotCalculate
 		}
 		if had && o.modSeq == mb.HighestModSeq && o.uidNext == uint64(mb.UIDNext) {
 			continue
@@ -192,33 +222,35 @@ func emailChanges(c *call) (any, *methodError) {
 		}
 		changed, vanished, err := c.s.st.Changes(c.ctx, mb.ID, o.modSeq)
 		if err != nil {
-			return nil, errServerFail(err)
+			return "", nil, nil, nil, errServerFail(err)
 		}
 		for _, m := range changed {
-			id := msgRef{mb.ID, m.UID}.emailID()
 			if uint64(m.UID) >= o.uidNext {
-				created = append(created, id)
+				created = append(created, msgRefOf(m))
 			} else {
-				updated = append(updated, id)
+				updated = append(updated, msgRefOf(m))
 			}
 		}
+		var gone []uint32
 		for _, u := range vanished {
 			if uint64(u) < o.uidNext {
-				destroyed = append(destroyed, msgRef{mb.ID, u}.emailID())
+				gone = append(gone, u)
 			}
 		}
+		refs, err := c.s.refsOf(c.ctx, mb.ID, gone)
+		if err != nil {
+			return "", nil, nil, nil, errServerFail(err)
+		}
+		destroyed = append(destroyed, refs...)
 	}
 	for _, o := range old {
 		if o.uidNext > 1 {
 			// A mailbox that had mail is gone: its Emails cannot be listed.
-			return nil, errCannotCalculate
+			return "", nil, nil, nil, errCannotCalculate
 		}
 	}
-	res, me := changesResult(c, since, now, created, updated, destroyed, maxChanges)
-	if me != nil {
-		return nil, me
-	}
-	return res, nil
+	created, updated, destroyed = moved(created, updated, destroyed)
+	return now, created, updated, destroyed, nil
 }
 
 // Email/queryChanges (RFC 8620 §5.6): query results are not tracked, so
@@ -232,4 +264,44 @@ func queryChanges(c *call) (any, *methodError) {
 		return nil, errInvalidArgs("sinceQueryState is required")
 	}
 	return nil, errCannotCalculate
+}
+
+// moved reconciles the per-mailbox changes of Emails: an Email that left
+// one mailbox and came into another (a move keeps its id, RFC 8621
+// §4.1.1) was updated, not destroyed and created; one listed twice is
+// listed once.
+func moved(created, updated, destroyed []msgRef) (c, u, d []msgRef) {
+	in := func(l []msgRef) map[int64]bool {
+		m := make(map[int64]bool, len(l))
+		for _, r := range l {
+			m[r.Email] = true
+		}
+		return m
+	}
+	isCreated, isDestroyed := in(created), in(destroyed)
+	seen := map[int64]bool{}
+	add := func(l *[]msgRef, r msgRef) {
+		if !seen[r.Email] {
+			seen[r.Email] = true
+			*l = append(*l, r)
+		}
+	}
+	for _, r := range created {
+		if isDestroyed[r.Email] {
+			add(&u, r)
+		} else {
+			add(&c, r)
+		}
+	}
+	for _, r := range updated {
+		if !isCreated[r.Email] {
+			add(&u, r)
+		}
+	}
+	for _, r := range destroyed {
+		if !isCreated[r.Email] {
+			add(&d, r)
+		}
+	}
+	return c, u, d
 }

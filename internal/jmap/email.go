@@ -1,6 +1,7 @@
 package jmap
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -29,7 +30,10 @@ func knownEmailProp(p string) bool {
 
 // metaProps are answered from the store's metadata alone.
 var metaProps = map[string]bool{"id": true, "blobId": true, "mailboxIds": true,
-	"keywords": true, "size": true, "receivedAt": true}
+	"keywords": true, "size": true, "receivedAt": true, "threadId": true}
+
+// errTooMany stops a listing that passed a limit.
+var errTooMany = errors.New("too many")
 
 type emailGetArgs struct {
 	Properties          []string `json:"properties"`
@@ -69,23 +73,24 @@ func emailGet(c *call) (any, *methodError) {
 	if err != nil {
 		return nil, errServerFail(err)
 	}
-	mine := map[int64]bool{}
-	for _, mb := range mbs {
-		mine[mb.ID] = true
-	}
+	var found map[string]msgRef
 	if all {
 		refs, me := c.allEmails(mbs, c.s.opts.Limits.MaxObjectsInGet)
 		if me != nil {
 			return nil, me
 		}
+		found = map[string]msgRef{}
 		for _, r := range refs {
 			ids = append(ids, r.emailID())
+			found[r.emailID()] = r
 		}
+	} else if found, err = c.findEmails(ids); err != nil {
+		return nil, errServerFail(err)
 	}
 	list, notFound := []any{}, []string{}
 	for _, id := range ids {
-		ref, _, ok := parseRef(id, 'e')
-		if !ok || !mine[ref.Mailbox] {
+		ref, ok := found[id]
+		if !ok {
 			notFound = append(notFound, id)
 			continue
 		}
@@ -109,12 +114,15 @@ func emailGet(c *call) (any, *methodError) {
 func (c *call) allEmails(mbs []store.Mailbox, max int) ([]msgRef, *methodError) {
 	var refs []msgRef
 	for _, mb := range mbs {
-		uids, err := c.s.st.UIDs(c.ctx, mb.ID)
-		if err != nil {
+		err := c.s.st.Messages(c.ctx, mb.ID, nil, func(m store.Message) error {
+			refs = append(refs, msgRefOf(m))
+			if len(refs) > max {
+				return errTooMany
+			}
+			return nil
+		})
+		if err != nil && err != errTooMany {
 			return nil, errServerFail(err)
-		}
-		for _, u := range uids {
-			refs = append(refs, msgRef{mb.ID, u})
 		}
 		if len(refs) > max {
 			return nil, &methodError{Type: "requestTooLarge", Description: "more emails than maxObjectsInGet"}
@@ -144,6 +152,8 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 			obj[p] = m.Size
 		case "receivedAt":
 			obj[p] = m.InternalDate.UTC().Format(time.RFC3339)
+		case "threadId":
+			obj[p] = ref.threadID()
 		default:
 			needContent = true
 		}
@@ -168,8 +178,6 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 		case "sender", "from", "to", "cc", "bcc", "replyTo":
 			name := map[string]string{"sender": "Sender", "from": "From", "to": "To", "cc": "Cc", "bcc": "Bcc", "replyTo": "Reply-To"}[p]
 			obj[p] = addresses(h, name)
-		case "threadId":
-			obj[p] = threadOf(h, ref)
 		case "subject":
 			obj[p] = text(h, "Subject")
 		case "sentAt":
@@ -177,7 +185,7 @@ func (s *Server) email(c *call, ref msgRef, a *emailGetArgs) (map[string]any, er
 		case "hasAttachment":
 			obj[p] = len(b.attach) > 0
 		case "preview":
-			obj[p] = preview(b)
+			obj[p] = preview(b, 256)
 		case "headers":
 			obj[p] = rawHeaders(h)
 		case "bodyStructure":

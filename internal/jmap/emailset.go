@@ -31,22 +31,20 @@ func emailSet(c *call) (any, *methodError) {
 	created, notCreated := map[string]any{}, map[string]any{}
 	for cid, obj := range a.Create {
 		ref, err := c.createEmail(obj, mine)
-		if err != nil {
-			notCreated[cid] = setError(setErrType(err), err.Error())
-			continue
-		}
-		m, err := c.s.message(c.ctx, ref)
-		if err != nil {
-			notCreated[cid] = setError("serverFail", err.Error())
-			continue
-		}
-		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
+		c.report(cid, ref, err, created, notCreated)
 	}
 	updated, notUpdated := map[string]any{}, map[string]any{}
+	var ids []string
+	for id := range a.Update {
+		ids = append(ids, id)
+	}
+	found, err := c.findEmails(ids)
+	if err != nil {
+		return nil, errServerFail(err)
+	}
 	for id, patch := range a.Update {
-		ref, _, ok := parseRef(c.resolveCreated(id), 'e')
-		if !ok || !mine[ref.Mailbox] {
+		ref, ok := found[id]
+		if !ok {
 			notUpdated[id] = setError("notFound", "")
 			continue
 		}
@@ -57,9 +55,12 @@ func emailSet(c *call) (any, *methodError) {
 		updated[id] = nil
 	}
 	destroyed, notDestroyed := []string{}, map[string]any{}
+	if found, err = c.findEmails(a.Destroy); err != nil {
+		return nil, errServerFail(err)
+	}
 	for _, id := range a.Destroy {
-		ref, _, ok := parseRef(c.resolveCreated(id), 'e')
-		if !ok || !mine[ref.Mailbox] {
+		ref, ok := found[id]
+		if !ok {
 			notDestroyed[id] = setError("notFound", "")
 			continue
 		}
@@ -76,6 +77,27 @@ func emailSet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "oldState": oldState, "newState": newState,
 		"created": created, "notCreated": notCreated, "updated": updated, "notUpdated": notUpdated,
 		"destroyed": destroyed, "notDestroyed": notDestroyed}, nil
+}
+
+// report records the outcome of creating one Email: its entry in created
+// (and the creation id) or in notCreated.
+func (c *call) report(cid string, ref msgRef, err error, created, notCreated map[string]any) {
+	if err != nil {
+		notCreated[cid] = setError(setErrType(err), err.Error())
+		return
+	}
+	m, err := c.s.message(c.ctx, ref)
+	if err != nil {
+		notCreated[cid] = setError("serverFail", err.Error())
+		return
+	}
+	c.created[cid] = ref.emailID()
+	created[cid] = createdEmail(ref, m.Size)
+}
+
+// createdEmail is what /set and /import report of a new Email.
+func createdEmail(ref msgRef, size int64) map[string]any {
+	return map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": ref.threadID(), "size": size}
 }
 
 // resolveCreated turns "#creationId" into the id created in this request.
@@ -248,7 +270,7 @@ func (c *call) createEmail(obj map[string]any, mine map[int64]bool) (msgRef, err
 	if err != nil {
 		return msgRef{}, err
 	}
-	return msgRef{mb, m.UID}, nil
+	return msgRefOf(m), nil
 }
 
 // composeEmail builds an RFC 5322 message from Email properties.
@@ -379,9 +401,9 @@ func emailImport(c *call) (any, *methodError) {
 			notCreated[cid] = setError(setErrType(err), err.Error())
 			continue
 		}
-		ref := msgRef{mb, m.UID}
+		ref := msgRefOf(m)
 		c.created[cid] = ref.emailID()
-		created[cid] = map[string]any{"id": ref.emailID(), "blobId": ref.blobID(), "threadId": c.s.threadID(c.ctx, ref), "size": m.Size}
+		created[cid] = createdEmail(ref, m.Size)
 	}
 	_, newState, _, err := c.s.states(c.ctx, c.acct.ID)
 	if err != nil {

@@ -9,40 +9,87 @@ import (
 	"pochta/internal/store"
 )
 
-// msgRef names one message in one mailbox: an Email here. The store keeps
-// a message per mailbox (IMAP's model), so an Email is one mailbox's copy;
-// moving it gives it a new id.
+// msgRef names one message in one mailbox: an Email here (the store
+// keeps a message per mailbox, IMAP's model, so maxMailboxesPerEmail is
+// 1). Its Email id and thread come from the store (store.Emails): the id
+// is kept when the message moves (RFC 8621 §4.1.1: immutable), a copy is
+// a new Email; the thread was given at delivery (RFC 8621 §3).
 type msgRef struct {
 	Mailbox int64
 	UID     uint32
+	Email   int64
+	Thread  int64
 }
 
-func (r msgRef) emailID() string  { return "e" + r.suffix() }
-func (r msgRef) blobID() string   { return "b" + r.suffix() }
-func (r msgRef) threadID() string { return "t" + r.suffix() }
-func (r msgRef) suffix() string {
-	return strconv.FormatInt(r.Mailbox, 10) + "." + strconv.FormatUint(uint64(r.UID), 10)
+func refOf(r store.EmailRef) msgRef { return msgRef{r.MailboxID, r.UID, r.EmailID, r.ThreadID} }
+
+func msgRefOf(m store.Message) msgRef { return msgRef{m.MailboxID, m.UID, m.EmailID, m.ThreadID} }
+
+func (r msgRef) emailID() string  { return "e" + strconv.FormatInt(r.Email, 10) }
+func (r msgRef) blobID() string   { return "b" + strconv.FormatInt(r.Email, 10) }
+func (r msgRef) threadID() string { return "t" + strconv.FormatInt(r.Thread, 10) }
+
+// parseID reads an Email, blob or thread id with the given prefix; a blob
+// id may name a part after a dot ("b12.2").
+func parseID(id string, prefix byte) (n int64, part string, ok bool) {
+	if len(id) < 2 || id[0] != prefix {
+		return 0, "", false
+	}
+	num, part, hasPart := strings.Cut(id[1:], ".")
+	if hasPart && (prefix != 'b' || part == "") {
+		return 0, "", false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != num { // one spelling per id
+		return 0, "", false
+	}
+	return n, part, true
 }
 
-// parseRef reads an Email, blob or thread id with the given prefix; a blob
-// id may name a part after a second dot ("b12.7.2").
-func parseRef(id string, prefix byte) (ref msgRef, part string, ok bool) {
-	if len(id) < 4 || id[0] != prefix {
-		return msgRef{}, "", false
+// findEmails resolves Email ids (or "#creationIds") of the account to
+// its messages in one store query; ids of no message are absent.
+func (c *call) findEmails(ids []string) (map[string]msgRef, error) {
+	var nums []int64
+	for _, id := range ids {
+		if n, _, ok := parseID(c.resolveCreated(id), 'e'); ok {
+			nums = append(nums, n)
+		}
 	}
-	fields := strings.SplitN(id[1:], ".", 3)
-	if len(fields) < 2 || (len(fields) == 3 && prefix != 'b') {
-		return msgRef{}, "", false
+	found, err := c.s.st.FindEmails(c.ctx, c.acct.ID, nums)
+	if err != nil {
+		return nil, err
 	}
-	mb, err1 := strconv.ParseInt(fields[0], 10, 64)
-	uid, err2 := strconv.ParseUint(fields[1], 10, 32)
-	if err1 != nil || err2 != nil || mb <= 0 || uid == 0 {
-		return msgRef{}, "", false
+	out := make(map[string]msgRef, len(found))
+	for _, id := range ids {
+		n, _, _ := parseID(c.resolveCreated(id), 'e')
+		if r, ok := found[n]; ok {
+			out[id] = refOf(r)
+		}
 	}
-	if len(fields) == 3 {
-		part = fields[2]
+	return out, nil
+}
+
+// findEmail resolves one Email id; ok is false when there is none.
+func (c *call) findEmail(id string) (msgRef, bool, error) {
+	refs, err := c.findEmails([]string{id})
+	r, ok := refs[id]
+	return r, ok, err
+}
+
+// refsOf returns the refs of a mailbox's UIDs, in order; UIDs gone
+// meanwhile are left out.
+func (s *Server) refsOf(ctx context.Context, mb int64, uids []uint32) ([]msgRef, error) {
+	found, err := s.st.EmailRefs(ctx, mb, uids)
+	if err != nil {
+		return nil, err
 	}
-	return msgRef{mb, uint32(uid)}, part, true
+	out := make([]msgRef, 0, len(uids))
+	for _, u := range uids {
+		if r, ok := found[u]; ok {
+			out = append(out, refOf(r))
+		}
+	}
+	return out, nil
 }
 
 // owned reports whether the mailbox belongs to the account.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pochta/internal/store"
 )
 
 // maxPing bounds the ping interval a client may ask for.
@@ -37,20 +39,23 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	last := map[string]string{}
-	send := func() bool {
-		mbState, emState, _, err := s.states(r.Context(), acct.ID)
+	current := func() (map[string]string, bool) {
+		mbState, emState, mbs, err := s.states(r.Context(), acct.ID)
 		if err != nil {
+			return nil, false
+		}
+		now := map[string]string{"Mailbox": mbState, "Email": emState, "Thread": emState, "EmailDelivery": deliveryState(mbs)}
+		for k := range now {
+			if !want(k) {
+				delete(now, k)
+			}
+		}
+		return now, true
+	}
+	send := func() bool {
+		now, ok := current()
+		if !ok {
 			return false
-		}
-		now := map[string]string{}
-		if want("Mailbox") {
-			now["Mailbox"] = mbState
-		}
-		if want("Email") {
-			now["Email"] = emState
-		}
-		if want("Thread") {
-			now["Thread"] = emState
 		}
 		diff := map[string]string{}
 		for k, v := range now {
@@ -70,15 +75,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 	if closeAfter {
 		// The client knows the current state; the first change ends the
 		// response (closeafter=state).
-		m, e, _, err := s.states(r.Context(), acct.ID)
-		if err != nil {
+		if last, ok = current(); !ok {
 			return
-		}
-		last = map[string]string{"Mailbox": m, "Email": e, "Thread": e}
-		for k := range last {
-			if !want(k) {
-				delete(last, k)
-			}
 		}
 		flusher.Flush()
 	} else if !send() {
@@ -103,4 +101,23 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 			flusher.Flush()
 		}
 	}
+}
+
+// deliveryState is the EmailDelivery push state (RFC 8621 §1.5): it
+// changes when new mail arrives where the user will want to see it, i.e.
+// a message is added to a mailbox other than Drafts, Sent, Junk and Trash
+// (delivery, or a move or copy there), not when a draft is saved or a
+// flag changes: the sum of those mailboxes' UIDNEXT, and their
+// UIDVALIDITY.
+func deliveryState(mbs []store.Mailbox) string {
+	var next, validity uint64
+	for _, mb := range mbs {
+		switch mb.SpecialUse {
+		case `\Drafts`, `\Sent`, `\Junk`, `\Trash`:
+			continue
+		}
+		next += uint64(mb.UIDNext)
+		validity = validity*31 + uint64(mb.UIDValidity)
+	}
+	return "D" + b36(next, validity)
 }

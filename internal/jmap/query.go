@@ -202,8 +202,23 @@ type comparator struct {
 	IsAscending *bool  `json:"isAscending"`
 }
 
-// Email/query (RFC 8621 §4.4). Every Email is its own thread here, so
-// collapseThreads changes nothing.
+// collapseThreads keeps the first of each thread's Emails in the sorted
+// results (RFC 8621 §4.4: collapseThreads).
+func collapseThreads(hits []store.Message) []store.Message {
+	seen := map[int64]bool{}
+	out := hits[:0]
+	for _, h := range hits {
+		if !seen[h.ThreadID] {
+			seen[h.ThreadID] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// Email/query (RFC 8621 §4.4). The commonest query, one mailbox by date
+// without collapsing threads, is answered from the store's date index;
+// others read the metadata of the mailboxes concerned.
 func emailQuery(c *call) (any, *methodError) {
 	var (
 		f              *filter
@@ -292,9 +307,12 @@ func emailQuery(c *call) (any, *methodError) {
 		}
 		return false
 	})
+	if collapse {
+		hits = collapseThreads(hits)
+	}
 	ids := make([]string, len(hits))
 	for i, h := range hits {
-		ids[i] = msgRef{h.MailboxID, h.UID}.emailID()
+		ids[i] = msgRefOf(h).emailID()
 	}
 	start := position
 	if anchor != "" {
@@ -328,7 +346,7 @@ func emailQuery(c *call) (any, *methodError) {
 func (c *call) queryByDate(f *filter, sorts []comparator, state string, position int, limit *int,
 	anchor string, calculateTotal, collapse bool) (res map[string]any, ok bool, me *methodError) {
 	di := c.s.opts.DateIndex
-	if di == nil || f == nil || anchor != "" || len(sorts) > 1 || (len(sorts) == 1 && sorts[0].Property != "receivedAt") {
+	if di == nil || f == nil || anchor != "" || collapse || len(sorts) > 1 || (len(sorts) == 1 && sorts[0].Property != "receivedAt") {
 		return nil, false, nil
 	}
 	b1, _ := json.Marshal(f)
@@ -341,11 +359,10 @@ func (c *call) queryByDate(f *filter, sorts []comparator, state string, position
 		return map[string]any{"accountId": c.acct.id, "queryState": state, "canCalculateChanges": false,
 			"position": 0, "ids": []string{}, "total": 0, "collapseThreads": collapse}, true, nil
 	}
-	st, err := c.s.st.Status(c.ctx, mb)
+	total, err := di.DateCount(c.ctx, mb)
 	if err != nil {
 		return nil, false, errServerFail(err)
 	}
-	total := int(st.Messages) - int(st.Deleted)
 	start := position
 	if start < 0 {
 		start = max(total+start, 0)
@@ -363,9 +380,13 @@ func (c *call) queryByDate(f *filter, sorts []comparator, state string, position
 	if err != nil {
 		return nil, false, errServerFail(err)
 	}
-	ids := make([]string, len(uids))
-	for i, u := range uids {
-		ids[i] = msgRef{mb, u}.emailID()
+	refs, err := c.s.refsOf(c.ctx, mb, uids)
+	if err != nil {
+		return nil, false, errServerFail(err)
+	}
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.emailID()
 	}
 	res = map[string]any{"accountId": c.acct.id, "queryState": state, "canCalculateChanges": false,
 		"position": start, "ids": ids, "collapseThreads": collapse}

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +24,12 @@ import (
 // one account (kate@example.test, "pw"), behind an http.Server with the
 // given read/write timeouts.
 func newTestServer(t *testing.T, timeout time.Duration, limits Limits) *httptest.Server {
+	t.Helper()
+	return newTestServerIn(t, timeout, limits, filepath.Join(t.TempDir(), "uploads"))
+}
+
+// newTestServerIn is newTestServer keeping uploads in uploadDir.
+func newTestServerIn(t *testing.T, timeout time.Duration, limits Limits, uploadDir string) *httptest.Server {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, t.TempDir())
@@ -36,7 +45,7 @@ func newTestServer(t *testing.T, timeout time.Duration, limits Limits) *httptest
 		t.Fatal(err)
 	}
 	a := auth.New(st, auth.Options{PlaintextOnLoopback: true, MaxConcurrentHashes: 2})
-	s := New(Options{Store: st, Login: a.For(auth.ProtoJMAP), PlaintextAllowed: a.PlaintextAllowed, Limits: limits})
+	s := New(Options{Store: st, Login: a.For(auth.ProtoJMAP), PlaintextAllowed: a.PlaintextAllowed, Limits: limits, UploadDir: uploadDir})
 	mux := http.NewServeMux()
 	s.Register(mux)
 	srv := httptest.NewUnstartedServer(mux)
@@ -138,5 +147,58 @@ func TestConcurrencyLimits(t *testing.T) {
 		if first.StatusCode != 200 && first.StatusCode != 201 {
 			t.Errorf("%s: first request %d", tc.path, first.StatusCode)
 		}
+	}
+}
+
+// TestUploadsOnDisk: an upload is streamed into a file of the upload
+// folder (not kept in memory) and downloaded back from it; one above
+// maxSizeUpload leaves no file; a server starting anew empties the folder.
+func TestUploadsOnDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "uploads")
+	srv := newTestServerIn(t, 10*time.Second, Limits{MaxSizeUpload: 1 << 20}, dir)
+	do := func(method, path string, body io.Reader) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		req.SetBasicAuth("kate@example.test", "pw")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	files := func() (n int, size int64) {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil {
+				n, size = n+1, size+info.Size()
+			}
+		}
+		return n, size
+	}
+	content := strings.Repeat("0123456789", 50000) // 500,000 bytes
+	code, body := do("POST", "/jmap/upload/a1/", strings.NewReader(content))
+	if code != 201 {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	if n, size := files(); n != 1 || size != int64(len(content)) {
+		t.Fatalf("upload folder: %d files, %d bytes", n, size)
+	}
+	var res struct{ BlobID string }
+	if err := json.Unmarshal([]byte(body), &res); err != nil {
+		t.Fatal(err)
+	}
+	if code, got := do("GET", "/jmap/download/a1/"+res.BlobID+"/x.bin", nil); code != 200 || got != content {
+		t.Fatalf("download: %d, %d bytes", code, len(got))
+	}
+	if code, _ := do("POST", "/jmap/upload/a1/", strings.NewReader(strings.Repeat("x", 1<<20+1))); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("upload above the limit: %d", code)
+	}
+	if n, _ := files(); n != 1 {
+		t.Fatalf("%d files after a refused upload, want 1", n)
+	}
+	newTestServerIn(t, 10*time.Second, Limits{}, dir)
+	if n, _ := files(); n != 0 {
+		t.Fatalf("%d files after a restart, want 0", n)
 	}
 }

@@ -45,9 +45,20 @@ var DefaultLimits = Limits{
 	MaxObjectsInSet:       1000,
 }
 
+// Store is what JMAP reads and changes: the mailboxes and messages IMAP
+// sees, with their JMAP identities.
+type Store interface {
+	store.Mailstore
+	store.Emails
+}
+
+// uploadsHeld is how many uploads of the largest size are kept at once,
+// on disk.
+const uploadsHeld = 8
+
 // Options configure a Server.
 type Options struct {
-	Store store.Mailstore
+	Store Store
 	// DateIndex, when set, answers Email/query of one mailbox by date
 	// without reading the whole mailbox.
 	DateIndex store.DateIndex
@@ -59,6 +70,12 @@ type Options struct {
 	// either nil there is no submission capability.
 	Local Local
 	Queue Queue
+	// UploadDir is the folder uploaded blobs are kept in until they
+	// expire (emptied at start); "" means a new temporary folder.
+	UploadDir string
+	// Sieve, when set, backs VacationResponse with the account's active
+	// Sieve script (the capability is offered only then).
+	Sieve store.SieveStore
 	// AppPasswords, when set, lets clients log in with a bearer token
 	// made of the address and an app password (see bearerToken).
 	AppPasswords store.AppPasswords
@@ -72,7 +89,7 @@ type Options struct {
 // Server is the JMAP service; Register puts its endpoints on a mux.
 type Server struct {
 	opts     Options
-	st       store.Mailstore
+	st       Store
 	handlers map[string]handler
 	blobs    *uploads
 
@@ -96,7 +113,7 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{opts: opts, st: opts.Store, inflight: map[int64]int{}, uploadsN: map[int64]int{}}
-	s.blobs = newUploads(2 * l.MaxSizeUpload)
+	s.blobs = newUploads(opts.UploadDir, uploadsHeld*l.MaxSizeUpload)
 	s.handlers = s.methods()
 	return s
 }
@@ -271,6 +288,9 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, acct *acco
 	if s.canSubmit() {
 		accountCaps[capSubmission] = subCap
 	}
+	if s.opts.Sieve != nil {
+		accountCaps[capVacation] = map[string]any{}
+	}
 	caps := map[string]any{
 		capCore: map[string]any{
 			"maxSizeUpload":         l.MaxSizeUpload,
@@ -287,9 +307,15 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, acct *acco
 	if s.canSubmit() {
 		caps[capSubmission] = map[string]any{}
 	}
+	if s.opts.Sieve != nil {
+		caps[capVacation] = map[string]any{}
+	}
 	primary := map[string]string{capMail: acct.id}
 	if s.canSubmit() {
 		primary[capSubmission] = acct.id
+	}
+	if s.opts.Sieve != nil {
+		primary[capVacation] = acct.id
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"capabilities": caps,
@@ -336,7 +362,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, acct *account)
 		return
 	}
 	for _, u := range req.Using {
-		if u != capCore && u != capMail && !(u == capSubmission && s.canSubmit()) {
+		if u != capCore && u != capMail && !(u == capSubmission && s.canSubmit()) && !(u == capVacation && s.opts.Sieve != nil) {
 			writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:unknownCapability", Status: 400, Detail: "unknown capability " + u})
 			return
 		}

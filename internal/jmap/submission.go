@@ -65,30 +65,6 @@ func submissionGet(c *call) (any, *methodError) {
 	return map[string]any{"accountId": c.acct.id, "state": "s0", "list": []any{}, "notFound": ids}, nil
 }
 
-// SearchSnippet/get (RFC 8621 §5.1): no highlighting yet; every found
-// Email gets null subject and preview, which the RFC allows.
-func snippetGet(c *call) (any, *methodError) {
-	var ids []string
-	if me := c.arg("emailIds", &ids); me != nil {
-		return nil, me
-	}
-	if len(ids) > c.s.opts.Limits.MaxObjectsInGet {
-		return nil, &methodError{Type: "requestTooLarge"}
-	}
-	list, notFound := []any{}, []string{}
-	for _, id := range ids {
-		ref, _, ok := parseRef(id, 'e')
-		if ok && c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
-			if _, err := c.s.message(c.ctx, ref); err == nil {
-				list = append(list, map[string]any{"emailId": id, "subject": nil, "preview": nil})
-				continue
-			}
-		}
-		notFound = append(notFound, id)
-	}
-	return map[string]any{"accountId": c.acct.id, "list": list, "notFound": notFound}, nil
-}
-
 type submissionCreate struct {
 	IdentityID string `json:"identityId"`
 	EmailID    string `json:"emailId"`
@@ -182,8 +158,11 @@ func (c *call) submit(sub submissionCreate) (string, error) {
 	if sub.IdentityID != identityID(c.acct) {
 		return "", &methodError{Type: "invalidProperties", Description: "unknown identityId"}
 	}
-	ref, _, ok := parseRef(c.resolveCreated(sub.EmailID), 'e')
-	if !ok || !c.s.owned(c.ctx, c.acct.ID, ref.Mailbox) {
+	ref, ok, err := c.findEmail(sub.EmailID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
 		return "", &methodError{Type: "invalidProperties", Description: "unknown emailId"}
 	}
 	raw, err := c.s.raw(c.ctx, ref)

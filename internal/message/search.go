@@ -206,6 +206,10 @@ func (m *Message) References() []string {
 	return nil
 }
 
+// MsgIDs returns the msg-ids ("<...>" tokens, without the brackets) of a
+// Message-ID, In-Reply-To or References value, in order (RFC 5322 §3.6.4).
+func MsgIDs(v string) []string { return msgIDs(v) }
+
 // msgIDs extracts "<...>" tokens that look like msg-ids (RFC 5322 §3.6.4).
 func msgIDs(v string) []string {
 	var ids []string

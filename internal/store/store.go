@@ -164,6 +164,8 @@ type Message struct {
 	Flags        []string // system flags (`\Seen`) and keywords (`$Junk`), sorted
 	InternalDate time.Time
 	Size         int64
+	// EmailID and ThreadID are the message's JMAP identity (EmailRef).
+	EmailID, ThreadID int64
 }
 
 // HasFlag reports whether m carries flag (case-insensitive).
@@ -342,6 +344,35 @@ type DateIndex interface {
 	// \Deleted flag, ordered by internal date and then UID (ascending or
 	// descending), skipping the first offset and at most limit of them.
 	UIDsByDate(ctx context.Context, mailboxID int64, ascending bool, offset, limit int) ([]uint32, error)
+	// DateCount is how many messages UIDsByDate lists in all, from the
+	// mailbox's counters (Status also counts \Recent, a scan of the
+	// unclaimed messages, all of them in a mailbox IMAP never opened).
+	DateCount(ctx context.Context, mailboxID int64) (int, error)
+}
+
+// EmailRef is a message's JMAP identity (RFC 8621 §4.1.1) and where it is.
+// EmailID is given when a message is stored (Deliver, Append, Copy) and
+// kept when it moves (Move); ThreadID is the thread it was put into when
+// it was stored (RFC 8621 §3, from Message-ID, References, In-Reply-To and
+// the base subject) and never changes. Both are unique across the store.
+type EmailRef struct {
+	EmailID, ThreadID int64
+	MailboxID         int64
+	UID               uint32
+}
+
+// Emails finds messages by their JMAP identity.
+type Emails interface {
+	// EmailRefs returns the refs of the mailbox's messages with these
+	// UIDs; an expunged UID gets the ids it had; UIDs never used are
+	// absent.
+	EmailRefs(ctx context.Context, mailboxID int64, uids []uint32) (map[uint32]EmailRef, error)
+	// FindEmails returns where the account's messages with these Email
+	// ids are; ids of no current message are absent.
+	FindEmails(ctx context.Context, accountID int64, emailIDs []int64) (map[int64]EmailRef, error)
+	// ThreadEmails lists the account's messages in a thread by internal
+	// date, then EmailID, at most limit of them.
+	ThreadEmails(ctx context.Context, accountID, threadID int64, limit int) ([]EmailRef, error)
 }
 
 // TokenCounts counts trained messages: how many spam and how many ham
@@ -383,6 +414,7 @@ type Backend interface {
 	SieveStore
 	SpamStore
 	DateIndex
+	Emails
 	Pinger
 	Importer
 	AccountFlagStore

@@ -2,6 +2,11 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"pochta/internal/store"
 )
 
 // UIDsByDate implements store.DateIndex from the messages_date index.
@@ -24,4 +29,14 @@ func (s *Store) UIDsByDate(ctx context.Context, mailboxID int64, ascending bool,
 		return nil, dbErr(err)
 	}
 	return scanUIDs(rows)
+}
+
+// DateCount implements store.DateIndex.
+func (s *Store) DateCount(ctx context.Context, mailboxID int64) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, "SELECT n_messages - n_deleted FROM mailboxes WHERE id = ?", mailboxID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: mailbox %d", store.ErrNotFound, mailboxID)
+	}
+	return n, dbErr(err)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/identity"
 	"pochta/internal/store/names"
 	"pochta/internal/store/searchindex"
 )
@@ -26,6 +27,8 @@ type msgRow struct {
 	blob    int64
 	seen    bool
 	deleted bool
+	// emailID and threadID are the JMAP identity (store.EmailRef).
+	emailID, threadID int64
 }
 
 func b2i(b bool) int64 {
@@ -76,11 +79,11 @@ func chargeQuota(tx *wtx, accountID, bytes int64) error {
 	return err
 }
 
-const insertMsg = "INSERT INTO messages(mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+const insertMsg = "INSERT INTO messages(mailbox_id, uid, modseq, flags, seen, deleted, internal_date, size, blob_id, email_id, thread_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 func insertMessage(tx *wtx, mailboxID int64, m msgRow) error {
 	_, err := tx.ExecContext(bg, insertMsg, mailboxID, int64(m.uid), int64(m.modseq), names.JoinFlags(m.flags),
-		b2i(names.HasFlag(m.flags, `\Seen`)), b2i(names.HasFlag(m.flags, `\Deleted`)), m.date, m.size, m.blob)
+		b2i(names.HasFlag(m.flags, `\Seen`)), b2i(names.HasFlag(m.flags, `\Deleted`)), m.date, m.size, m.blob, m.emailID, m.threadID)
 	return err
 }
 
@@ -117,6 +120,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 		return nil, err
 	}
 	idx := searchindex.Build(bytes.NewReader(b.data))
+	keys := idx.ThreadKeys()
 	now := nowNano()
 	var out []store.Delivered
 	err = s.write(ctx, func(tx *wtx, e *effects) error {
@@ -137,6 +141,11 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 		if err := insertBlob(tx, b, int64(len(targets)), idx); err != nil {
 			return err
 		}
+		emailIDs, err := nextEmailIDs(tx, len(targets))
+		if err != nil {
+			return err
+		}
+		threads := map[int64]int64{} // per account
 		for i, t := range targets {
 			mb, err := mailboxByName(bg, tx, t.AccountID, boxes[i])
 			if errors.Is(err, store.ErrNotFound) {
@@ -151,7 +160,14 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 			if err := checkUIDSpace(mb, 1); err != nil {
 				return err
 			}
-			m := msgRow{uid: mb.UIDNext, modseq: mb.HighestModSeq + 1, flags: flags[i], date: now, size: b.size, blob: b.id}
+			m := msgRow{uid: mb.UIDNext, modseq: mb.HighestModSeq + 1, flags: flags[i], date: now, size: b.size, blob: b.id,
+				emailID: emailIDs[i], threadID: threads[t.AccountID]}
+			if m.threadID == 0 {
+				if m.threadID, err = identity.AssignThread(tx, t.AccountID, keys, m.emailID); err != nil {
+					return err
+				}
+				threads[t.AccountID] = m.threadID
+			}
 			if err := insertMessage(tx, mb.ID, m); err != nil {
 				return err
 			}
@@ -188,6 +204,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		return store.Message{}, err
 	}
 	idx := searchindex.Build(bytes.NewReader(b.data))
+	keys := idx.ThreadKeys()
 	var msg store.Message
 	err = s.write(ctx, func(tx *wtx, e *effects) error {
 		mb, err := mailboxByID(bg, tx, mailboxID)
@@ -204,6 +221,14 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 			return err
 		}
 		m := msgRow{uid: mb.UIDNext, modseq: mb.HighestModSeq + 1, flags: fl, date: date.UnixNano(), size: b.size, blob: b.id}
+		ids, err := nextEmailIDs(tx, 1)
+		if err != nil {
+			return err
+		}
+		m.emailID = ids[0]
+		if m.threadID, err = identity.AssignThread(tx, mb.AccountID, keys, m.emailID); err != nil {
+			return err
+		}
 		if err := insertMessage(tx, mb.ID, m); err != nil {
 			return err
 		}
@@ -212,7 +237,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		if err := updateMailbox(tx, mb.ID, mb.UIDNext+1, m.modseq, d); err != nil {
 			return err
 		}
-		msg = store.Message{MailboxID: mb.ID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size}
+		msg = m.message(mb.ID)
 		e.changed(mb.AccountID, mb.ID)
 		return nil
 	})
@@ -292,13 +317,13 @@ func setClause(f names.UIDFilter) (string, []any, bool) {
 	return "uid BETWEEN ? AND ?", []any{int64(lo), int64(hi)}, true
 }
 
-const msgCols = "uid, modseq, flags, internal_date, size, blob_id"
+const msgCols = "uid, modseq, flags, internal_date, size, blob_id, email_id, thread_id"
 
 func scanMsgRow(rows *sql.Rows) (msgRow, error) {
 	var m msgRow
 	var uid, modseq int64
 	var flags string
-	err := rows.Scan(&uid, &modseq, &flags, &m.date, &m.size, &m.blob)
+	err := rows.Scan(&uid, &modseq, &flags, &m.date, &m.size, &m.blob, &m.emailID, &m.threadID)
 	m.uid, m.modseq, m.flags = uint32(uid), uint64(modseq), names.SplitFlags(flags)
 	m.seen = names.HasFlag(m.flags, `\Seen`)
 	m.deleted = names.HasFlag(m.flags, `\Deleted`)
@@ -306,7 +331,8 @@ func scanMsgRow(rows *sql.Rows) (msgRow, error) {
 }
 
 func (m msgRow) message(mailboxID int64) store.Message {
-	return store.Message{MailboxID: mailboxID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size}
+	return store.Message{MailboxID: mailboxID, UID: m.uid, ModSeq: m.modseq, Flags: m.flags, InternalDate: fromNano(m.date), Size: m.size,
+		EmailID: m.emailID, ThreadID: m.threadID}
 }
 
 // Messages implements store.Mailstore.
@@ -483,13 +509,23 @@ func sameAccount(tx *wtx, src, dst int64) (store.Mailbox, store.Mailbox, error) 
 }
 
 // insertCopies adds rows as new messages of dst with fresh UIDs and one
-// new ModSeq, returning the UID mapping.
-func insertCopies(tx *wtx, e *effects, rows []msgRow, dst store.Mailbox) ([]store.UIDPair, error) {
+// new ModSeq, returning the UID mapping. A move keeps the rows' Email ids,
+// a copy gets new ones (RFC 8621 §4.1.1); both keep the thread.
+func insertCopies(tx *wtx, e *effects, rows []msgRow, dst store.Mailbox, move bool) ([]store.UIDPair, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
 	if err := checkUIDSpace(dst, len(rows)); err != nil {
 		return nil, err
+	}
+	if !move {
+		ids, err := nextEmailIDs(tx, len(rows))
+		if err != nil {
+			return nil, err
+		}
+		for i := range rows {
+			rows[i].emailID = ids[i]
+		}
 	}
 	modseq := dst.HighestModSeq + 1
 	uid := dst.UIDNext
@@ -521,7 +557,7 @@ func removeRows(tx *wtx, e *effects, mb store.Mailbox, rows []msgRow) error {
 		if _, err := tx.ExecContext(bg, "DELETE FROM messages WHERE mailbox_id = ? AND uid = ?", mb.ID, int64(m.uid)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(bg, "INSERT INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?) ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq", mb.ID, int64(m.uid), int64(modseq)); err != nil {
+		if _, err := tx.ExecContext(bg, "INSERT INTO expunged(mailbox_id, uid, modseq, email_id, thread_id) VALUES(?, ?, ?, ?, ?) ON CONFLICT(mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, email_id = excluded.email_id, thread_id = excluded.thread_id", mb.ID, int64(m.uid), int64(modseq), m.emailID, m.threadID); err != nil {
 			return err
 		}
 		d.add(m.flags, m.size, -1)
@@ -558,7 +594,7 @@ func (s *Store) Copy(ctx context.Context, src int64, set store.UIDSet, dst int64
 				return err
 			}
 		}
-		pairs, err = insertCopies(tx, e, rows, dmb)
+		pairs, err = insertCopies(tx, e, rows, dmb, false)
 		return err
 	})
 	if err != nil {
@@ -592,7 +628,7 @@ func moveMessages(tx *wtx, e *effects, src store.Mailbox, f names.UIDFilter, dst
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
-	pairs, err := insertCopies(tx, e, rows, dst)
+	pairs, err := insertCopies(tx, e, rows, dst, true)
 	if err != nil {
 		return nil, err
 	}

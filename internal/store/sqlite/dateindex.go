@@ -3,6 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
+
+	"pochta/internal/store"
 )
 
 // UIDsByDate implements store.DateIndex from the messages_date index.
@@ -36,4 +40,14 @@ func scanUIDs(rows *sql.Rows) ([]uint32, error) {
 		out = append(out, uint32(u))
 	}
 	return out, dbErr(rows.Err())
+}
+
+// DateCount implements store.DateIndex.
+func (s *Store) DateCount(ctx context.Context, mailboxID int64) (int, error) {
+	var n int
+	err := s.rdb.QueryRowContext(ctx, "SELECT n_messages - n_deleted FROM mailboxes WHERE id = ?", mailboxID).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("%w: mailbox %d", store.ErrNotFound, mailboxID)
+	}
+	return n, dbErr(err)
 }

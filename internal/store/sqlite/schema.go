@@ -184,6 +184,30 @@ CREATE TABLE IF NOT EXISTS spam_tokens (
 	`
 CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
 `,
+	// 12 (number assigned for this round): JMAP identities (store.Emails):
+	// each message's Email id, kept by a move (RFC 8621 §4.1.1), and its
+	// thread, both also on its expunge tombstone (RFC 8621 §3), with the keys
+	// (Message-ID, references, base subject) threads are found by. Existing
+	// messages get ids made of mailbox and UID, each its own thread; new
+	// ids continue above them (meta 'email_id' is the last one given).
+	`
+ALTER TABLE messages ADD COLUMN email_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0;
+UPDATE messages SET email_id = (mailbox_id << 32) | uid, thread_id = (mailbox_id << 32) | uid;
+ALTER TABLE expunged ADD COLUMN email_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE expunged ADD COLUMN thread_id INTEGER NOT NULL DEFAULT 0;
+UPDATE expunged SET email_id = (mailbox_id << 32) | uid, thread_id = (mailbox_id << 32) | uid;
+CREATE INDEX messages_email ON messages(email_id);
+CREATE INDEX messages_thread ON messages(thread_id);
+CREATE TABLE IF NOT EXISTS thread_keys (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        TEXT NOT NULL,
+	thread_id  INTEGER NOT NULL,
+	PRIMARY KEY(account_id, key)
+) WITHOUT ROWID;
+INSERT OR REPLACE INTO meta(key, value)
+	SELECT 'email_id', coalesce(max(id), 0) FROM (SELECT max(email_id) AS id FROM messages UNION ALL SELECT max(email_id) FROM expunged);
+`,
 	// 14: the accounts' administrative flags (store.AccountFlagStore):
 	// admin (the web admin) and disabled (no login anywhere). A table of
 	// its own, created IF NOT EXISTS, keeps the migration one statement

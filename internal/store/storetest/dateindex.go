@@ -44,6 +44,11 @@ func testDateIndex(t *testing.T, e *env) {
 	if got := list(false, 0, -1); got != "[5 1 3 2]" {
 		t.Fatalf("without \\Deleted: %s", got)
 	}
+	if n, err := di.DateCount(e.ctx, inbox.ID); err != nil || n != 4 {
+		t.Fatalf("DateCount = %d, %v; want 4", n, err)
+	}
 	_, err = di.UIDsByDate(e.ctx, 999999, false, 0, 10)
+	e.wantErr(err, store.ErrNotFound)
+	_, err = di.DateCount(e.ctx, 999999)
 	e.wantErr(err, store.ErrNotFound)
 }

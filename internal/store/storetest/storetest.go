@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sieve", testSieve},
 		{"SpamTokens", testSpamTokens},
 		{"DateIndex", testDateIndex},
+		{"Emails", testEmails},
 		{"Importer", testImporter},
 		{"AccountFlags", testAccountFlags},
 	}
