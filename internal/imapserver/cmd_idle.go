@@ -1,12 +1,24 @@
 package imapserver
 
 import (
+	"errors"
+	"net"
 	"strings"
 	"time"
 )
 
-// cmdIdle: IDLE (RFC 2177, RFC 9051 §6.3.13). Updates are pushed as the
-// store reports commits; the only extra goroutine reads the client's DONE.
+// idleState is an IDLE command waiting for the client's DONE.
+type idleState struct {
+	tag   string
+	until time.Time // autologout (Limits.IMAPIdleTimeout)
+}
+
+// cmdIdle: IDLE (RFC 2177, RFC 9051 §6.3.13). It only answers the
+// continuation; the command loop then waits for DONE (awaitDone) on the
+// session's own goroutine, near the bottom of its stack, and pushes
+// updates as the store reports commits (storeChanged wakes it). So a
+// session in IDLE is one parked goroutine with a small stack, no read or
+// write buffer, no timer and no channel.
 func (s *session) cmdIdle(tag string, p *parser, uid bool) (string, error) {
 	if err := p.end(); err != nil {
 		return "", err
@@ -16,61 +28,130 @@ func (s *session) cmdIdle(tag string, p *parser, uid bool) (string, error) {
 		s.sendUpdates(true)
 	}
 	s.w.str("+ idling\r\n")
-	if err := s.flush(); err != nil {
-		return "", err
+	s.idling = &idleState{tag: tag, until: time.Now().Add(s.srv.opts.Limits.IMAPIdleTimeout.Duration)}
+	return "", nil
+}
+
+// awaitDone waits for the DONE that ends IDLE and completes the command;
+// on a timeout, shutdown or a broken connection it says BYE (when it can)
+// and ends the session.
+func (s *session) awaitDone() {
+	st := s.idling
+	s.idling = nil
+	var line []byte
+	var err error
+	if s.compress {
+		line, err = s.idleCompressed(st)
+	} else {
+		line, err = s.idleWait(st)
 	}
-	timeout := s.srv.opts.Limits.IMAPIdleTimeout.Duration
-	s.conn.SetReadDeadline(time.Now().Add(timeout + time.Minute))
+	switch {
+	case errors.Is(err, errIdleOver):
+		s.state = stateLogout
+	case err != nil:
+		s.readFailed(err) // BYE for an over-long line
+		s.state = stateLogout
+	case !strings.EqualFold(strings.TrimSpace(string(line)), "DONE"):
+		s.errors++
+		s.w.tagged(st.tag, "BAD", "Expected DONE")
+	default:
+		onFreshStack(func() { s.sendUpdates(true) })
+		s.w.tagged(st.tag, "OK", "IDLE terminated")
+	}
+}
+
+// errIdleOver: IDLE ended without DONE; the BYE is written.
+var errIdleOver = errors.New("idle over")
+
+// idleMailbox is the mailbox whose changes wake IDLE (-1: none selected,
+// no mailbox has that ID).
+func (s *session) idleMailbox() int64 {
+	if s.sel == nil {
+		return -1
+	}
+	return s.sel.mbox.ID
+}
+
+// idleEnd writes the BYE that ends IDLE for the reason at hand.
+func (s *session) idleEnd() error {
+	if s.srv.closing() {
+		s.w.untagged("BYE Server shutting down")
+	} else {
+		s.w.untagged("BYE Autologout; idle for too long")
+	}
+	return errIdleOver
+}
+
+// idleWait returns the client's next line, sending updates
+// whenever storeChanged wakes it: the read's deadline is the autologout
+// time, and a wake (or Shutdown's Interrupt) sets it to now.
+func (s *session) idleWait(st *idleState) ([]byte, error) {
+	mbox := s.idleMailbox()
+	for {
+		s.conn.SetReadDeadline(st.until)
+		s.waiting.Store(true) // Shutdown interrupts (interruptIfIdle)
+		changed := s.setIdleMbox(mbox, nil)
+		var err error
+		if s.srv.closing() {
+			err = errIdleOver
+		} else if !changed {
+			err = s.awaitInput()
+		}
+		s.setIdleMbox(0, nil)
+		s.waiting.Store(false)
+		if err == nil && !changed {
+			s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
+			return s.cr.readLine(nil)
+		}
+		var ne net.Error
+		if err != nil && !errors.Is(err, errIdleOver) && (!errors.As(err, &ne) || !ne.Timeout()) {
+			return nil, err
+		}
+		if s.srv.closing() || !time.Now().Before(st.until) {
+			return nil, s.idleEnd()
+		}
+		onFreshStack(func() { s.sendUpdates(true) })
+		if s.flush() != nil {
+			return nil, errIdleOver
+		}
+	}
+}
+
+// idleCompressed is idleWait for a session with COMPRESS=DEFLATE: the
+// inflater cannot be interrupted by a deadline, so one more goroutine
+// reads the client's line while this one waits for wakes (at most
+// maxCompressed sessions are compressed).
+func (s *session) idleCompressed(st *idleState) ([]byte, error) {
+	s.conn.SetReadDeadline(st.until.Add(time.Minute))
 	type lineResult struct {
 		line []byte
 		err  error
 	}
 	lines := make(chan lineResult, 1)
 	go func() {
-		// Until the client sends, this goroutine holds no read buffer
-		// (awaitInput) and the session none to write (writer).
-		if err := s.awaitInput(); err != nil {
-			lines <- lineResult{nil, err}
-			return
-		}
 		l, err := s.cr.readLine(nil)
 		lines <- lineResult{l, err}
 	}()
-	timer := time.NewTimer(timeout)
+	wake := make(chan struct{}, 1)
+	if s.setIdleMbox(s.idleMailbox(), wake) {
+		wake <- struct{}{}
+	}
+	defer s.setIdleMbox(0, nil)
+	timer := time.NewTimer(time.Until(st.until))
 	defer timer.Stop()
 	for {
 		select {
 		case r := <-lines:
-			if r.err != nil {
-				s.readFailed(r.err) // BYE for an over-long line
-				s.state = stateLogout
-				return "", nil
-			}
-			if !strings.EqualFold(strings.TrimSpace(string(r.line)), "DONE") {
-				return "", bad("", "Expected DONE")
-			}
-			return "IDLE terminated", nil
-		case ch, ok := <-s.watch:
-			if !ok {
-				s.watch = nil
-				continue
-			}
-			if s.sel != nil && ch.MailboxID == s.sel.mbox.ID {
-				s.sel.dirty = true
-				s.sendUpdates(true)
-				if err := s.flush(); err != nil {
-					s.state = stateLogout
-					return "", nil
-				}
+			return r.line, r.err
+		case <-wake:
+			s.sendUpdates(true)
+			if s.flush() != nil {
+				return nil, errIdleOver
 			}
 		case <-timer.C:
-			s.w.untagged("BYE Autologout; idle for too long")
-			s.state = stateLogout
-			return "", nil
+			return nil, s.idleEnd()
 		case <-s.srv.conns.Done():
-			s.w.untagged("BYE Server shutting down")
-			s.state = stateLogout
-			return "", nil
+			return nil, s.idleEnd()
 		}
 	}
 }

@@ -58,7 +58,7 @@ func (s *session) loggedIn(acct store.Account) (string, error) {
 	s.acct = acct
 	s.state = stateAuth
 	s.errors = 0
-	s.watch, s.unwatch = s.srv.opts.Store.Watch(acct.ID)
+	s.unwatch = watchFunc(s.srv.opts.Store, acct.ID, s.storeChanged)
 	s.srv.log.Info("login", s.logf()...)
 	return "[CAPABILITY " + s.capabilities() + "] Logged in", nil
 }

@@ -264,20 +264,8 @@ func (s *session) sendUpdates(allowExpunge bool) {
 	if sel == nil {
 		return
 	}
-drain:
-	for s.watch != nil {
-		select {
-		case ch, ok := <-s.watch:
-			if !ok {
-				s.watch = nil
-				break drain
-			}
-			if ch.MailboxID == sel.mbox.ID {
-				sel.dirty = true
-			}
-		default:
-			break drain
-		}
+	if s.takeChanged(sel.mbox.ID) {
+		sel.dirty = true
 	}
 	var fresh []uint32
 	if sel.dirty {

@@ -145,7 +145,9 @@ func (c *conn) Serve() {
 	if s.opts.ImplicitTLS && s.opts.TLSConfig != nil {
 		tc := tls.Server(nc, s.opts.TLSConfig)
 		nc.SetDeadline(time.Now().Add(30 * time.Second))
-		if err := tc.Handshake(); err != nil {
+		var err error
+		onFreshStack(func() { err = tc.Handshake() })
+		if err != nil {
 			s.log.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 			nc.Close()
 			return

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,10 +43,22 @@ type session struct {
 
 	state   state
 	acct    store.Account
-	watch   <-chan store.Change
 	unwatch func()
 	sel     *selected
 	errors  int
+	// idling is the IDLE command waiting for the client's DONE; the
+	// command loop waits for it (awaitDone) instead of the next command.
+	idling *idleState
+
+	// What the store reported (storeChanged, called in the store's
+	// committing goroutine) since sendUpdates last looked, under wakeMu.
+	wakeMu     sync.Mutex
+	changed    []int64 // mailboxes changed, at most maxChanged
+	changedAll bool    // more than maxChanged: any mailbox may have changed
+	// idleMbox, when not 0, is the mailbox of an IDLE waiting for the
+	// client: a change to it wakes the session (wakeLocked).
+	idleMbox int64
+	idleWake chan struct{} // with compression, the wake goes here
 	// linger: the client may still be sending (an over-long line or
 	// literal) when the session ends; close drains a bounded amount so
 	// the final BYE is not lost to a TCP reset.
@@ -142,27 +155,10 @@ func (s *session) serve() {
 		return
 	}
 	for s.state != stateLogout {
-		timeout := s.srv.unauthTimeout
-		if s.state != stateNotAuth {
-			timeout = s.srv.opts.Limits.IMAPIdleTimeout.Duration
-		}
-		s.conn.SetReadDeadline(time.Now().Add(timeout))
-		s.waiting.Store(true)
-		if s.srv.closing() {
-			s.w.untagged("BYE Server shutting down")
-			s.flush()
+		if s.idling != nil {
+			s.awaitDone()
+		} else if !s.nextCommand() {
 			return
-		}
-		cmd, err := s.readCommand()
-		s.waiting.Store(false)
-		s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
-		if err != nil {
-			if !s.readFailed(err) {
-				s.flush()
-				return
-			}
-		} else {
-			s.execute(cmd)
 		}
 		if s.flush() != nil {
 			return
@@ -173,6 +169,50 @@ func (s *session) serve() {
 			return
 		}
 	}
+}
+
+// nextCommand reads and runs the next command; it reports false when the
+// session must end at once (its last words are written).
+func (s *session) nextCommand() bool {
+	timeout := s.srv.unauthTimeout
+	if s.state != stateNotAuth {
+		timeout = s.srv.opts.Limits.IMAPIdleTimeout.Duration
+	}
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	s.waiting.Store(true)
+	if s.srv.closing() {
+		s.w.untagged("BYE Server shutting down")
+		s.flush()
+		return false
+	}
+	cmd, err := s.readCommand()
+	s.waiting.Store(false)
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.opts.Limits.CommandTimeout.Duration))
+	if err != nil {
+		if !s.readFailed(err) {
+			s.flush()
+			return false
+		}
+	} else {
+		onFreshStack(func() { s.execute(cmd) })
+	}
+	return true
+}
+
+// onFreshStack calls f on a goroutine of its own and waits for it.
+// Commands grow their goroutine's stack (SQLite, TLS handshakes, message
+// parsing) and a stack shrinks only slowly (halved at a garbage
+// collection), while a session's own goroutine spends its life waiting
+// for the client: so that goroutine only frames commands and keeps a
+// small stack (2-4 KiB), and f's stack is freed when it returns. With
+// 10,000 sessions in IDLE that is 40 MB less (8 KiB stacks before).
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // readFailed handles a framing error; it reports whether to go on.

@@ -336,6 +336,15 @@ type Mailstore interface {
 	Watch(accountID int64) (changes <-chan Change, cancel func())
 }
 
+// WatchFuncer is Mailstore.Watch without a channel: fn is called after
+// every commit touching the account, until cancel returns. fn runs in the
+// committing goroutine with the backend's watch lock held, so it must
+// neither block nor call the store. A session that only needs to be woken
+// (IMAP IDLE) saves the channel's buffer and the goroutine reading it.
+type WatchFuncer interface {
+	WatchFunc(accountID int64, fn func(Change)) (cancel func())
+}
+
 // DateIndex lists a mailbox's messages in internal-date order from an
 // index, for JMAP's Email/query (its usual sort, newest first) without
 // reading every message's row.

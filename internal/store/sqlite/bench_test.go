@@ -26,41 +26,73 @@ func message4K() []byte {
 	return b.Bytes()
 }
 
+// messageText is a message of about size bytes of varied words (so that
+// the trigram index sees as many distinct trigrams as in real text).
+func messageText(size int) []byte {
+	words := strings.Fields("mail server delivery queue mailbox folder message subject sender recipient " +
+		"account password meeting tomorrow report quarterly budget invoice attached please review " +
+		"thanks regards project deadline schedule update status customer support ticket")
+	var b bytes.Buffer
+	b.WriteString("From: sender@example.net\r\nTo: bob@example.org\r\nSubject: benchmark message\r\n\r\n")
+	x := uint32(2463534242)
+	for col := 0; b.Len() < size; {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		w := words[x%uint32(len(words))]
+		if x&7 == 0 {
+			w = fmt.Sprintf("%s%d", w, x%10000)
+		}
+		b.WriteString(w)
+		col += len(w) + 1
+		if col > 70 {
+			b.WriteString("\r\n")
+			col = 0
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
 func BenchmarkDeliver(b *testing.B) {
 	for _, senders := range []int{1, 50} {
-		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) {
-			s := openTest(b, b.TempDir())
-			defer s.Close()
-			a := setupAccount(b, s)
-			msg := message4K()
-			b.SetBytes(int64(len(msg)))
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, senders)
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < senders; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for next.Add(1) <= int64(b.N) {
-						if _, err := s.Deliver(context.Background(), bytes.NewReader(msg), []store.Target{{AccountID: a.ID}}); err != nil {
-							errs <- err
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			elapsed := time.Since(start)
-			b.StopTimer()
-			close(errs)
-			for err := range errs {
-				b.Fatal(err)
-			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-		})
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) { benchDeliver(b, senders, message4K()) })
 	}
+	b.Run("size=100KiB/senders=50", func(b *testing.B) { benchDeliver(b, 50, messageText(100<<10)) })
+}
+
+func benchDeliver(b *testing.B, senders int, msg []byte) {
+	s := openTest(b, b.TempDir())
+	defer s.Close()
+	a := setupAccount(b, s)
+	b.SetBytes(int64(len(msg)))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < senders; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if _, err := s.Deliver(context.Background(), bytes.NewReader(msg), []store.Target{{AccountID: a.ID}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }
 
 // fillMailbox inserts n messages sharing one blob into the INBOX in one

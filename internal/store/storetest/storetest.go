@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Search", testSearch},
 		{"SearchBrokenMessage", testSearchBroken},
 		{"Watch", testWatch},
+		{"WatchFunc", testWatchFunc},
 		{"ConcurrentDeliver", testConcurrentDeliver},
 		{"NotFound", testNotFound},
 		{"OpenWhileExpunging", testOpenWhileExpunging},
