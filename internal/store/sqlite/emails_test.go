@@ -46,7 +46,7 @@ func TestMigrateEmailIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	downgrade(t, dir, []string{fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1)})
+	downgrade(t, dir, []string{fmt.Sprintf("PRAGMA user_version = %d", migrationIndex(t, "ADD COLUMN email_id"))})
 	s = openTest(t, dir)
 	defer s.Close()
 	refs, err := s.EmailRefs(ctx, inbox.ID, []uint32{1, 2, 3})
@@ -86,4 +86,18 @@ func TestMigrateEmailIDs(t *testing.T) {
 		t.Fatalf("moved message's id %v, want %d (%v)", moved, refs[2].EmailID, err)
 	}
 	checkConsistency(t, s)
+}
+
+// migrationIndex is the schema version just before the migration that
+// contains text: downgrading to it makes Open run that migration again
+// (and the ones after it, which must then be safe to re-run).
+func migrationIndex(t *testing.T, text string) int {
+	t.Helper()
+	for i, m := range migrations {
+		if strings.Contains(m, text) {
+			return i
+		}
+	}
+	t.Fatalf("no migration contains %q", text)
+	return 0
 }
