@@ -80,6 +80,12 @@ func (s *Server) blob(c *call, id string) ([]byte, bool) {
 	return data, ok
 }
 
+// Blob returns the content and media type of one of an account's blobs
+// (a message, a part of one, an upload), for the webmail's reader.
+func (s *Server) Blob(ctx context.Context, accountID int64, blobID string) ([]byte, string, bool) {
+	return s.blobContent(ctx, accountID, blobID)
+}
+
 // serveUpload stores a blob (RFC 8620 §6.1).
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *account) {
 	if strings.Trim(strings.TrimPrefix(r.URL.Path, "/jmap/upload/"), "/") != acct.id {

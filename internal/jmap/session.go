@@ -65,8 +65,12 @@ type Options struct {
 	// CORSOrigins are the origins allowed to call the API from a browser;
 	// "*" allows any.
 	CORSOrigins []string
-	Limits      Limits
-	Logger      *slog.Logger
+	// Authenticated, when set, is asked first: it returns the account of
+	// a request that a front end in the same process has already
+	// authenticated (the webmail, by its session cookie and CSRF token).
+	Authenticated func(r *http.Request) (store.Account, bool)
+	Limits        Limits
+	Logger        *slog.Logger
 }
 
 // Server is the JMAP service; Register puts its endpoints on a mux.
@@ -173,6 +177,12 @@ func (s *Server) cors(next http.HandlerFunc) http.HandlerFunc {
 // other protocol, with the same rule for passwords without TLS.
 func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *account)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Authenticated != nil {
+			if acct, ok := s.opts.Authenticated(r); ok {
+				next(w, r, &account{Account: acct, id: accountID(acct.ID)})
+				return
+			}
+		}
 		user, pass, ok := r.BasicAuth()
 		bearer := false
 		if !ok {
