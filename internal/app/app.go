@@ -312,6 +312,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,
+		Trainer:          a.Spam,
 		Logger:           log.With("service", "jmap"),
 	})
 	if cfg.Webmail.Enabled {

@@ -15,6 +15,7 @@ import (
 
 	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/store"
 )
 
 // webClient is a browser-like HTTP client of the webmail: a cookie jar,
@@ -291,5 +292,59 @@ func TestWebmailRedirect(t *testing.T) {
 	resp = b.req("GET", "/", "", "", nil, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("GET / from loopback: %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestJMAPMoveTrainsSpam: moving an Email into Junk over JMAP (the
+// webmail's "spam" button) trains the account's filter as an IMAP MOVE
+// does, once, and marks it $Junk; out of Junk again it is ham, the spam
+// count undone.
+func TestJMAPMoveTrainsSpam(t *testing.T) {
+	a := startApp(t)
+	deliverSMTP(t, a, "kate@example.test", "cheap pills", "buy cheap pills now")
+	c := newJMAPClient(t, a, "kate@example.test")
+	acct, _ := a.Store.GetAccount(context.Background(), "kate@example.test")
+	mbs := c.args(`[["Mailbox/get",{"accountId":"ACCT"},"m"]]`, "Mailbox/get")["list"].([]any)
+	role := map[string]string{}
+	for _, m := range mbs {
+		mb := m.(map[string]any)
+		if r, ok := mb["role"].(string); ok {
+			role[r] = mb["id"].(string)
+		}
+	}
+	move := func(subject, to string) map[string]any {
+		t.Helper()
+		e := findEmail(c, subject)
+		id := c.args(`[["Email/query",{"accountId":"ACCT"},"q"]]`, "Email/query")["ids"].([]any)[0].(string)
+		set := c.args(`[["Email/set",{"accountId":"ACCT","update":{"`+id+`":{"mailboxIds":{"`+role[to]+`":true}}}},"s"]]`, "Email/set")
+		if len(set["updated"].(map[string]any)) != 1 || e == nil {
+			t.Fatalf("move to %s: %v", to, set)
+		}
+		return findEmail(c, subject)
+	}
+	totals := func() store.TokenCounts {
+		tc, _, err := a.Store.SpamTokens(context.Background(), acct.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	e := move("cheap pills", "junk")
+	if kw := e["keywords"].(map[string]any); kw["$junk"] != true || kw["$notjunk"] != nil {
+		t.Fatalf("keywords after the move into Junk: %v", kw)
+	}
+	if got := totals(); got.Spam != 1 || got.Ham != 0 {
+		t.Fatalf("after the move into Junk: %+v", got)
+	}
+	e = move("cheap pills", "inbox")
+	if kw := e["keywords"].(map[string]any); kw["$notjunk"] != true || kw["$junk"] != nil {
+		t.Fatalf("keywords after the move out of Junk: %v", kw)
+	}
+	if got := totals(); got.Spam != 0 || got.Ham != 1 {
+		t.Fatalf("after the move out of Junk: %+v", got)
+	}
+	move("cheap pills", "trash") // deleting says nothing
+	if got := totals(); got.Spam != 0 || got.Ham != 1 {
+		t.Fatalf("after the move to Trash: %+v", got)
 	}
 }

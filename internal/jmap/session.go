@@ -23,6 +23,12 @@ type Login interface {
 	Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error)
 }
 
+// Trainer is the spam filter (*spam.Filter) as Email moves teach it
+// (spam.MoveTeaches).
+type Trainer interface {
+	Train(ctx context.Context, accountID int64, content io.Reader, spam, undo bool) error
+}
+
 // Limits are the core capability limits (RFC 8620 §2), all enforced.
 type Limits struct {
 	MaxSizeUpload         int64
@@ -69,8 +75,11 @@ type Options struct {
 	// a request that a front end in the same process has already
 	// authenticated (the webmail, by its session cookie and CSRF token).
 	Authenticated func(r *http.Request) (store.Account, bool)
-	Limits        Limits
-	Logger        *slog.Logger
+	// Trainer, when set, learns spam from Emails moved into and out of
+	// Junk, as from IMAP moves.
+	Trainer Trainer
+	Limits  Limits
+	Logger  *slog.Logger
 }
 
 // Server is the JMAP service; Register puts its endpoints on a mux.
