@@ -324,6 +324,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			HTTPSPort:        firstPort(cfg.Listen.HTTPS),
 			SessionTTL:       cfg.Webmail.SessionTTL.Duration,
 			Issuer:           cfg.Hostname,
+			AuthservID:       cfg.Hostname,
 			Logger:           log.With("service", "webmail"),
 		})
 	}

@@ -158,13 +158,22 @@ func TestWebmailBrowser(t *testing.T) {
 	b.login("kate@example.test", "pw")
 
 	// Live: mail delivered while the list is open shows up by push.
-	deliverRaw(t, a, "kate@example.test", "From: Bob <bob@example.test>\r\nTo: kate@example.test\r\nSubject: Lunch on Friday?\r\n"+
+	// Two forged Authentication-Results: the server removes the one in its
+	// name and adds its own; the webmail believes only that one.
+	deliverRaw(t, a, "kate@example.test", "Authentication-Results: evil.test; dkim=pass header.d=bank.test\r\n"+
+		"Authentication-Results: mx.example.test; spf=fail smtp.mailfrom=bob@example.test; dkim=pass header.d=example.test\r\n"+
+		"From: Bob <bob@example.test>\r\nTo: kate@example.test\r\nSubject: Lunch on Friday?\r\n"+
 		"Message-ID: <lunch@example.test>\r\nDate: Mon, 30 Nov 2026 10:00:00 +0000\r\n\r\nShall we meet at noon?\r\n")
 	b.until("the new message without reload", listed("Lunch on Friday?"))
 	b.until("unread count", `document.querySelector('#folders button[data-role=inbox] .unread')?.textContent === '1'`)
 	b.screenshot("list")
 	b.open("Lunch on Friday?")
 	b.until("plain text body", `document.querySelector('pre.body')?.textContent.includes('Shall we meet at noon?')`)
+	var verdict string
+	b.run("verdict", chromedp.Text(`#verdict`, &verdict, chromedp.ByQuery))
+	if !strings.Contains(verdict, "not signed") || strings.Contains(verdict, "signed by") || strings.Contains(verdict, "SPF") {
+		t.Errorf("verdict shown: %q", verdict)
+	}
 	b.screenshot("message")
 
 	// Reply: it reaches bob, threaded.

@@ -194,7 +194,8 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, acct store
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"username": acct.Address, "csrf": csrf,
-		"totp": set.TOTPSecret != "", "signature": set.Signature, "language": set.Language})
+		"totp": set.TOTPSecret != "", "signature": set.Signature, "language": set.Language,
+		"authservId": s.opts.AuthservID})
 }
 
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -62,6 +62,9 @@ type Options struct {
 	SessionTTL time.Duration
 	// Issuer names this server in authenticator apps.
 	Issuer string
+	// AuthservID is the authserv-id of the Authentication-Results fields
+	// this server adds (RFC 8601 §2.5): the only ones the webmail shows.
+	AuthservID string
 	Logger *slog.Logger
 }
 

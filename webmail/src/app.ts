@@ -17,7 +17,7 @@ interface Email {
   [header: string]: unknown;
 }
 interface Part { partId: string; blobId: string; type: string; name: string | null; size: number; disposition: string | null }
-interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string }
+interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string }
 
 const pageSize = 50;
 const listProps = ["id", "blobId", "threadId", "mailboxIds", "keywords", "from", "to", "subject", "receivedAt", "preview", "hasAttachment"];
@@ -286,7 +286,7 @@ function renderMessage(e: Email, images = false): void {
         el("dt", {}, t("to")), el("dd", {}, fullAddrs(e.to)),
         e.cc?.length ? el("dt", {}, t("cc")) : null, e.cc?.length ? el("dd", {}, fullAddrs(e.cc)) : null,
         el("dt", {}, t("date")), el("dd", {}, new Date(e.receivedAt).toLocaleString())),
-      el("p", { class: "verdict", id: "verdict" }, verdicts(e["header:Authentication-Results:asText:all"] as string[] | null, e["header:X-Spam:asText"] as string | null, t).join(" · ")),
+      el("p", { class: "verdict", id: "verdict" }, verdicts(e["header:Authentication-Results:asText:all"] as string[] | null, e["header:X-Spam:asText"] as string | null, state.ws?.authservId ?? "", t).join(" · ")),
       body,
       atts.length ? el("div", { class: "attachments" }, el("h3", {}, t("attachments")),
         el("ul", {}, ...atts.map((p) => el("li", {}, el("a", { href: c.downloadURL(p.blobId, p.name || "attachment", p.type), download: p.name || "attachment" }, p.name || p.type), " (" + size(p.size) + ")")))) : null,

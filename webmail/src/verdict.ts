@@ -1,13 +1,15 @@
 // The receiving server's judgement of a message in plain words, from the
-// topmost Authentication-Results field (RFC 8601; ours: the server removes
-// forged ones with its name) and X-Spam.
+// topmost Authentication-Results field with this server's authserv-id
+// (RFC 8601 §5: others may be forged; the server removes forged ones with
+// its name) and X-Spam.
 
 import type { Key } from "./i18n";
 
-export function verdicts(ar: string[] | null, xspam: string | null, t: (k: Key) => string): string[] {
+export function verdicts(ar: string[] | null, xspam: string | null, authservId: string, t: (k: Key) => string): string[] {
   const out: string[] = [];
   if (xspam && /^\s*yes/i.test(xspam)) out.push(t("spamVerdict"));
-  const field = ar?.[0];
+  const ours = (f: string) => f.split(";")[0].trim().split(/\s+/)[0].toLowerCase() === authservId.toLowerCase();
+  const field = (ar ?? []).find(ours);
   if (!field) return out;
   const parts = field.split(";").slice(1);
   for (const p of parts) {
@@ -19,6 +21,7 @@ export function verdicts(ar: string[] | null, xspam: string | null, t: (k: Key) 
       case "dkim":
         if (result === "pass") out.push(t("signedBy") + " " + (prop("header.d") || prop("header.i")));
         else if (result === "fail" || result === "permerror") out.push(t("dkimFail"));
+        else if (result === "none") out.push(t("notSigned"));
         break;
       case "spf":
         if (result === "pass") out.push(t("spfPass"));
