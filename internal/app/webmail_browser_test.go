@@ -190,6 +190,8 @@ func TestWebmailBrowser(t *testing.T) {
 	if e := findEmail(bob, "Re: Lunch on Friday?"); e == nil {
 		t.Fatal("the reply did not reach bob")
 	}
+	// The conversation view counts the reply (in Sent) with the message.
+	b.until("a conversation of two", `[...document.querySelectorAll('#messages .row')].some(r => r.querySelector('.subject').textContent === 'Lunch on Friday?' && r.querySelector('.count')?.textContent === '2')`)
 
 	// A new message with an attachment; then download it from Sent.
 	file := filepath.Join(t.TempDir(), "report.txt")

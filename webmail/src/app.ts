@@ -33,6 +33,7 @@ const state = {
   position: 0,
   total: 0,
   emails: [] as Email[],
+  threads: {} as Record<string, string[]>, // threadId → its Email ids, oldest first
   sel: -1,
   open: null as Email | null,
   identities: [] as { id: string; email: string; name: string }[],
@@ -182,10 +183,19 @@ async function loadList(): Promise<void> {
   const r = await c.call([
     ["Email/query", { accountId: c.accountId, filter, sort: [{ property: "receivedAt", isAscending: false }], position: state.position, limit: pageSize, calculateTotal: true }, "q"],
     ["Email/get", { accountId: c.accountId, "#ids": { resultOf: "q", name: "Email/query", path: "/ids" }, properties: listProps }, "g"],
+    ["Thread/get", { accountId: c.accountId, "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } }, "t"],
   ]);
   state.total = r.q.total ?? 0;
+  state.threads = {};
+  for (const th of r.t.list as { id: string; emailIds: string[] }[]) state.threads[th.id] = th.emailIds;
   const byId = new Map((r.g.list as Email[]).map((e) => [e.id, e]));
-  state.emails = (r.q.ids as string[]).map((id) => byId.get(id)).filter((e): e is Email => !!e);
+  // Conversation view: one row per thread on the page, its newest message.
+  const shown = new Set<string>();
+  state.emails = (r.q.ids as string[]).map((id) => byId.get(id)).filter((e): e is Email => {
+    if (!e || (!state.query && shown.has(e.threadId))) return false;
+    shown.add(e.threadId);
+    return true;
+  });
   const openId = state.open?.id;
   state.sel = state.emails.findIndex((e) => e.id === openId);
   renderList();
@@ -215,6 +225,7 @@ function renderList(): void {
           el("button", { type: "button", class: "row", "data-id": e.id, onclick: () => void guard(() => openMessage(i)) },
             el("span", { class: "from" }, outgoing ? who(e.to) : who(e.from)),
             el("span", { class: "subject" }, e.subject || t("noSubject")),
+            (state.threads[e.threadId]?.length ?? 1) > 1 ? el("span", { class: "count", "aria-label": "messages in the conversation" }, String(state.threads[e.threadId].length)) : null,
             el("span", { class: "preview" }, e.preview || ""),
             el("span", { class: "date" }, (e.keywords.$flagged ? "★ " : "") + (e.hasAttachment ? "📎 " : "") + fmtDate(e.receivedAt)))))),
     el("div", { class: "pager" },
@@ -234,20 +245,33 @@ async function openMessage(i: number): Promise<void> {
   const e0 = state.emails[i];
   if (!e0) return;
   state.sel = i;
+  await openEmail(e0.id, !!e0.keywords.$seen);
+  e0.keywords.$seen = true;
+  renderList();
+}
+
+// openEmail shows one message (marking it read) with the other messages
+// of its conversation listed above it.
+async function openEmail(id: string, seen: boolean): Promise<void> {
   const c = client();
-  const calls: [string, Record<string, unknown>, string][] = [["Email/get", { accountId: c.accountId, ids: [e0.id], properties: readProps, fetchTextBodyValues: true }, "g"]];
-  if (!e0.keywords.$seen) calls.unshift(["Email/set", { accountId: c.accountId, update: { [e0.id]: { "keywords/$seen": true } } }, "s"]);
+  const calls: [string, Record<string, unknown>, string][] = [["Email/get", { accountId: c.accountId, ids: [id], properties: readProps, fetchTextBodyValues: true }, "g"]];
+  if (!seen) calls.unshift(["Email/set", { accountId: c.accountId, update: { [id]: { "keywords/$seen": true } } }, "s"]);
   const r = await c.call(calls);
   const e = r.g.list[0] as Email;
   if (!e) return;
-  e0.keywords.$seen = true;
+  e.keywords.$seen = true;
   state.open = e;
   document.body.classList.add("reading");
-  renderList();
-  renderMessage(e);
+  const others = (state.threads[e.threadId] ?? []).filter((x) => x !== id);
+  let conv: Email[] = [];
+  if (others.length > 0) {
+    const t2 = await c.call([["Email/get", { accountId: c.accountId, ids: [...others, id], properties: ["id", "from", "subject", "receivedAt", "keywords"] }, "g"]]);
+    conv = t2.g.list as Email[];
+  }
+  renderMessage(e, false, conv);
 }
 
-function renderMessage(e: Email, images = false): void {
+function renderMessage(e: Email, images = false, conv: Email[] = []): void {
   const c = client();
   const inJunk = state.mailboxes.find((m) => m.id === Object.keys(e.mailboxIds)[0])?.role === "junk";
   const html = (e.htmlBody ?? []).find((p) => p.type === "text/html");
@@ -257,7 +281,7 @@ function renderMessage(e: Email, images = false): void {
       src: "/web/html/" + encodeURIComponent(html.blobId) + (images ? "?images=1" : "") });
     body = el("div", {},
       images ? null : el("p", { class: "images" }, t("imagesBlocked") + " ",
-        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true) }, t("showImages"))),
+        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true, conv) }, t("showImages"))),
       frame);
   } else {
     const text = (e.textBody ?? []).map((p) => e.bodyValues?.[p.partId]?.value ?? "").join("\n");
@@ -279,6 +303,10 @@ function renderMessage(e: Email, images = false): void {
       btn("flag-btn", e.keywords.$flagged ? t("unflag") : t("flag"), () => setKeyword("$flagged", !e.keywords.$flagged)),
       btn("unread-btn", t("markUnread"), () => setKeyword("$seen", false)),
       moveSel),
+    conv.length > 1 ? el("ol", { class: "conversation", "aria-label": "conversation" }, ...conv
+      .sort((x, y) => x.receivedAt.localeCompare(y.receivedAt))
+      .map((x) => el("li", { class: x.id === e.id ? "current" : "" },
+        el("button", { type: "button", onclick: () => void guard(() => openEmail(x.id, !!x.keywords.$seen)) }, fmtDate(x.receivedAt) + " · " + who(x.from) + " · " + (x.subject || t("noSubject")))))) : null,
     el("article", { class: "message" },
       el("h2", { id: "subject" }, e.subject || t("noSubject")),
       el("dl", { class: "headers" },
