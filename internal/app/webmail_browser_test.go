@@ -369,4 +369,12 @@ func TestWebmailHostileHTML(t *testing.T) {
 	if title != "pochta" {
 		t.Errorf("title changed to %q", title)
 	}
+
+	// On a phone-sized screen one pane shows at a time: the open message,
+	// then (Back) the list.
+	b.run("phone", chromedp.EmulateViewport(390, 844))
+	b.until("only the message on a phone", `getComputedStyle(document.getElementById('list')).display === 'none' && getComputedStyle(document.getElementById('reader')).display !== 'none'`)
+	b.run("back", chromedp.Click(`#reader .toolbar button.phone`, chromedp.ByQuery))
+	b.until("only the list on a phone", `getComputedStyle(document.getElementById('reader')).display === 'none' && getComputedStyle(document.getElementById('list')).display !== 'none'`)
+	b.screenshot("phone")
 }

@@ -65,7 +65,7 @@ type Options struct {
 	// AuthservID is the authserv-id of the Authentication-Results fields
 	// this server adds (RFC 8601 §2.5): the only ones the webmail shows.
 	AuthservID string
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
 
 // Server is the webmail; Register puts it on a mux.

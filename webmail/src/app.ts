@@ -158,7 +158,9 @@ function renderFolders(): void {
       el("button", {
         type: "button", class: "folder" + (m.id === state.current && !state.query ? " current" : ""), "data-id": m.id, "data-role": m.role ?? "",
         onclick: () => { document.body.classList.remove("folders-open"); void guard(() => selectMailbox(m.id)); },
-      }, el("span", { class: "name" }, mailboxName(m)), m.unreadEmails > 0 ? el("span", { class: "unread", "aria-label": "unread" }, String(m.unreadEmails)) : null)))));
+      }, el("span", { class: "name" }, mailboxName(m)), m.unreadEmails > 0 ? el("span", { class: "unread", "aria-label": "unread" }, String(m.unreadEmails)) : null)))),
+    // On a phone the header has no room for Settings: it is here.
+    el("button", { type: "button", class: "folder phone", onclick: () => { document.body.classList.remove("folders-open"); void guard(showSettings); } }, t("settings")));
 }
 
 async function selectMailbox(id: string): Promise<void> {
