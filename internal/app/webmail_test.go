@@ -206,6 +206,13 @@ func TestWebmailOtherUsersMessages(t *testing.T) {
 	if resp := bob.req("GET", "/web/html/"+part, "", "", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("bob got kate's HTML part: %d", resp.StatusCode)
 	}
+	if resp := kate.req("GET", "/web/original/"+email["blobId"].(string), "", "", nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("kate's original: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := bob.req("GET", "/web/original/"+email["blobId"].(string), "", "", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("bob got kate's original: %d", resp.StatusCode)
+	}
 	_, res = bob.jmap(`[["Email/get",{"accountId":null,"ids":["`+id+`"]},"g"],["Email/set",{"accountId":null,"destroy":["`+id+`"]},"d"]]`, nil)
 	if nf := res[0].([]any)[1].(map[string]any)["notFound"].([]any); len(nf) != 1 {
 		t.Errorf("bob's Email/get of kate's id: %v", res[0])

@@ -136,6 +136,10 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, acct *acc
 	h := w.Header()
 	h.Set("Content-Type", typ)
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": parts[2]}))
+	// Mail content is never a page of this origin, even if a browser is
+	// told to show it.
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "private, immutable, max-age=31536000")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

@@ -68,3 +68,19 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, sess *session
 func escapeHTML(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }
+
+// serveOriginal shows a whole message as it was received ("show
+// original"), as plain text that nothing can turn into a page.
+func (s *Server) serveOriginal(w http.ResponseWriter, r *http.Request, sess *session) {
+	data, typ, ok := s.opts.Blobs.Blob(r.Context(), sess.AccountID, r.PathValue("blob"))
+	if !ok || typ != "message/rfc822" {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, no-cache")
+	w.Write(data)
+}

@@ -98,6 +98,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /web/logout", s.secure(s.authed(s.serveLogout)))
 	mux.Handle("POST /web/logout-all", s.secure(s.authed(s.serveLogoutAll)))
 	mux.Handle("GET /web/html/{blob}", s.secure(s.authed(s.serveHTML)))
+	mux.Handle("GET /web/original/{blob}", s.secure(s.authed(s.serveOriginal)))
 	mux.Handle("POST /web/password", s.secure(s.authed(s.servePassword)))
 	mux.Handle("GET /web/app-passwords", s.secure(s.authed(s.serveAppPasswords)))
 	mux.Handle("POST /web/app-passwords", s.secure(s.authed(s.serveAddAppPassword)))

@@ -158,6 +158,12 @@ function renderFolders(): void {
       el("button", {
         type: "button", class: "folder" + (m.id === state.current && !state.query ? " current" : ""), "data-id": m.id, "data-role": m.role ?? "",
         onclick: () => { document.body.classList.remove("folders-open"); void guard(() => selectMailbox(m.id)); },
+        ondragover: (ev: Event) => ev.preventDefault(),
+        ondrop: (ev: Event) => {
+          ev.preventDefault();
+          const id = (ev as DragEvent).dataTransfer?.getData("application/x-pochta-email");
+          if (id) void guard(() => moveEmail(id, m.id));
+        },
       }, el("span", { class: "name" }, mailboxName(m)), m.unreadEmails > 0 ? el("span", { class: "unread", "aria-label": "unread" }, String(m.unreadEmails)) : null)))),
     // On a phone the header has no room for Settings: it is here.
     el("button", { type: "button", class: "folder phone", onclick: () => { document.body.classList.remove("folders-open"); void guard(showSettings); } }, t("settings")));
@@ -224,7 +230,8 @@ function renderList(): void {
     state.emails.length === 0 ? el("p", { class: "empty" }, t("noMessages")) :
       el("ul", { id: "messages" }, ...state.emails.map((e, i) =>
         el("li", { class: (e.keywords.$seen ? "" : "unseen ") + (i === state.sel ? "selected" : "") },
-          el("button", { type: "button", class: "row", "data-id": e.id, onclick: () => void guard(() => openMessage(i)) },
+          el("button", { type: "button", class: "row", "data-id": e.id, draggable: "true", onclick: () => void guard(() => openMessage(i)),
+            ondragstart: (ev: Event) => (ev as DragEvent).dataTransfer?.setData("application/x-pochta-email", e.id) },
             el("span", { class: "from" }, outgoing ? who(e.to) : who(e.from)),
             el("span", { class: "subject" }, e.subject || t("noSubject")),
             (state.threads[e.threadId]?.length ?? 1) > 1 ? el("span", { class: "count", "aria-label": "messages in the conversation" }, String(state.threads[e.threadId].length)) : null,
@@ -320,7 +327,7 @@ function renderMessage(e: Email, images = false, conv: Email[] = []): void {
       body,
       atts.length ? el("div", { class: "attachments" }, el("h3", {}, t("attachments")),
         el("ul", {}, ...atts.map((p) => el("li", {}, el("a", { href: c.downloadURL(p.blobId, p.name || "attachment", p.type), download: p.name || "attachment" }, p.name || p.type), " (" + size(p.size) + ")")))) : null,
-      el("p", {}, el("a", { id: "original", href: c.downloadURL(e.blobId, "original.txt", "text/plain"), target: "_blank", rel: "noopener" }, t("showOriginal")))));
+      el("p", {}, el("a", { id: "original", href: "/web/original/" + encodeURIComponent(e.blobId), target: "_blank", rel: "noopener" }, t("showOriginal")))));
 }
 
 function fullAddrs(list: Addr[] | null): string {
@@ -352,6 +359,36 @@ async function moveOpen(dest: string): Promise<void> {
   const c = client();
   await c.call([["Email/set", { accountId: c.accountId, update: { [e.id]: { mailboxIds: { [dest]: true } } } }, "s"]]);
   await afterRemoval();
+}
+
+// moveEmail moves a message dragged from the list onto a folder.
+async function moveEmail(id: string, dest: string): Promise<void> {
+  const c = client();
+  await c.call([["Email/set", { accountId: c.accountId, update: { [id]: { mailboxIds: { [dest]: true } } } }, "s"]]);
+  if (state.open?.id === id) { state.open = null; clear($("reader")); }
+  await refresh();
+}
+
+// contacts are the people the user has written to (from Sent), for
+// address completion; read again after each message sent.
+let contacts: Promise<string[]> | null = null;
+
+function loadContacts(): Promise<string[]> {
+  const sent = byRole("sent");
+  if (!contacts && sent) {
+    const c = client();
+    contacts = c.call([
+      ["Email/query", { accountId: c.accountId, filter: { inMailbox: sent.id }, sort: [{ property: "receivedAt", isAscending: false }], limit: 200 }, "q"],
+      ["Email/get", { accountId: c.accountId, "#ids": { resultOf: "q", name: "Email/query", path: "/ids" }, properties: ["to", "cc", "bcc"] }, "g"],
+    ]).then((r) => {
+      const seen = new Map<string, string>();
+      for (const e of r.g.list as { to: Addr[] | null; cc: Addr[] | null; bcc: Addr[] | null }[])
+        for (const a of [...(e.to ?? []), ...(e.cc ?? []), ...(e.bcc ?? [])])
+          if (!seen.has(a.email)) seen.set(a.email, a.name ? `${a.name} <${a.email}>` : a.email);
+      return [...seen.values()];
+    });
+  }
+  return contacts ?? Promise.resolve([]);
 }
 
 async function afterRemoval(): Promise<void> {
@@ -432,11 +469,14 @@ async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email):
     for (const f of Array.from(fl ?? [])) attachments.push({ name: f.name, type: f.type || "application/octet-stream", data: new Uint8Array(await f.arrayBuffer()) });
     showFiles();
   };
+  const datalist = el("datalist", { id: "contacts" });
+  void loadContacts().then((list) => clear(datalist, ...list.map((v) => el("option", { value: v }))));
   const form = el("form", { id: "compose", class: "compose", "aria-label": t("compose") },
     el("label", {}, t("identity"), el("select", { name: "identity" }, ...state.identities.map((i) => el("option", { value: i.id }, i.name ? `${i.name} <${i.email}>` : i.email)))),
-    el("label", {}, t("to"), el("input", { name: "to", value: list(to), autocomplete: "email", multiple: true })),
-    el("label", {}, t("cc"), el("input", { name: "cc", value: list(cc) })),
-    el("label", {}, t("bcc"), el("input", { name: "bcc" })),
+    el("label", {}, t("to"), el("input", { name: "to", value: list(to), list: "contacts", autocomplete: "off" })),
+    el("label", {}, t("cc"), el("input", { name: "cc", value: list(cc), list: "contacts", autocomplete: "off" })),
+    el("label", {}, t("bcc"), el("input", { name: "bcc", list: "contacts", autocomplete: "off" })),
+    datalist,
     el("label", {}, t("subject"), el("input", { name: "subject", value: subject })),
     el("textarea", { name: "text", rows: "14", "aria-label": "text" }),
     el("label", { class: "attach" }, t("attach"), el("input", { type: "file", name: "files", multiple: true, onchange: (ev: Event) => void addFiles((ev.target as HTMLInputElement).files) })),
@@ -448,7 +488,7 @@ async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email):
   (form.elements.namedItem("text") as HTMLTextAreaElement).value = text;
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    void guard(async () => { await send(form, attachments); closeCompose(); notice(t("sent")); await refresh(); });
+    void guard(async () => { await send(form, attachments); contacts = null; closeCompose(); notice(t("sent")); await refresh(); });
   });
   form.addEventListener("dragover", (ev) => ev.preventDefault());
   form.addEventListener("drop", (ev) => { ev.preventDefault(); void addFiles(ev.dataTransfer?.files ?? null); });
