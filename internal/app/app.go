@@ -408,6 +408,9 @@ func (a *App) Start() error {
 				}
 			}(s, l)
 			a.log.Info("listening", "service", s.name, "addr", l.Addr().String())
+			if (s.name == "http" || s.name == "https") && a.cfg.Webmail.Enabled {
+				a.log.Info("webmail", "url", s.name+"://"+l.Addr().String()+"/")
+			}
 		}
 	}
 	return nil

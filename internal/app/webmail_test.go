@@ -355,3 +355,69 @@ func TestJMAPMoveTrainsSpam(t *testing.T) {
 		t.Fatalf("after the move to Trash: %+v", got)
 	}
 }
+
+// TestWebmailSettings: app passwords made in the webmail log in to IMAP
+// and stop when removed; the password change wants the current main
+// password; signature and language are kept.
+func TestWebmailSettings(t *testing.T) {
+	a := startApp(t)
+	w := newWebClient(t, a)
+	w.login("kate@example.test", "pw", "")
+	var made map[string]any
+	if resp := w.req("POST", "/web/app-passwords", "application/json", `{"name":"phone"}`, nil, &made); resp.StatusCode != http.StatusOK {
+		t.Fatalf("add app password: %d %v", resp.StatusCode, made)
+	}
+	secret, _ := made["password"].(string)
+	if resp := w.req("POST", "/web/app-passwords", "application/json", `{"name":"phone"}`, nil, nil); resp.StatusCode != http.StatusConflict {
+		t.Errorf("same name again: %d", resp.StatusCode)
+	}
+	var list []map[string]any
+	w.req("GET", "/web/app-passwords", "", "", nil, &list)
+	if len(list) != 1 || list[0]["name"] != "phone" {
+		t.Fatalf("app passwords %v", list)
+	}
+	imap := lineConn(t, a.Addrs()["imap"][0])
+	imap.want("* OK")
+	imap.cmd(`a LOGIN kate@example.test "`+secret+`"`, "a OK")
+	w.req("POST", "/web/app-passwords/delete", "application/json", `{"name":"phone"}`, nil, nil)
+	imap2 := lineConn(t, a.Addrs()["imap"][0])
+	imap2.want("* OK")
+	imap2.cmd(`a LOGIN kate@example.test "`+secret+`"`, "a NO")
+
+	for _, c := range []struct {
+		body string
+		want int
+	}{
+		{`{"current":"wrong","new":"long enough 1"}`, http.StatusForbidden},
+		{`{"current":"pw","new":"short"}`, http.StatusBadRequest},
+		{`{"current":"pw","new":"long enough 1"}`, http.StatusOK},
+	} {
+		var out map[string]any
+		if resp := w.req("POST", "/web/password", "application/json", c.body, nil, &out); resp.StatusCode != c.want {
+			t.Errorf("password change %s: %d, want %d", c.body, resp.StatusCode, c.want)
+		}
+		if c.want == http.StatusOK {
+			// Every session ended with the change but this one, renewed
+			// (a new cookie and token).
+			w.csrf, _ = out["csrf"].(string)
+		}
+	}
+	if code, _ := newWebClient(t, a).login("kate@example.test", "pw", ""); code != http.StatusUnauthorized {
+		t.Errorf("the old password still logs in: %d", code)
+	}
+	if code, _ := newWebClient(t, a).login("kate@example.test", "long enough 1", ""); code != http.StatusOK {
+		t.Errorf("the new password does not log in: %d", code)
+	}
+
+	var sess map[string]any
+	if resp := w.req("POST", "/web/settings", "application/json", `{"signature":"Kate\nexample","language":"ru"}`, nil, &sess); resp.StatusCode != http.StatusOK {
+		t.Fatalf("settings: %d (the session after the password change must work)", resp.StatusCode)
+	}
+	w.req("GET", "/web/session", "", "", nil, &sess)
+	if sess["signature"] != "Kate\nexample" || sess["language"] != "ru" {
+		t.Errorf("settings kept: %v", sess)
+	}
+	if resp := w.req("POST", "/web/settings", "application/json", `{"language":"xx"}`, nil, nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown language: %d", resp.StatusCode)
+	}
+}
