@@ -234,6 +234,14 @@ func TestWebmailBrowser(t *testing.T) {
 	if got != "quarterly numbers: 42\n" {
 		t.Fatalf("downloaded attachment %q", got)
 	}
+	// Forward by keyboard ("f"): the text inline, the message attached.
+	b.run("f", chromedp.KeyEvent("f"), chromedp.WaitVisible(`#compose input[name=to]`, chromedp.ByQuery))
+	b.until("forward filled", `document.querySelector('#compose input[name=subject]').value === 'Fwd: Report' && document.querySelector('#compose .files').textContent.includes('Report.eml') && document.querySelector('#compose textarea').value.includes('Attached.')`)
+	b.run("forward to", chromedp.SendKeys(`#compose input[name=to]`, "bob@example.test", chromedp.ByQuery), chromedp.Click(`#send-btn`, chromedp.ByQuery))
+	b.until("compose closed", `!document.getElementById('compose')`)
+	if e := findEmail(bob, "Fwd: Report"); e == nil || e["hasAttachment"] != true {
+		t.Fatalf("bob's forwarded copy: %v", e)
+	}
 
 	// Move to Junk (the "spam" button).
 	b.folder("inbox")

@@ -445,7 +445,10 @@ async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email):
     const s = orig.subject ?? "";
     if (mode === "forward") {
       subject = /^fwd?:/i.test(s) ? s : "Fwd: " + s;
-      text = sig + "\n\n" + t("fwdNote") + "\n";
+      // Forwarded both ways: the text inline, the whole message attached.
+      text = sig + "\n\n---------- " + t("forward") + " ----------\n" + t("from") + ": " + fullAddrs(orig.from) + "\n" + t("date") + ": " +
+        new Date(orig.receivedAt).toLocaleString() + "\n" + t("subject") + ": " + s + "\n" + t("to") + ": " + fullAddrs(orig.to) + "\n\n" + quoted +
+        "\n\n" + t("fwdNote") + "\n";
       const r = await fetch(client().downloadURL(orig.blobId, "message.eml", "message/rfc822"), { credentials: "same-origin" });
       attachments.push({ name: (s || "message").replace(/[\\/:*?"<>|]/g, "_") + ".eml", type: "message/rfc822", data: new Uint8Array(await r.arrayBuffer()) });
     } else {
