@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,23 +17,6 @@ import (
 	"pochta/internal/envelope"
 	"pochta/internal/queue"
 )
-
-// browser starts Debian's chromium headless for the test (chromedp).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is needed for the browser tests: apt-get install chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(420, 900)) // a phone-sized window
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
 
 // closedPort is a loopback port nobody listens on (connections are refused).
 func closedPort(t *testing.T) int {
@@ -94,20 +76,17 @@ func TestAdminInBrowser(t *testing.T) {
 	waitFor("first delivery attempt", func() bool { return attempts() >= 1 })
 
 	base := "http://" + a.Addrs()["http"][0]
-	b := browser(t)
-	do := func(steps ...chromedp.Action[chromedp.Void]) {
+	b := headless(t, 420, 900, 60*time.Second) // a phone-sized window
+	do := func(steps ...chromedp.Action) {
 		t.Helper()
-		if err := chromedp.Do(b, steps...); err != nil {
+		if err := chromedp.Run(b, steps...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	text := func(sel string) string {
 		t.Helper()
-		do(chromedp.WaitVisible(sel))
-		s, err := chromedp.Run(b, chromedp.Text(sel))
-		if err != nil {
-			t.Fatal(err)
-		}
+		var s string
+		do(chromedp.WaitVisible(sel, chromedp.ByQuery), chromedp.Text(sel, &s, chromedp.ByQuery))
 		return s
 	}
 	// POCHTA_SCREENSHOTS=DIR keeps pictures of the main pages (phone-sized).
@@ -117,10 +96,8 @@ func TestAdminInBrowser(t *testing.T) {
 		if dir == "" {
 			return
 		}
-		png, err := chromedp.Run(b, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
+		var png []byte
+		do(chromedp.FullScreenshot(&png, 100))
 		if err := os.WriteFile(filepath.Join(dir, "admin-"+name+".png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -128,10 +105,10 @@ func TestAdminInBrowser(t *testing.T) {
 	login := func(user, pass string) {
 		t.Helper()
 		do(chromedp.Navigate(base+"/admin/"),
-			chromedp.WaitVisible(`input[name=username]`),
-			chromedp.SendKeys(`input[name=username]`, user),
-			chromedp.SendKeys(`input[name=password]`, pass),
-			chromedp.Click(`#login`))
+			chromedp.WaitVisible(`input[name=username]`, chromedp.ByQuery),
+			chromedp.SendKeys(`input[name=username]`, user, chromedp.ByQuery),
+			chromedp.SendKeys(`input[name=password]`, pass, chromedp.ByQuery),
+			chromedp.Click(`#login`, chromedp.ByQuery))
 	}
 
 	// A non-admin is refused.
@@ -148,16 +125,16 @@ func TestAdminInBrowser(t *testing.T) {
 	}
 	shot("dashboard")
 	do(chromedp.Navigate(base+"/admin/domains"),
-		chromedp.WaitVisible(`#new-domain`),
-		chromedp.SendKeys(`#new-domain`, "shop.test"),
-		chromedp.Click(`#add-domain`))
+		chromedp.WaitVisible(`#new-domain`, chromedp.ByQuery),
+		chromedp.SendKeys(`#new-domain`, "shop.test", chromedp.ByQuery),
+		chromedp.Click(`#add-domain`, chromedp.ByQuery))
 	records := text(`#dns-records`)
 	for _, want := range []string{"shop.test. IN MX 10 mx.example.test.", `"v=spf1 mx -all"`, "_imaps._tcp.shop.test. IN SRV "} {
 		if !strings.Contains(records, want) {
 			t.Errorf("DNS records lack %q:\n%s", want, records)
 		}
 	}
-	do(chromedp.Click(`#check-dns`))
+	do(chromedp.Click(`#check-dns`, chromedp.ByQuery))
 	check := text(`#dns-check`)
 	shot("domain")
 	if !strings.Contains(check, "shop.test.\tMX\tok") || !strings.Contains(check, "TXT\tmissing") {
@@ -169,9 +146,9 @@ func TestAdminInBrowser(t *testing.T) {
 
 	// A user in the new domain, with a generated password that works.
 	do(chromedp.Navigate(base+"/admin/accounts"),
-		chromedp.WaitVisible(`#new-address`),
-		chromedp.SendKeys(`#new-address`, "ann@shop.test"),
-		chromedp.Click(`#add-account`))
+		chromedp.WaitVisible(`#new-address`, chromedp.ByQuery),
+		chromedp.SendKeys(`#new-address`, "ann@shop.test", chromedp.ByQuery),
+		chromedp.Click(`#add-account`, chromedp.ByQuery))
 	msg := text(`#flash`)
 	if !strings.Contains(msg, "Account ann@shop.test added. Its password (shown once): ") {
 		t.Fatalf("add account: %q", msg)
@@ -184,18 +161,16 @@ func TestAdminInBrowser(t *testing.T) {
 
 	// Retry the queued message: the queue makes another attempt at once.
 	before := attempts()
-	do(chromedp.Navigate(base+"/admin/queue"), chromedp.WaitVisible(`#retry-`+id), chromedp.Click(`#retry-`+id))
+	do(chromedp.Navigate(base+"/admin/queue"), chromedp.WaitVisible(`#retry-`+id, chromedp.ByQuery), chromedp.Click(`#retry-`+id, chromedp.ByQuery))
 	if msg := text(`#flash`); !strings.Contains(msg, "will be retried now") {
 		t.Fatalf("retry: %q", msg)
 	}
 	waitFor("the retried attempt", func() bool { return attempts() > before })
 
 	// The add-domain form without its CSRF token is refused.
-	do(chromedp.Navigate(base+"/admin/domains"), chromedp.WaitVisible(`#new-domain`))
-	if _, err := chromedp.Run(b, chromedp.Evaluate[any](`document.querySelector('#add-domain').form.querySelector('input[name=csrf]').remove()`)); err != nil {
-		t.Fatal(err)
-	}
-	do(chromedp.SendKeys(`#new-domain`, "evil.test"), chromedp.Click(`#add-domain`))
+	do(chromedp.Navigate(base+"/admin/domains"), chromedp.WaitVisible(`#new-domain`, chromedp.ByQuery))
+	do(chromedp.Evaluate(`document.querySelector('#add-domain').form.querySelector('input[name=csrf]').remove()`, nil))
+	do(chromedp.SendKeys(`#new-domain`, "evil.test", chromedp.ByQuery), chromedp.Click(`#add-domain`, chromedp.ByQuery))
 	if msg := text(`#error`); !strings.Contains(msg, "CSRF") {
 		t.Fatalf("POST without the token: %q", msg)
 	}

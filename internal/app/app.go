@@ -53,6 +53,7 @@ import (
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
 	"pochta/internal/tlsrpt"
+	"pochta/internal/web"
 )
 
 // server is what every protocol server looks like to the app.
@@ -320,7 +321,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.add("imaps", imapserver.New(imapOpts(true, "imaps")), cfg.Listen.IMAPS)
 	// JMAP on the http and https listeners: the same store, logins and submission
 	// path as IMAP and SMTP submission.
+	// The webmail (a JMAP client) logs users in through the same auth and
+	// hands JMAP the requests its sessions authenticated.
+	var webmail *web.Server
 	jmapServer := jmap.New(jmap.Options{
+		Authenticated: func(r *http.Request) (store.Account, bool) {
+			if webmail == nil {
+				return store.Account{}, false
+			}
+			return webmail.Authenticated(r)
+		},
 		Store:            st,
 		DateIndex:        st,
 		Login:            a.Auth.For(auth.ProtoJMAP),
@@ -331,8 +341,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,
+		Trainer:          a.Spam,
 		Logger:           log.With("service", "jmap"),
 	})
+	if cfg.Webmail.Enabled {
+		webmail = web.New(web.Options{
+			Store:            st,
+			Login:            a.Auth.For(auth.ProtoJMAP),
+			Blobs:            jmapServer,
+			PlaintextAllowed: a.Auth.PlaintextAllowed,
+			HTTPSPort:        firstPort(cfg.Listen.HTTPS),
+			SessionTTL:       cfg.Webmail.SessionTTL.Duration,
+			Issuer:           cfg.Hostname,
+			AuthservID:       cfg.Hostname,
+			Logger:           log.With("service", "webmail"),
+		})
+	}
 	a.watchQueue()
 	a.admin, err = admin.New(admin.Options{
 		Manager:          a.Manager(),
@@ -348,8 +372,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return fail(err)
 	}
 	a.add("metrics", newMetricsServer(a), cfg.Listen.Metrics)
-	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
-	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer), cfg.Listen.HTTPS)
+	a.add("http", newHTTPServer(a, cfg, jmapServer, webmail), cfg.Listen.HTTP)
+	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer, webmail), cfg.Listen.HTTPS)
 
 	// Sieve: the MDA files each account's mail by its active script;
 	// ManageSieve lets users manage those scripts.
@@ -428,6 +452,9 @@ func (a *App) Start() error {
 				}
 			}(s, l)
 			a.log.Info("listening", "service", s.name, "addr", l.Addr().String())
+			if (s.name == "http" || s.name == "https") && a.cfg.Webmail.Enabled {
+				a.log.Info("webmail", "url", s.name+"://"+l.Addr().String()+"/")
+			}
 		}
 	}
 	a.started.Store(true)

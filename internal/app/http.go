@@ -13,16 +13,20 @@ import (
 	"pochta/internal/config"
 	"pochta/internal/jmap"
 	"pochta/internal/mtasts"
+	"pochta/internal/web"
 )
 
 // newHTTPServer serves the small HTTP side of pochta: a health check and
 // the Thunderbird-style autoconfig document (so mail clients find the
-// servers from an address alone), and JMAP.
-func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
+// servers from an address alone), JMAP and the webmail (nil: none).
+func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server, webmail *web.Server) *http.Server {
 	mux := http.NewServeMux()
 	mail.Register(mux)
 	if a.admin != nil {
 		a.admin.Register(mux)
+	}
+	if webmail != nil {
+		webmail.Register(mux)
 	}
 	a.addHealth(mux)
 	mux.Handle("GET /metrics", loopbackOnly(a.Metrics.Handler()))
@@ -65,8 +69,8 @@ type httpsServer struct{ *http.Server }
 
 func (s httpsServer) Serve(l net.Listener) error { return s.ServeTLS(l, "", "") }
 
-func newHTTPSServer(a *App, cfg *config.Config, tlsConfig *tls.Config, mail *jmap.Server) httpsServer {
-	s := newHTTPServer(a, cfg, mail)
+func newHTTPSServer(a *App, cfg *config.Config, tlsConfig *tls.Config, mail *jmap.Server, webmail *web.Server) httpsServer {
+	s := newHTTPServer(a, cfg, mail, webmail)
 	s.TLSConfig = tlsConfig.Clone()
 	return httpsServer{s}
 }
@@ -138,4 +142,14 @@ func writeAutoconfig(w http.ResponseWriter, cfg *config.Config, email string) {
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
 	enc.Encode(doc)
+}
+
+// firstPort is the port of the first listen address ("" when none).
+func firstPort(addrs []string) string {
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(a); err == nil {
+			return port
+		}
+	}
+	return ""
 }

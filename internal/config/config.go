@@ -41,6 +41,15 @@ type Config struct {
 	Checks     Checks     `toml:"checks"`
 	Spam       Spam       `toml:"spam"`
 	JMAP       JMAP       `toml:"jmap"`
+	Webmail    Webmail    `toml:"webmail"`
+}
+
+// Webmail configures the webmail served at / on the http listeners.
+type Webmail struct {
+	// Enabled serves it (default true).
+	Enabled bool `toml:"enabled"`
+	// SessionTTL is how long a login lasts in a browser (default 7 days).
+	SessionTTL Duration `toml:"session_ttl"`
 }
 
 // JMAP configures the JMAP API (RFC 8620, 8621) served on the http
@@ -514,6 +523,7 @@ func Default() *Config {
 			JunkScore:   5,
 			RejectScore: 15,
 		},
+		Webmail: Webmail{Enabled: true, SessionTTL: D(7 * 24 * time.Hour)},
 	}
 }
 
@@ -572,6 +582,9 @@ func (c *Config) Validate() error {
 		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
 			bad(fmt.Sprintf("jmap.cors_origins[%d]", i), "%q is not \"*\" or an http(s) origin", o)
 		}
+	}
+	if c.Webmail.SessionTTL.Duration < time.Minute {
+		bad("webmail.session_ttl", "must be at least 1m")
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")

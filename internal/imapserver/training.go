@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	spamrule "pochta/internal/spam"
 	"pochta/internal/store"
 )
 
@@ -15,13 +16,10 @@ type Trainer interface {
 	Train(ctx context.Context, accountID int64, content io.Reader, spam, undo bool) error
 }
 
-// The keywords that record how a message was trained, as Thunderbird and
-// mox use them: a message carries at most one of them, and carries it
-// exactly when it was trained as that class, so a message moved back and
-// forth is counted once, in its latest class.
+// The keywords that record how a message was trained (internal/spam).
 const (
-	kwJunk    = "$Junk"
-	kwNotJunk = "$NotJunk"
+	kwJunk    = spamrule.KeywordJunk
+	kwNotJunk = spamrule.KeywordNotJunk
 )
 
 // maxTrainPerCommand bounds the messages one command trains, so moving a
@@ -36,17 +34,10 @@ type trainee struct {
 	prior []string
 }
 
-// copyClass says what a COPY or MOVE from src to dst teaches: into Junk is
-// spam; moved out of Junk (not into Trash: deleting spam says nothing) is
-// ham. ok is false when it teaches nothing.
+// copyClass says what a COPY or MOVE from src to dst teaches
+// (spam.MoveTeaches); ok is false when it teaches nothing.
 func copyClass(src, dst store.Mailbox, move bool) (spam, ok bool) {
-	switch {
-	case dst.SpecialUse == `\Junk` && src.SpecialUse != `\Junk`:
-		return true, true
-	case move && src.SpecialUse == `\Junk` && dst.SpecialUse != `\Junk` && dst.SpecialUse != `\Trash`:
-		return false, true
-	}
-	return false, false
+	return spamrule.MoveTeaches(src.SpecialUse, dst.SpecialUse, move)
 }
 
 // priorFlags reads the flags of the messages in set before a command

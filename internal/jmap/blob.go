@@ -132,6 +132,12 @@ func (s *Server) blob(c *call, id string) ([]byte, bool) {
 	return data, ok
 }
 
+// Blob returns the content and media type of one of an account's blobs
+// (a message, a part of one, an upload), for the webmail's reader.
+func (s *Server) Blob(ctx context.Context, accountID int64, blobID string) ([]byte, string, bool) {
+	return s.blobContent(ctx, accountID, blobID)
+}
+
 // serveUpload stores a blob (RFC 8620 §6.1).
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *account) {
 	if strings.Trim(strings.TrimPrefix(r.URL.Path, "/jmap/upload/"), "/") != acct.id {
@@ -182,6 +188,10 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, acct *acc
 	h := w.Header()
 	h.Set("Content-Type", typ)
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": parts[2]}))
+	// Mail content is never a page of this origin, even if a browser is
+	// told to show it.
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "private, immutable, max-age=31536000")
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }

@@ -240,11 +240,33 @@ func (c *call) updateEmail(ref msgRef, patch map[string]any, mine map[int64]bool
 		dest = id
 	}
 	if dest != ref.Mailbox {
-		if _, err := c.s.st.Move(c.ctx, ref.Mailbox, set, dest); err != nil {
+		pairs, err := c.s.st.Move(c.ctx, ref.Mailbox, set, dest)
+		if err != nil {
 			return err
+		}
+		if c.s.opts.Trainer != nil && len(pairs) == 1 {
+			c.trainMoved(ref.Mailbox, dest, pairs[0].Dst, m.Flags)
 		}
 	}
 	return nil
+}
+
+// trainMoved finds the two mailboxes of a move for trainMove.
+func (c *call) trainMoved(srcID, dstID int64, dstUID uint32, prior []string) {
+	_, _, mbs, err := c.s.states(c.ctx, c.acct.ID)
+	if err != nil {
+		return
+	}
+	var src, dst store.Mailbox
+	for _, mb := range mbs {
+		switch mb.ID {
+		case srcID:
+			src = mb
+		case dstID:
+			dst = mb
+		}
+	}
+	c.trainMove(src, dst, dstUID, prior)
 }
 
 // createEmail writes a draft from properties (RFC 8621 §4.6): the address

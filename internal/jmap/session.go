@@ -23,6 +23,12 @@ type Login interface {
 	Login(ctx context.Context, username, password string, remote netip.Addr) (store.Account, error)
 }
 
+// Trainer is the spam filter (*spam.Filter) as Email moves teach it
+// (spam.MoveTeaches).
+type Trainer interface {
+	Train(ctx context.Context, accountID int64, content io.Reader, spam, undo bool) error
+}
+
 // Limits are the core capability limits (RFC 8620 §2), all enforced.
 type Limits struct {
 	MaxSizeUpload         int64
@@ -82,8 +88,15 @@ type Options struct {
 	// CORSOrigins are the origins allowed to call the API from a browser;
 	// "*" allows any.
 	CORSOrigins []string
-	Limits      Limits
-	Logger      *slog.Logger
+	// Authenticated, when set, is asked first: it returns the account of
+	// a request that a front end in the same process has already
+	// authenticated (the webmail, by its session cookie and CSRF token).
+	Authenticated func(r *http.Request) (store.Account, bool)
+	// Trainer, when set, learns spam from Emails moved into and out of
+	// Junk, as from IMAP moves.
+	Trainer Trainer
+	Limits  Limits
+	Logger  *slog.Logger
 }
 
 // Server is the JMAP service; Register puts its endpoints on a mux.
@@ -190,6 +203,12 @@ func (s *Server) cors(next http.HandlerFunc) http.HandlerFunc {
 // other protocol, with the same rule for passwords without TLS.
 func (s *Server) authed(next func(http.ResponseWriter, *http.Request, *account)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Authenticated != nil {
+			if acct, ok := s.opts.Authenticated(r); ok {
+				next(w, r, &account{Account: acct, id: accountID(acct.ID)})
+				return
+			}
+		}
 		user, pass, ok := r.BasicAuth()
 		bearer := false
 		if !ok {

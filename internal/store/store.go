@@ -427,6 +427,7 @@ type Backend interface {
 	Pinger
 	Importer
 	AccountFlagStore
+	WebSessions
 }
 
 func equalFold(a, b string) bool {
@@ -541,4 +542,38 @@ type AccountFlagStore interface {
 	AccountFlags(ctx context.Context, accountID int64) (AccountFlags, error)
 	// SetAccountFlags replaces the flags (ErrNotFound: no such account).
 	SetAccountFlags(ctx context.Context, accountID int64, f AccountFlags) error
+}
+
+// WebSession is one browser's login to the webmail. Only a hash of the
+// cookie's secret is kept (ID), so a copy of the database cannot be used
+// to log in; CSRF is the token the browser must send back on every
+// state-changing request.
+type WebSession struct {
+	ID        string // hex SHA-256 of the cookie's secret
+	AccountID int64
+	CSRF      string
+	Created   time.Time
+	Expires   time.Time
+}
+
+// WebSessions keeps webmail sessions in the store so that every node
+// sharing it knows them.
+type WebSessions interface {
+	AddWebSession(ctx context.Context, s WebSession) error
+	// WebSession finds an unexpired session (ErrNotFound otherwise).
+	WebSession(ctx context.Context, id string) (WebSession, error)
+	RemoveWebSession(ctx context.Context, id string) error
+	// RemoveWebSessions ends every session of an account ("log out
+	// everywhere") and those already expired, and returns how many went.
+	RemoveWebSessions(ctx context.Context, accountID int64) (int, error)
+	// WebSettings are an account's webmail settings (zero when never set).
+	WebSettings(ctx context.Context, accountID int64) (WebSettings, error)
+	SetWebSettings(ctx context.Context, accountID int64, ws WebSettings) error
+}
+
+// WebSettings are an account's webmail preferences and second factor.
+type WebSettings struct {
+	TOTPSecret string // base32; "" when the account has no second factor
+	Signature  string
+	Language   string
 }

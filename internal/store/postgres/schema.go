@@ -201,6 +201,24 @@ CREATE TABLE IF NOT EXISTS account_flags (
 	disabled   INTEGER NOT NULL DEFAULT 0
 );
 `,
+	// 5 (webmail): browser sessions and webmail settings, as
+	// store/sqlite's migration 13.
+	`
+CREATE TABLE IF NOT EXISTS web_sessions (
+	id         TEXT PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	csrf       TEXT NOT NULL,
+	created    BIGINT NOT NULL,
+	expires    BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_sessions_account ON web_sessions(account_id);
+CREATE TABLE IF NOT EXISTS web_settings (
+	account_id  BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	totp_secret TEXT NOT NULL DEFAULT '',
+	signature   TEXT NOT NULL DEFAULT '',
+	language    TEXT NOT NULL DEFAULT ''
+);
+`,
 }
 
 // migrate brings the schema to the newest version, in one transaction

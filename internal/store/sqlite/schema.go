@@ -219,6 +219,26 @@ CREATE TABLE IF NOT EXISTS account_flags (
 	disabled   INTEGER NOT NULL DEFAULT 0
 );
 `,
+	// 13 (webmail): browser sessions (only a hash of the cookie's secret)
+	// and each account's webmail settings (TOTP secret, signature,
+	// language). IF NOT EXISTS: the migration tests downgrade and migrate
+	// again.
+	`
+CREATE TABLE IF NOT EXISTS web_sessions (
+	id         TEXT PRIMARY KEY,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	csrf       TEXT NOT NULL,
+	created    INTEGER NOT NULL,
+	expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS web_sessions_account ON web_sessions(account_id);
+CREATE TABLE IF NOT EXISTS web_settings (
+	account_id  INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	totp_secret TEXT NOT NULL DEFAULT '',
+	signature   TEXT NOT NULL DEFAULT '',
+	language    TEXT NOT NULL DEFAULT ''
+);
+`,
 }
 
 // migrate brings the database schema to the newest version.

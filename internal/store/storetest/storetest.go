@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Emails", testEmails},
 		{"Importer", testImporter},
 		{"AccountFlags", testAccountFlags},
+		{"WebSessions", testWebSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
