@@ -8,9 +8,10 @@ import (
 	"pochta/internal/store"
 )
 
-// downgradeFlags undoes the account flags migration (the last one).
-func downgradeFlags() []string {
-	return []string{"DROP TABLE account_flags", fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1)}
+// downgradeFlags undoes the account flags migration (the ones after it
+// are safe to run again).
+func downgradeFlags(t *testing.T) []string {
+	return []string{"DROP TABLE account_flags", fmt.Sprintf("PRAGMA user_version = %d", migrationIndex(t, "CREATE TABLE IF NOT EXISTS account_flags"))}
 }
 
 // TestMigrateAccountFlags upgrades a database from before the account
@@ -22,7 +23,7 @@ func TestMigrateAccountFlags(t *testing.T) {
 	s := openTest(t, dir)
 	a := setupAccount(t, s)
 	s.Close()
-	downgrade(t, dir, downgradeFlags())
+	downgrade(t, dir, downgradeFlags(t))
 	s = openTest(t, dir)
 	defer s.Close()
 	if f, err := s.AccountFlags(ctx, a.ID); err != nil || f != (store.AccountFlags{}) {
