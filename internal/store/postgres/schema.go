@@ -166,7 +166,8 @@ CREATE TABLE spam_tokens (
 	// JMAP's Email/query), as store/sqlite's migration 10.
 	`
 CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
-`,	// 3: named server state every node shares (store.ServerState), as
+`,
+	// 3: named server state every node shares (store.ServerState), as
 	// store/sqlite's migration 11.
 	`
 CREATE TABLE IF NOT EXISTS server_state (

@@ -183,7 +183,8 @@ CREATE TABLE IF NOT EXISTS spam_tokens (
 	// 10: JMAP's Email/query lists a mailbox by internal date (DateIndex).
 	`
 CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
-`,	// 11: named server state every node shares (store.ServerState): DKIM
+`,
+	// 11: named server state every node shares (store.ServerState): DKIM
 	// keys, the SRS secret, ACME keys and certificates, TLS-RPT counts,
 	// the MTA-STS policy cache.
 	`
