@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"pochta/internal/app"
 	"pochta/internal/auth"
 	"pochta/internal/envelope"
 	"pochta/internal/store"
@@ -26,16 +25,7 @@ func withStore(fs *flag.FlagSet, args []string, fn func(ctx context.Context, st 
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	err = fn(ctx, st, pos)
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return withConfigStore(cfg, func(ctx context.Context, st store.Backend) error { return fn(ctx, st, pos) })
 }
 
 func normDomain(s string) (string, error) {

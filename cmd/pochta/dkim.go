@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"log/slog"
+
+	"pochta/internal/app"
 	"pochta/internal/config"
 	"pochta/internal/dane"
 	"pochta/internal/dkim"
 	"pochta/internal/mtasts"
+	"pochta/internal/store"
 )
 
 func (c *cli) dkimKeygen(args []string) error {
@@ -21,7 +26,11 @@ func (c *cli) dkimKeygen(args []string) error {
 	if err != nil {
 		return err
 	}
-	record, err := dkim.Keygen(filepath.Join(cfg.DataDir, "dkim"), d, *selector, *algo)
+	var record string
+	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		record, err = dkim.KeygenState(ctx, st, d, *selector, *algo) // in the store: every node signs with it
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -30,13 +39,35 @@ func (c *cli) dkimKeygen(args []string) error {
 	return nil
 }
 
+// withConfigStore opens cfg's store, brings in what data_dir still holds
+// (app.ImportLocalState), runs fn and closes the store.
+func withConfigStore(cfg *config.Config, fn func(ctx context.Context, st store.Backend) error) error {
+	ctx := context.Background()
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	err = app.ImportLocalState(ctx, cfg, st, slog.New(slog.DiscardHandler))
+	if err == nil {
+		err = fn(ctx, st)
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (c *cli) dnsRecords(args []string) error {
 	fs := flag.NewFlagSet("dns records", flag.ContinueOnError)
 	cfg, d, err := domainCommand(fs, args)
 	if err != nil {
 		return err
 	}
-	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	var signer *dkim.Signer
+	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		signer, err = dkim.LoadStateSigner(ctx, st)
+		return err
+	})
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 // the hostname and, for each domain, mta-sts.DOMAIN and
 // autoconfig.DOMAIN when they resolve (a name the CA cannot reach would
 // fail the whole order).
-func newACME(cfg *config.Config, st store.Directory, log *slog.Logger) (*acmecert.Manager, error) {
+func newACME(cfg *config.Config, st store.Backend, log *slog.Logger) (*acmecert.Manager, error) {
 	var roots *x509.CertPool
 	if cfg.TLS.ACMECAFile != "" {
 		data, err := os.ReadFile(cfg.TLS.ACMECAFile)
@@ -55,7 +55,7 @@ func newACME(cfg *config.Config, st store.Directory, log *slog.Logger) (*acmecer
 		RootCAs:     roots,
 		RenewBefore: cfg.TLS.ACMERenewBefore.Duration,
 		Names:       names,
-		Dir:         cfg.ACMEDir(),
+		State:       st, // shared by every node of the store
 		NoHTTP01:    len(cfg.Listen.HTTP) == 0,
 		Logger:      log.With("component", "acme"),
 	})

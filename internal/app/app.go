@@ -15,6 +15,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -74,6 +75,8 @@ type App struct {
 	// TLSReports counts outbound TLS sessions for RFC 8460 reports
 	// ([delivery] tls_reports; nil = off).
 	TLSReports     *tlsrpt.Recorder
+	nodeID         string       // random, names this process's TLS-RPT counts in the store
+	flushes        atomic.Int64 // TLS-RPT count flushes
 	resolver       *dns.Resolver
 	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
 
@@ -103,6 +106,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	fail := func(err error) (*App, error) {
 		st.Close()
 		return nil, err
+	}
+	if err := ImportLocalState(ctx, cfg, st, log); err != nil {
+		return fail(err)
 	}
 
 	tlsConfig, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.DataDir)
@@ -145,11 +151,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	var sts smtpclient.PolicyFinder
 	if cfg.Delivery.MTASTS {
 		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts"),
-			CacheFile: cfg.MTASTSCacheFile()})
+			State: st})
 	}
 	var onSession func(tlsrpt.Session)
 	if cfg.Delivery.TLSReports {
 		a.TLSReports = tlsrpt.NewRecorder(nil)
+		a.nodeID = rand.Text()[:12]
 		onSession = a.TLSReports.Add
 	}
 	client := smtpclient.New(smtpclient.Options{
@@ -195,7 +202,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Queue = q
 	a.MDA.SetForwarder(q)
 	if cfg.SRS.Enabled {
-		secrets, err := srs.LoadSecrets(cfg.SRSSecretFile())
+		var secrets [][]byte
+		if cfg.SRS.SecretFile != "" {
+			secrets, err = srs.LoadSecrets(cfg.SRS.SecretFile)
+		} else {
+			secrets, err = srs.LoadStateSecrets(ctx, st) // shared by every node
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -206,7 +218,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.MDA.SetSRS(rw)
 	}
 
-	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	signer, err := dkim.LoadStateSigner(ctx, st)
 	if err != nil {
 		return fail(err)
 	}
@@ -433,6 +445,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.wg.Wait()
 	if err := a.Queue.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
+	}
+	if a.TLSReports != nil { // the sessions counted survive the restart
+		a.flushTLSReports(context.WithoutCancel(ctx))
 	}
 	a.closeSources()
 	if err := a.Store.Close(); err != nil {

@@ -1,6 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +36,21 @@ func TestTLSReportSent(t *testing.T) {
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test", Result: "certificate-expired"})
 	a.TLSReports.Add(tlsrpt.Session{Domain: "quiet.test", PolicyType: tlsrpt.PolicyNotFound, MXHost: "mx.remote.test"})
-	a.sendTLSReports(t.Context(), time.Now())
+	// The counts go to the store (they survive a restart) …
+	ctx := t.Context()
+	a.flushTLSReports(ctx)
+	if names, err := a.Store.ListState(ctx, tlsCountsPrefix); err != nil || len(names) != 1 {
+		t.Fatalf("counts in the store: %q, %v", names, err)
+	}
+	// … where another node of the store has put its own.
+	other := tlsrpt.NewRecorder(nil)
+	other.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	for day, data := range other.Drain() {
+		if err := a.Store.PutState(ctx, tlsCountsPrefix+day+"/other-1", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.sendTLSReports(ctx, time.Now())
 	got := sk.next(t)
 	if got.from != "postmaster@mx.example.test" || len(got.rcpts) != 1 || got.rcpts[0] != "tls-reports@remote.test" {
 		t.Fatalf("report sent from %s to %v", got.from, got.rcpts)
@@ -43,6 +61,32 @@ func TestTLSReportSent(t *testing.T) {
 			t.Fatalf("report lacks %q:\n%s", want, got.data)
 		}
 	}
+	// The report adds up both nodes' sessions.
+	_, att, _ := strings.Cut(got.data, "Content-Type: application/tlsrpt+gzip")
+	_, att, _ = strings.Cut(att, "\r\n\r\n")
+	att, _, _ = strings.Cut(att, "\r\n--")
+	gz, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(att, "\r\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep tlsrpt.Report
+	if err := json.NewDecoder(zr).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Policies) != 1 || rep.Policies[0].Summary != (tlsrpt.Summary{Success: 2, Failure: 1}) {
+		t.Fatalf("report policies %+v, want 2 successes (one per node) and 1 failure", rep.Policies)
+	}
+	// The day is claimed and its counts gone: sending again (as another
+	// node would) sends nothing.
+	if names, _ := a.Store.ListState(ctx, tlsCountsPrefix); len(names) != 0 {
+		t.Fatalf("counts left after the report: %q", names)
+	}
+	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	a.sendTLSReports(ctx, time.Now())
 	// Everything queued by sendTLSReports has left the queue: only the
 	// one report arrived.
 	for i := 0; ; i++ {
