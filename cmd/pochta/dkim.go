@@ -35,7 +35,7 @@ func (c *cli) dkimKeygen(args []string) error {
 		return err
 	}
 	fmt.Fprintln(c.stdout, record)
-	fmt.Fprintln(c.stdout, "(restart pochta to start signing)")
+	fmt.Fprintln(c.stdout, "(every node signs with it within a minute, or at once after SIGHUP)")
 	return nil
 }
 

@@ -75,6 +75,7 @@ type App struct {
 	// TLSReports counts outbound TLS sessions for RFC 8460 reports
 	// ([delivery] tls_reports; nil = off).
 	TLSReports     *tlsrpt.Recorder
+	outbound       *signingQueue
 	nodeID         string       // random, names this process's TLS-RPT counts in the store
 	flushes        atomic.Int64 // TLS-RPT count flushes
 	resolver       *dns.Resolver
@@ -222,7 +223,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return fail(err)
 	}
-	outbound := &signingQueue{q: q, signer: signer}
+	outbound := &signingQueue{q: q}
+	outbound.signer.Store(signer)
+	a.outbound = outbound
 
 	rates := smtpserver.NewRates(cfg.Limits, nil) // shared by the SMTP services
 	checker := checks.New(checks.Options{
@@ -386,6 +389,8 @@ func (a *App) Start() error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.dailyTLSReports(ctx) }()
 	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.reloadKeysEvery(ctx, keysReload) }()
 	for _, s := range a.services {
 		for _, l := range s.listeners {
 			a.wg.Add(1)
@@ -460,12 +465,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 // enters the queue, so it is signed exactly once whatever the retries.
 type signingQueue struct {
 	q      *queue.Queue
-	signer *dkim.Signer
+	signer atomic.Pointer[dkim.Signer] // replaced by ReloadKeys
 }
 
 func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
 	if env.Authenticated != "" && env.From != "" {
-		signed, err := s.signer.Sign("", content) // the From header's domain (DMARC alignment)
+		signed, err := s.signer.Load().Sign("", content) // the From header's domain (DMARC alignment)
 		if err != nil {
 			return "", fmt.Errorf("dkim: %w", err)
 		}

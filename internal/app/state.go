@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"pochta/internal/acmecert"
 	"pochta/internal/config"
@@ -54,4 +55,33 @@ func ImportLocalState(ctx context.Context, cfg *config.Config, st store.ServerSt
 		}
 	}
 	return nil
+}
+
+// keysReload is how often a node reloads the DKIM keys from the store, so
+// that a key made with `pochta dkim keygen` (on any node) is used by every
+// node within it without a restart.
+const keysReload = time.Minute
+
+func (a *App) reloadKeysEvery(ctx context.Context, every time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		a.ReloadKeys(ctx)
+	}
+}
+
+// ReloadKeys loads the DKIM keys from the store again (also on SIGHUP); on
+// failure the keys in use stay.
+func (a *App) ReloadKeys(ctx context.Context) {
+	signer, err := dkim.LoadStateSigner(ctx, a.Store)
+	if err != nil {
+		a.log.Error("dkim keys not reloaded, the old ones stay", "err", err)
+		return
+	}
+	if old := a.outbound.signer.Swap(signer); len(old.Keys()) != len(signer.Keys()) {
+		a.log.Info("dkim keys reloaded", "keys", len(signer.Keys()))
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,9 +15,10 @@ import (
 )
 
 // clusterDKIM: `pochta dkim keygen` run with node A's config puts the
-// key in the shared database, not in A's data_dir; node B, restarted,
-// signs what is submitted to it with that key (verified with go-msgauth
-// against the record keygen printed). The nodes share no data_dir.
+// key in the shared database, not in A's data_dir; node B, told with
+// SIGHUP (else within a minute), signs what is submitted to it with that
+// key (verified with go-msgauth against the record keygen printed). The
+// nodes share no data_dir.
 func clusterDKIM(t *testing.T, c *cluster) {
 	a, b := c.nodes[0], c.nodes[1]
 	rec := a.run("", "dkim keygen", "example.test")
@@ -28,8 +31,15 @@ func clusterDKIM(t *testing.T, c *cluster) {
 			t.Fatalf("a node has a dkim folder in its data_dir: %v", err)
 		}
 	}
-	b.stop() // keys are loaded at start
-	b.start()
+	if err := b.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(b.logText(), "dkim keys reloaded"); i++ {
+		if i == 100 {
+			t.Fatalf("node B did not reload its keys on SIGHUP within 10s:\n%s", b.logText())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	const subject = "signed by node B with node A's key"
 	submit(t, b, "kate@example.test", "kate-password-1", "kate@example.test", "far@remote.test", subject)
 	deadline := time.Now().Add(20 * time.Second)
