@@ -129,11 +129,15 @@ func (m *Manager) Run(ctx context.Context) {
 	for {
 		wait := m.opts.CheckInterval
 		if m.due() {
-			if err := m.Renew(ctx); err != nil {
+			if err := m.renewClaimed(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				m.log.Error("acme: obtaining the certificate failed; the current one keeps serving, retrying", "err", err)
+				if errors.Is(err, errClaimed) {
+					m.log.Info("acme: another node of the store is renewing; checking again soon")
+				} else {
+					m.log.Error("acme: obtaining the certificate failed; the current one keeps serving, retrying", "err", err)
+				}
 				wait = m.opts.CheckInterval / 10
 			}
 		}
@@ -143,6 +147,16 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// renewClaimed renews unless another node of the store is renewing (then
+// it fails with errClaimed: the check comes again soon).
+func (m *Manager) renewClaimed(ctx context.Context) error {
+	if !m.claim(ctx) {
+		return errClaimed
+	}
+	defer m.unclaim(ctx)
+	return m.Renew(ctx)
 }
 
 // due reports whether there is no certificate, it lacks a name, or less

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"pochta/internal/store"
 	"pochta/internal/tlscert"
@@ -70,4 +71,43 @@ func (c stateCache) add(ctx context.Context, name string, data []byte) error {
 		return err
 	}
 	return nil
+}
+
+// renewClaim is held (with its time) by the node of a store that is
+// renewing, so that nodes that find renewal due together, as at their
+// first start, do not all order a certificate; a claim older than
+// claimTTL is taken over (its node died).
+const (
+	renewClaim = StatePrefix + "renewing"
+	claimTTL   = 10 * time.Minute
+)
+
+// errClaimed: another node of the store is renewing.
+var errClaimed = errors.New("acme: another node of the store is renewing")
+
+// claim reports whether this node may renew now: always without a
+// shared store, else when no other node holds a fresh renewClaim.
+func (m *Manager) claim(ctx context.Context) bool {
+	st := m.opts.State
+	if st == nil {
+		return true
+	}
+	now := time.Now()
+	stamp := []byte(now.UTC().Format(time.RFC3339Nano))
+	err := st.AddState(ctx, renewClaim, stamp)
+	if !errors.Is(err, store.ErrExists) {
+		return true // claimed; or the store fails, and so will Renew, loudly
+	}
+	b, err := st.GetState(ctx, renewClaim)
+	if t, perr := time.Parse(time.RFC3339Nano, string(b)); err == nil && perr == nil && now.Sub(t) < claimTTL {
+		return false
+	}
+	return st.PutState(ctx, renewClaim, stamp) == nil
+}
+
+// unclaim gives renewClaim up after a renewal.
+func (m *Manager) unclaim(ctx context.Context) {
+	if m.opts.State != nil {
+		m.opts.State.DeleteState(context.WithoutCancel(ctx), renewClaim)
+	}
 }

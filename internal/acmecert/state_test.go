@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"pochta/internal/acmecert/pebbletest"
 	"pochta/internal/dnstest"
 	"pochta/internal/pgtest"
+	"pochta/internal/store"
 	"pochta/internal/store/postgres"
 	"pochta/internal/tlscert"
 )
@@ -116,5 +118,35 @@ func TestSharedState(t *testing.T) {
 	c := newManager(stA, p.Directory)
 	if !bytes.Equal(c.Current().Leaf.Raw, b2.Current().Leaf.Raw) {
 		t.Fatal("a new node does not start with the newest certificate")
+	}
+
+	// A new name makes renewal due; while another node claims the
+	// renewal, C does not order; once the claim is gone, it does.
+	d.Set("mta-sts.example.test", dnstest.Records{A: []string{"127.0.0.1"}})
+	names = append(names, "mta-sts.example.test")
+	if err := stA.PutState(ctx, "acme/renewing", []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	done = make(chan struct{})
+	go func() { defer close(done); c.Run(runCtx) }()
+	time.Sleep(time.Second) // ten checks
+	if c.Current().Leaf.VerifyHostname("mta-sts.example.test") == nil {
+		t.Fatal("node C renewed while another node held the claim")
+	}
+	if err := stA.DeleteState(ctx, "acme/renewing"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; c.Current().Leaf.VerifyHostname("mta-sts.example.test") != nil; i++ {
+		if i == 200 {
+			t.Fatal("node C did not renew within 20s after the claim was released")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if _, err := stA.GetState(ctx, "acme/renewing"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("claim left after the renewal: %v", err)
 	}
 }
