@@ -377,7 +377,7 @@ func (m *Manager) HTTPHandler() http.Handler {
 		m.mu.Lock()
 		resp, ok := m.http01[token]
 		m.mu.Unlock()
-		if !ok && m.opts.State != nil && token != "" && !strings.Contains(token, "/") {
+		if !ok && m.opts.State != nil && isToken(token) {
 			if b, err := m.opts.State.GetState(r.Context(), http01State+token); err == nil {
 				resp, ok = string(b), true
 			}
@@ -389,4 +389,18 @@ func (m *Manager) HTTPHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte(resp))
 	})
+}
+
+// isToken reports whether s can be an ACME token: base64url, at least
+// 128 bits (RFC 8555 §8.3); anything else is not looked up in the store.
+func isToken(s string) bool {
+	if len(s) < 22 || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
