@@ -3,8 +3,10 @@ package app
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,21 +64,7 @@ func TestTLSReportSent(t *testing.T) {
 		}
 	}
 	// The report adds up both nodes' sessions.
-	_, att, _ := strings.Cut(got.data, "Content-Type: application/tlsrpt+gzip")
-	_, att, _ = strings.Cut(att, "\r\n\r\n")
-	att, _, _ = strings.Cut(att, "\r\n--")
-	gz, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(att, "\r\n", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep tlsrpt.Report
-	if err := json.NewDecoder(zr).Decode(&rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := reportOf(t, got.data)
 	if len(rep.Policies) != 1 || rep.Policies[0].Summary != (tlsrpt.Summary{Success: 2, Failure: 1}) {
 		t.Fatalf("report policies %+v, want 2 successes (one per node) and 1 failure", rep.Policies)
 	}
@@ -108,4 +96,73 @@ func TestTLSReportSent(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d messages arrived, want only the report for remote.test", n)
 	}
+}
+
+// TestTLSReportSurvivesRestart: sessions counted before a shutdown are in
+// the report the restarted server sends.
+func TestTLSReportSurvivesRestart(t *testing.T) {
+	sk, port := startSink(t)
+	dnsSrv := dnstest.Start(t, dnstest.Zone{
+		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test":         {A: []string{"127.0.0.1"}},
+		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
+	})
+	cfg := config.Default()
+	cfg.Hostname = "mx.example.test"
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.Listen{}
+	cfg.DNS.Servers = []string{dnsSrv.Addr()}
+	cfg.Delivery.RemotePort = port
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	start := func() *App {
+		a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := start()
+	for range 3 {
+		a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	}
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a = start()
+	defer a.Shutdown(context.WithoutCancel(ctx))
+	a.sendTLSReports(ctx, time.Now())
+	got := sk.next(t)
+	if !strings.Contains(got.data, "TLS-Report-Domain: remote.test\r\n") {
+		t.Fatalf("no report after the restart:\n%s", got.data)
+	}
+	if rep := reportOf(t, got.data); len(rep.Policies) != 1 || rep.Policies[0].Summary.Success != 3 {
+		t.Fatalf("report after the restart: %+v, want the 3 sessions counted before it", rep.Policies)
+	}
+}
+
+// reportOf decodes the gzipped JSON report of a report mail.
+func reportOf(t *testing.T, msg string) tlsrpt.Report {
+	t.Helper()
+	_, att, _ := strings.Cut(msg, "Content-Type: application/tlsrpt+gzip")
+	_, att, _ = strings.Cut(att, "\r\n\r\n")
+	att, _, _ = strings.Cut(att, "\r\n--")
+	gz, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(att, "\r\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep tlsrpt.Report
+	if err := json.NewDecoder(zr).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
