@@ -23,12 +23,9 @@ import (
 // TLS-Required: No; a domain without the record gets nothing.
 func TestTLSReportSent(t *testing.T) {
 	sk, port := startSink(t)
-	dnsSrv := dnstest.Start(t, dnstest.Zone{
-		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
-		"mx.remote.test":         {A: []string{"127.0.0.1"}},
-		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
-		"quiet.test":             {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
-	})
+	zone := reportZone()
+	zone["quiet.test"] = dnstest.Records{MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}}
+	dnsSrv := dnstest.Start(t, zone)
 	var cfg *config.Config
 	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
 		c.DNS.Servers = []string{dnsSrv.Addr()}
@@ -102,11 +99,7 @@ func TestTLSReportSent(t *testing.T) {
 // the report the restarted server sends.
 func TestTLSReportSurvivesRestart(t *testing.T) {
 	sk, port := startSink(t)
-	dnsSrv := dnstest.Start(t, dnstest.Zone{
-		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
-		"mx.remote.test":         {A: []string{"127.0.0.1"}},
-		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
-	})
+	dnsSrv := dnstest.Start(t, reportZone())
 	cfg := config.Default()
 	cfg.Hostname = "mx.example.test"
 	cfg.DataDir = t.TempDir()
@@ -165,4 +158,14 @@ func reportOf(t *testing.T, msg string) tlsrpt.Report {
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// reportZone: remote.test's MX is the sink on 127.0.0.1 and its
+// _smtp._tls record asks for reports by mail.
+func reportZone() dnstest.Zone {
+	return dnstest.Zone{
+		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test":         {A: []string{"127.0.0.1"}},
+		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
+	}
 }
