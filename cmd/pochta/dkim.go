@@ -10,6 +10,7 @@ import (
 
 	"log/slog"
 
+	"pochta/internal/acmecert"
 	"pochta/internal/app"
 	"pochta/internal/config"
 	"pochta/internal/dane"
@@ -64,7 +65,11 @@ func (c *cli) dnsRecords(args []string) error {
 		return err
 	}
 	var signer *dkim.Signer
+	var acmeCert []byte
 	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		if cfg.TLS.ACME { // kept in the store, shared by every node
+			acmeCert, _ = st.GetState(ctx, acmecert.StatePrefix+"cert.pem")
+		}
 		signer, err = dkim.LoadStateSigner(ctx, st)
 		return err
 	})
@@ -81,7 +86,7 @@ func (c *cli) dnsRecords(args []string) error {
 	fmt.Fprintln(c.stdout)
 	fmt.Fprint(c.stdout, mtasts.Published(cfg.TLS.MTASTSMode, cfg.Hostname).Records(d, cfg.Hostname))
 	fmt.Fprintln(c.stdout)
-	fmt.Fprint(c.stdout, tlsaRecord(cfg))
+	fmt.Fprint(c.stdout, tlsaRecord(cfg, acmeCert))
 	return nil
 }
 
@@ -106,14 +111,24 @@ func domainCommand(fs *flag.FlagSet, args []string) (*config.Config, string, err
 
 // tlsaRecord is the DANE-EE record (RFC 7672 §3.1.1) for the key of our
 // certificate on port 25; it needs DNSSEC on the zone, and a key kept
-// across renewals.
-func tlsaRecord(cfg *config.Config) string {
+// across renewals. With [tls] acme it is the ACME certificate's: acmecert
+// keeps cert.key across renewals (only the certificate is reissued), so
+// the "3 1 1" record (SPKI, SHA-256) stays valid. The configured files
+// are the admin's to keep; the self-signed key lasts its ten years.
+// acmeCert is the ACME certificate from the store (nil: none yet).
+func tlsaRecord(cfg *config.Config, acmeCert []byte) string {
 	certFile := cfg.TLS.CertFile
 	if certFile == "" {
 		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
 	}
 	head := "; DANE (RFC 7672), only in a DNSSEC-signed zone, and only while the key is kept.\n"
 	data, err := os.ReadFile(certFile)
+	if cfg.TLS.ACME { // what port 25 serves once ACME has a certificate
+		certFile, data, err = "the store's ACME certificate", acmeCert, nil
+		if data == nil {
+			err = os.ErrNotExist
+		}
+	}
 	if err != nil {
 		return head + "; (no certificate yet: start pochta once)\n"
 	}

@@ -50,9 +50,17 @@ type Options struct {
 	// the answers to pending HTTP-01 challenges, so that every node of a
 	// store shares one account, one certificate and its renewals.
 	State store.ServerState
-	// CheckInterval is how often renewal is considered (default 1h; a
-	// failure retries after a tenth of it).
+	// CheckInterval is how often renewal and the names are checked
+	// (default 10m: a domain added at runtime gets its names within it).
+	// A failed renewal is retried after half of it, then after twice as
+	// long each time, up to 6h (an ACME CA limits failed validations).
 	CheckInterval time.Duration
+	// FailedNameRetry is how long a name whose validation failed is left
+	// out of the certificate before it is tried again (default 24h); the
+	// first name (the hostname) is never left out.
+	FailedNameRetry time.Duration
+	// Now is the clock of FailedNameRetry (nil = time.Now).
+	Now func() time.Time
 	// NoHTTP01 skips HTTP-01 (no http listener): TLS-ALPN-01 only.
 	NoHTTP01 bool
 	// Logger (nil = discard).
@@ -64,18 +72,24 @@ type Manager struct {
 	opts Options
 	log  *slog.Logger
 
-	files cache
-
 	mu     sync.Mutex
 	cert   *tls.Certificate // current; nil before the first one
+	files  cache
 	http01 map[string]string
 	alpn   map[string]*tls.Certificate
+	failed map[string]time.Time // names left out, and when they failed
 }
 
 // New returns a Manager with the certificate cached in Dir, if any.
 func New(opts Options) (*Manager, error) {
 	if opts.CheckInterval <= 0 {
-		opts.CheckInterval = time.Hour
+		opts.CheckInterval = 10 * time.Minute
+	}
+	if opts.FailedNameRetry <= 0 {
+		opts.FailedNameRetry = 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	log := opts.Logger
 	if log == nil {
@@ -87,7 +101,7 @@ func New(opts Options) (*Manager, error) {
 	} else if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: opts, log: log, files: files, http01: map[string]string{}, alpn: map[string]*tls.Certificate{}}
+	m := &Manager{opts: opts, log: log, files: files, http01: map[string]string{}, alpn: map[string]*tls.Certificate{}, failed: map[string]time.Time{}}
 	m.reload(context.Background())
 	return m, nil
 }
@@ -126,19 +140,22 @@ func (m *Manager) Current() *tls.Certificate {
 // Run obtains a certificate when none is valid or renewal is due, then
 // checks again every CheckInterval until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	backoff := m.opts.CheckInterval / 2
 	for {
 		wait := m.opts.CheckInterval
 		if m.due() {
-			if err := m.renewClaimed(ctx); err != nil {
+			if err := m.renewClaimed(ctx); errors.Is(err, errClaimed) {
+				m.log.Info("acme: another node of the store is renewing; checking again soon")
+				wait = m.opts.CheckInterval / 10
+			} else if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
-				if errors.Is(err, errClaimed) {
-					m.log.Info("acme: another node of the store is renewing; checking again soon")
-				} else {
-					m.log.Error("acme: obtaining the certificate failed; the current one keeps serving, retrying", "err", err)
-				}
-				wait = m.opts.CheckInterval / 10
+				wait = backoff
+				backoff = min(2*backoff, 6*time.Hour)
+				m.log.Error("acme: obtaining the certificate failed; the current one keeps serving", "err", err, "retry_in", wait)
+			} else {
+				backoff = m.opts.CheckInterval / 2
 			}
 		}
 		select {
@@ -159,8 +176,8 @@ func (m *Manager) renewClaimed(ctx context.Context) error {
 	return m.Renew(ctx)
 }
 
-// due reports whether there is no certificate, it lacks a name, or less
-// than RenewBefore remains.
+// due reports whether there is no certificate, it lacks a name (not
+// left out after a failure), or less than RenewBefore remains.
 func (m *Manager) due() bool {
 	m.reload(context.Background())
 	c := m.Current()
@@ -170,8 +187,7 @@ func (m *Manager) due() bool {
 	if time.Until(c.Leaf.NotAfter) < m.opts.RenewBefore {
 		return true
 	}
-	names := m.opts.Names(context.Background())
-	for _, n := range names {
+	for _, n := range m.names(context.Background()) {
 		if c.Leaf.VerifyHostname(n) != nil {
 			return true
 		}
@@ -179,14 +195,67 @@ func (m *Manager) due() bool {
 	return false
 }
 
-// Renew obtains a new certificate now.
+// Renew obtains a new certificate now, for the names that validate: a
+// name whose validation fails (its DNS points elsewhere) is left out for
+// FailedNameRetry and the order is placed again without it, so it does
+// not block the others; the first name (the hostname) must validate.
 func (m *Manager) Renew(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	names := m.opts.Names(ctx)
+	names := m.names(ctx)
 	if len(names) == 0 {
 		return errors.New("acme: no names")
 	}
+	for {
+		err := m.obtain(ctx, names)
+		var nf *namesFailed
+		if !errors.As(err, &nf) || slices.Contains(nf.names, names[0]) {
+			return err
+		}
+		m.mu.Lock()
+		for _, n := range nf.names {
+			m.failed[n] = m.opts.Now()
+		}
+		m.mu.Unlock()
+		m.log.Warn("acme: names left out of the certificate, their validation failed", "names", strings.Join(nf.names, " "), "err", nf.err, "retry_after", m.opts.FailedNameRetry)
+		names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(nf.names, n) })
+	}
+}
+
+// names are Options.Names less those left out after a failure within
+// FailedNameRetry (never the first).
+func (m *Manager) names(ctx context.Context) []string {
+	names := m.opts.Names(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for n, t := range m.failed {
+		if m.opts.Now().Sub(t) >= m.opts.FailedNameRetry {
+			delete(m.failed, n)
+		}
+	}
+	for i := len(names) - 1; i > 0; i-- {
+		if _, ok := m.failed[names[i]]; ok {
+			names = slices.Delete(names, i, i+1)
+		}
+	}
+	return names
+}
+
+// namesFailed: the authorizations of these names failed (err is the
+// first failure); the order cannot be finalized with them.
+type namesFailed struct {
+	names []string
+	err   error
+}
+
+func (e *namesFailed) Error() string {
+	return fmt.Sprintf("acme: validation failed for %s: %v", strings.Join(e.names, " "), e.err)
+}
+
+func (e *namesFailed) Unwrap() error { return e.err }
+
+// obtain orders, validates and installs one certificate for names.
+func (m *Manager) obtain(ctx context.Context, names []string) error {
 	accKey, err := m.key(ctx, "account.key")
 	if err != nil {
 		return err
@@ -210,10 +279,36 @@ func (m *Manager) Renew(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("acme: ordering: %w", err)
 	}
-	for _, u := range order.AuthzURLs {
-		if err := m.authorize(ctx, client, u); err != nil {
-			return err
+	// Every authorization is tried, at once, so that all the names that
+	// fail are known after one order.
+	type result struct {
+		name string
+		err  error
+	}
+	results := make([]result, len(order.AuthzURLs))
+	var wg sync.WaitGroup
+	for i, u := range order.AuthzURLs {
+		wg.Go(func() {
+			name, err := m.authorize(ctx, client, u)
+			results[i] = result{name, err}
+		})
+	}
+	wg.Wait()
+	failed := &namesFailed{}
+	for _, r := range results {
+		name, err := r.name, r.err
+		if err != nil {
+			if name == "" || ctx.Err() != nil { // not a validation: the CA or the network
+				return err
+			}
+			failed.names = append(failed.names, name)
+			if failed.err == nil {
+				failed.err = err
+			}
 		}
+	}
+	if len(failed.names) > 0 {
+		return failed
 	}
 	if order, err = client.WaitOrder(ctx, order.URI); err != nil {
 		return fmt.Errorf("acme: order: %w", err)
@@ -230,15 +325,21 @@ func (m *Manager) Renew(ctx context.Context) error {
 }
 
 // authorize answers one authorization: HTTP-01 when offered, else
-// TLS-ALPN-01.
-func (m *Manager) authorize(ctx context.Context, client *acme.Client, url string) error {
+// TLS-ALPN-01. name is the identifier once known: an error with a name
+// is that name's validation failing.
+func (m *Manager) authorize(ctx context.Context, client *acme.Client, url string) (name string, err error) {
 	z, err := client.GetAuthorization(ctx, url)
 	if err != nil {
-		return fmt.Errorf("acme: authorization: %w", err)
+		return "", fmt.Errorf("acme: authorization: %w", err)
 	}
 	if z.Status == acme.StatusValid {
-		return nil
+		return z.Identifier.Value, nil
 	}
+	return z.Identifier.Value, m.validate(ctx, client, z)
+}
+
+// validate answers the challenge of one pending authorization.
+func (m *Manager) validate(ctx context.Context, client *acme.Client, z *acme.Authorization) error {
 	var chal *acme.Challenge
 	types := []string{"http-01", "tls-alpn-01"}
 	if m.opts.NoHTTP01 {

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,5 +147,106 @@ func TestACMEWithPebble(t *testing.T) {
 	}
 	if got := served(t, addr); !bytes.Equal(got.Raw, second.Raw) {
 		t.Fatal("certificate lost after a failed renewal")
+	}
+}
+
+// TestACMENameElsewhere: a name whose DNS points elsewhere (127.0.0.2,
+// where nothing answers HTTP-01) fails validation and is left out of the
+// certificate without holding up the others; it is not asked for again
+// until FailedNameRetry has passed, then it is, and gets in once its DNS
+// points here. A name added while Run runs (a new domain) gets into the
+// certificate without a new Manager. The hostname failing fails all.
+func TestACMENameElsewhere(t *testing.T) {
+	d := dnstest.Start(t, dnstest.Zone{
+		"mail.example.test":       {A: []string{"127.0.0.1"}},
+		"mta-sts.example.test":    {A: []string{"127.0.0.1"}},
+		"autoconfig.example.test": {A: []string{"127.0.0.2"}},
+		"mta-sts.new.test":        {A: []string{"127.0.0.1"}},
+		"gone.example.test":       {A: []string{"127.0.0.2"}},
+	})
+	httpL, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pebbletest.Start(t, httpL.Addr().(*net.TCPAddr).Port, pebbletest.FreePort(t), d.Addr())
+	var mu sync.Mutex
+	names := []string{"mail.example.test", "mta-sts.example.test", "autoconfig.example.test"}
+	now := time.Now()
+	m, err := acmecert.New(acmecert.Options{
+		Directory: p.Directory, RootCAs: p.Roots, RenewBefore: time.Hour, Dir: t.TempDir(),
+		CheckInterval: 200 * time.Millisecond, FailedNameRetry: time.Hour,
+		Names:  func(context.Context) []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(names) },
+		Now:    func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpSrv := &http.Server{Handler: m.HTTPHandler()}
+	go httpSrv.Serve(httpL)
+	t.Cleanup(func() { httpSrv.Close() })
+	covers := func(want, not []string) {
+		t.Helper()
+		leaf := m.Current().Leaf
+		for _, n := range want {
+			if leaf.VerifyHostname(n) != nil {
+				t.Fatalf("certificate lacks %s: %v", n, leaf.DNSNames)
+			}
+		}
+		for _, n := range not {
+			if leaf.VerifyHostname(n) == nil {
+				t.Fatalf("certificate has %s: %v", n, leaf.DNSNames)
+			}
+		}
+	}
+	ctx := context.Background()
+	if err := m.Renew(ctx); err != nil {
+		t.Fatal(err)
+	}
+	covers([]string{"mail.example.test", "mta-sts.example.test"}, []string{"autoconfig.example.test"})
+	if m.Due() {
+		t.Fatal("renewal due for the name that failed, within FailedNameRetry")
+	}
+
+	// A new domain's name, while Run runs: it gets into the certificate.
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); m.Run(runCtx) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	defer stop()
+	mu.Lock()
+	names = append(names, "mta-sts.new.test")
+	mu.Unlock()
+	waitFor := func(name string) {
+		t.Helper()
+		for i := 0; m.Current().Leaf.VerifyHostname(name) != nil; i++ {
+			if i == 300 {
+				t.Fatalf("%s not in the certificate within 30s: %v", name, m.Current().Leaf.DNSNames)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("mta-sts.new.test")
+	covers([]string{"mail.example.test", "mta-sts.example.test"}, []string{"autoconfig.example.test"})
+
+	// Its DNS now points here, and FailedNameRetry passes: it gets in.
+	d.Set("autoconfig.example.test", dnstest.Records{A: []string{"127.0.0.1"}})
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	waitFor("autoconfig.example.test")
+	covers([]string{"mail.example.test", "mta-sts.example.test", "mta-sts.new.test"}, nil)
+	stop()
+
+	// The first name (the hostname) failing fails the renewal.
+	before := m.Current().Leaf
+	mu.Lock()
+	names = []string{"gone.example.test", "mail.example.test"}
+	mu.Unlock()
+	if err := m.Renew(ctx); err == nil || !strings.Contains(err.Error(), "gone.example.test") {
+		t.Fatalf("renewal without the hostname: %v", err)
+	}
+	if !bytes.Equal(m.Current().Leaf.Raw, before.Raw) {
+		t.Fatal("certificate replaced by a failed renewal")
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"pochta/internal/acmecert"
 	"pochta/internal/auth"
@@ -80,6 +81,12 @@ type App struct {
 	flushes        atomic.Int64 // TLS-RPT count flushes
 	resolver       *dns.Resolver
 	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
+
+	// tlsReportHTTP posts https: TLS reports (nil = system roots; tests
+	// set a test CA); tlsReportRetries are the waits before each new POST
+	// of one that failed (nil = minutes to hours over a day).
+	tlsReportHTTP    *http.Client
+	tlsReportRetries []time.Duration
 
 	services []service
 	wg       sync.WaitGroup

@@ -15,7 +15,7 @@ import (
 // TestDANEDeferralInQueue: mail forwarded to remote.test, whose MX has
 // DNSSEC-authenticated TLSA records (named by a secure MX answer) but offers no STARTTLS, stays in the
 // queue with the reason that `pochta queue show` prints; nothing is sent
-// in clear.
+// in clear. A message marked "TLS-Required: No" is delivered end to end.
 func TestDANEDeferralInQueue(t *testing.T) {
 	sk, port := startSink(t) // no STARTTLS
 	dnsSrv := dnstest.Start(t, dnstest.Zone{
@@ -66,5 +66,16 @@ func TestDANEDeferralInQueue(t *testing.T) {
 	case <-sk.got:
 		t.Fatal("delivered in clear")
 	default:
+	}
+
+	// "TLS-Required: No" (RFC 8689 §3): the sender asks that the
+	// recipient's policy be ignored; that message is delivered.
+	msg = "From: <alice@sender.test>\r\nTo: <fwd@example.test>\r\nSubject: anyway\r\nTLS-Required: No\r\n\r\nhello\r\n"
+	if err := sendPlain(a.Addrs()["smtp"][0], "alice@sender.test", "fwd@example.test", msg); err != nil {
+		t.Fatal(err)
+	}
+	got := sk.next(t)
+	if !strings.Contains(got.data, "Subject: anyway\r\n") || !strings.Contains(got.data, "TLS-Required: No\r\n") || len(got.rcpts) != 1 || got.rcpts[0] != "bob@remote.test" {
+		t.Fatalf("delivered %v:\n%s", got.rcpts, got.data)
 	}
 }

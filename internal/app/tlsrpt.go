@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -105,10 +106,10 @@ func (a *App) takeTLSReports(ctx context.Context, day time.Time, org, contact st
 }
 
 // sendTLSReports sends the reports of day to each recipient domain whose
-// `_smtp._tls` record names a mailto: address (RFC 8460 §3, §5.3);
-// https: reporting is not done. The report mail says "TLS-Required: No"
-// so that a broken TLS setup does not stop its own report (RFC 8460
-// §5.3, RFC 8689 §5).
+// `_smtp._tls` record names a mailto: address (RFC 8460 §3, §5.3) or an
+// https: URI (§5.4: POSTed at once, retried for a day on failure). The
+// report mail says "TLS-Required: No" so that a broken TLS setup does
+// not stop its own report (RFC 8460 §5.3, RFC 8689 §5).
 func (a *App) sendTLSReports(ctx context.Context, day time.Time) {
 	host := strings.ToLower(strings.TrimSuffix(a.cfg.Hostname, "."))
 	from := "postmaster@" + host
@@ -123,6 +124,10 @@ func (a *App) sendTLSReports(ctx context.Context, day time.Time) {
 				continue
 			}
 			for _, u := range rua {
+				if strings.HasPrefix(u, "https:") {
+					a.postTLSReport(ctx, domain, u, rep)
+					continue
+				}
 				to, ok := strings.CutPrefix(u, "mailto:")
 				if !ok || !strings.Contains(to, "@") || strings.ContainsAny(to, "<>\r\n ") {
 					continue
@@ -142,4 +147,50 @@ func (a *App) sendTLSReports(ctx context.Context, day time.Time) {
 			}
 		}
 	}
+}
+
+// postTLSReport delivers one report to an https: URI of the domain's
+// record, with a.tlsReportHTTP (system roots; redirects only to https).
+// A failure is retried in the background for up to a day (RFC 8460 §5.5),
+// at the waits of a.tlsReportRetries, until ctx ends.
+func (a *App) postTLSReport(ctx context.Context, domain, uri string, rep tlsrpt.Report) {
+	client := a.tlsReportHTTP
+	if client == nil {
+		client = &http.Client{Timeout: time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Scheme != "https" || len(via) > 3 {
+				return errors.New("redirect refused")
+			}
+			return nil
+		}}
+	}
+	post := func() bool {
+		if err := tlsrpt.Post(ctx, client, uri, rep); err != nil {
+			a.log.Error("tls report not posted", "domain", domain, "uri", uri, "err", err)
+			return false
+		}
+		a.log.Info("tls report posted", "domain", domain, "uri", uri, "report_id", rep.ReportID)
+		return true
+	}
+	if post() {
+		return
+	}
+	waits := a.tlsReportRetries
+	if waits == nil {
+		waits = []time.Duration{5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 6 * time.Hour, 12 * time.Hour} // 20h35m in all
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for _, w := range waits {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(w):
+			}
+			if post() {
+				return
+			}
+		}
+		a.log.Error("tls report given up", "domain", domain, "uri", uri, "report_id", rep.ReportID)
+	}()
 }

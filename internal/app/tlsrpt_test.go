@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +95,68 @@ func TestTLSReportSent(t *testing.T) {
 	sk.mu.Unlock()
 	if n != 1 {
 		t.Fatalf("%d messages arrived, want only the report for remote.test", n)
+	}
+}
+
+// TestTLSReportPostedHTTPS: a domain whose _smtp._tls record names an
+// https: URI gets the day's report POSTed there (gzipped JSON, RFC 8460
+// §5.4) to a loopback HTTPS server with its own test CA, besides the
+// mailto: copy; a failed POST is retried (§5.5).
+func TestTLSReportPostedHTTPS(t *testing.T) {
+	type post struct {
+		ctype  string
+		report tlsrpt.Report
+	}
+	posts := make(chan post, 4)
+	var tries atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tries.Add(1) == 1 { // the first attempt fails: retried
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		var p post
+		p.ctype = r.Header.Get("Content-Type")
+		zr, err := gzip.NewReader(r.Body)
+		if err == nil {
+			err = json.NewDecoder(zr).Decode(&p.report)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		posts <- p
+	}))
+	defer srv.Close()
+	sk, port := startSink(t)
+	dnsSrv := dnstest.Start(t, dnstest.Zone{
+		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test":         {A: []string{"127.0.0.1"}},
+		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=" + srv.URL + "/tlsrpt,mailto:tls-reports@remote.test"}},
+	})
+	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
+		c.DNS.Servers = []string{dnsSrv.Addr()}
+		c.Delivery.RemotePort = port
+	})
+	a.tlsReportHTTP = srv.Client()
+	a.tlsReportRetries = []time.Duration{10 * time.Millisecond, 10 * time.Millisecond}
+	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test", Result: "certificate-host-mismatch"})
+	a.sendTLSReports(t.Context(), time.Now())
+	var p post
+	select {
+	case p = <-posts:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no report POSTed within 30s")
+	}
+	if n := tries.Load(); n != 2 {
+		t.Fatalf("%d POSTs, want the failed one and its retry", n)
+	}
+	if p.ctype != "application/tlsrpt+gzip" || len(p.report.Policies) != 1 || p.report.Policies[0].Summary != (tlsrpt.Summary{Success: 1, Failure: 1}) ||
+		p.report.Policies[0].Policy.Domain != "remote.test" || p.report.OrganizationName == "" {
+		t.Fatalf("posted %s %+v", p.ctype, p.report)
+	}
+	if got := sk.next(t); len(got.rcpts) != 1 || got.rcpts[0] != "tls-reports@remote.test" || !strings.Contains(got.data, p.report.ReportID) {
+		t.Fatalf("mailto copy: %v", got.rcpts)
 	}
 }
 

@@ -93,13 +93,18 @@ type TLS struct {
 	MTASTSMode string `toml:"mta_sts_mode"`
 
 	// ACME obtains and renews the certificate (RFC 8555) for Hostname and
-	// each domain's mta-sts./autoconfig. names that resolve; HTTP-01 on
+	// each domain's ACMEDomainNames that resolve; HTTP-01 on
 	// the http listener, TLS-ALPN-01 on every TLS listener.
 	ACME            bool     `toml:"acme"`
 	ACMEDirectory   string   `toml:"acme_directory"`
 	ACMEEmail       string   `toml:"acme_email"`
 	ACMECAFile      string   `toml:"acme_ca_file"`      // extra PEM roots for the ACME server
 	ACMERenewBefore Duration `toml:"acme_renew_before"` // renew when less than this remains
+	// ACMEDomainNames are the labels put before each served domain for
+	// the certificate ("mta-sts" → mta-sts.DOMAIN), besides Hostname; a
+	// name that does not resolve is skipped, one that fails validation
+	// is left out for a day without holding up the others.
+	ACMEDomainNames []string `toml:"acme_domain_names"`
 }
 
 // DNS configures the resolver every package uses.
@@ -430,7 +435,7 @@ func Default() *Config {
 		DNS:      DNS{Timeout: D(5 * time.Second)},
 		Delivery: Delivery{RemotePort: 25, ConnectTimeout: D(30 * time.Second), MTASTS: true, DANE: true, TLSReports: true},
 		TLS: TLS{MTASTSMode: "testing", ACMEDirectory: "https://acme-v02.api.letsencrypt.org/directory",
-			ACMERenewBefore: D(720 * time.Hour)},
+			ACMERenewBefore: D(720 * time.Hour), ACMEDomainNames: []string{"mail", "mta-sts", "autoconfig"}},
 		Auth: Auth{
 			PlaintextOnLoopback: true,
 			FailureDelay:        D(500 * time.Millisecond),
@@ -583,6 +588,11 @@ func (c *Config) Validate() error {
 		if c.TLS.ACMECAFile != "" {
 			if _, err := os.Stat(c.TLS.ACMECAFile); err != nil {
 				bad("tls.acme_ca_file", "%v", err)
+			}
+		}
+		for _, l := range c.TLS.ACMEDomainNames {
+			if !validLabels(l) {
+				bad("tls.acme_domain_names", "%q is not a DNS label (like \"mta-sts\")", l)
 			}
 		}
 	}
@@ -814,4 +824,24 @@ func (c *Config) validateSources(bad func(key, format string, a ...any)) {
 	if l.Timeout.Duration <= 0 {
 		bad("auth.ldap.timeout", "must be greater than zero")
 	}
+}
+
+// validLabels reports whether s is one or more DNS labels (RFC 1035
+// §2.3.1: letters, digits, inner hyphens; 63 bytes each) without a
+// leading or trailing dot.
+func validLabels(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

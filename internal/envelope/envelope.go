@@ -24,6 +24,10 @@ type Envelope struct {
 	// RequireTLS is the REQUIRETLS MAIL parameter (RFC 8689): relay only
 	// over TLS validated by MTA-STS or DANE, else bounce.
 	RequireTLS bool `json:",omitempty"`
+	// RequireTLSBounce marks a DSN of a REQUIRETLS message, sent with
+	// REQUIRETLS itself: when that cannot be met, a redacted copy (without
+	// the returned header) goes without it (RFC 8689 §5).
+	RequireTLSBounce bool `json:",omitempty"`
 	// Authenticated is the account address that submitted it ("" = none).
 	Authenticated string
 	// RemoteIP and Helo identify the client that handed it to us.

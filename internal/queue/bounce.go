@@ -26,6 +26,7 @@ func (q *Queue) finish(e *entry) {
 	bounceable := envelope.Domain(env.From) != ""
 	var marked, final, delayed []int
 	var nullFailed []string
+	var redact []envelope.Recipient // REQUIRETLS DSN recipients REQUIRETLS failed for
 	for i := range rec.Recipients {
 		rs := &rec.Recipients[i]
 		if rs.Status == StatusPending || rs.Reported {
@@ -38,6 +39,9 @@ func (q *Queue) finish(e *entry) {
 			kind = "FAILURE"
 			if !bounceable {
 				nullFailed = append(nullFailed, rs.Address)
+				if env.RequireTLSBounce && classStatus(*rs, "5") == requireTLSStatus {
+					redact = append(redact, env.Recipients[i])
+				}
 			}
 		}
 		if bounceable && env.Recipients[i].WantsNotify(kind) {
@@ -66,6 +70,9 @@ func (q *Queue) finish(e *entry) {
 	if len(nullFailed) > 0 {
 		q.log.Warn("delivery failed for a message with a null sender; no DSN is sent (RFC 5321 §4.5.5)",
 			"id", rec.ID, "from", env.From, "rcpts", strings.Join(nullFailed, ","))
+		if redact != nil {
+			q.sendRedacted(rec.ID, env, redact)
+		}
 	}
 	failed := false
 	if finalDSN != nil {
@@ -128,7 +135,9 @@ func (q *Queue) dsnParams(rec *record, idx []int, now time.Time, delay bool) *ds
 		EnvID:    env.EnvID,
 		Arrival:  arrival,
 		Date:     now,
-		Full:     strings.EqualFold(env.Ret, "FULL"),
+		// RFC 8689 §5: a REQUIRETLS message is bounced as if RET=HDRS,
+		// RET=FULL disregarded.
+		Full: strings.EqualFold(env.Ret, "FULL") && !env.RequireTLS,
 	}
 	for _, i := range idx {
 		rs := rec.Recipients[i]
@@ -205,6 +214,10 @@ func (q *Queue) sendDSN(id string, orig envelope.Envelope, p dsnParams) error {
 		SMTPUTF8:   orig.SMTPUTF8,
 		EightBit:   !isASCII(string(content)),
 		Received:   p.Date,
+		// RFC 8689 §5: the DSN of a REQUIRETLS message carries its
+		// header, so it is protected as the message was.
+		RequireTLS:       orig.RequireTLS,
+		RequireTLSBounce: orig.RequireTLS,
 	}
 	dsnID, err := q.enqueue(q.ctx, env, content)
 	if err != nil {
@@ -216,4 +229,34 @@ func (q *Queue) sendDSN(id string, orig envelope.Envelope, p dsnParams) error {
 	}
 	q.log.Info("DSN queued", "id", id, "dsn_id", dsnID, "to", orig.From, "rcpts", strings.Join(actions, ","))
 	return nil
+}
+
+// requireTLSStatus is the enhanced status of a delivery REQUIRETLS
+// could not be met for (RFC 8689 §4.2.1, §6: 5.7.30).
+const requireTLSStatus = "5.7.30"
+
+// sendRedacted queues, without REQUIRETLS, a redacted copy of the DSN id
+// whose REQUIRETLS delivery failed for rcpts: the report without the
+// returned header section of the original message, which is what
+// REQUIRETLS protected (RFC 8689 §5: a non-delivery message goes with
+// REQUIRETLS unless redacted). The copy is final: its own failure is
+// only logged.
+func (q *Queue) sendRedacted(id string, dsn envelope.Envelope, rcpts []envelope.Recipient) {
+	content, err := q.sp.content(q.ctx, id)
+	if err == nil {
+		content, err = redactDSN(content)
+	}
+	if err != nil {
+		q.log.Error("cannot redact the DSN of a REQUIRETLS message", "id", id, "err", err)
+		return
+	}
+	env := dsn
+	env.Recipients, env.RequireTLS, env.RequireTLSBounce = rcpts, false, false
+	env.Received = q.now()
+	rid, err := q.enqueue(q.ctx, env, content)
+	if err != nil {
+		q.log.Error("cannot queue the redacted DSN", "id", id, "err", err)
+		return
+	}
+	q.log.Info("REQUIRETLS DSN undeliverable with REQUIRETLS; redacted copy queued without it", "id", id, "redacted_id", rid)
 }

@@ -2,8 +2,12 @@ package queue
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"mime"
 	"mime/quotedprintable"
+	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -237,4 +241,24 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// redactDSN removes the third part, the returned message or header
+// section, from a DSN buildDSN wrote, leaving the notification and the
+// delivery-status parts (RFC 6522 §3 lets a report end after them).
+func redactDSN(content []byte) ([]byte, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(content))
+	if err != nil {
+		return nil, err
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || params["boundary"] == "" {
+		return nil, fmt.Errorf("queue: DSN without a boundary (%v)", err)
+	}
+	delim := []byte("\r\n--" + params["boundary"] + "\r\n")
+	if bytes.Count(content, delim) != 3 {
+		return nil, errors.New("queue: DSN has not three parts")
+	}
+	out := slices.Clip(content[:bytes.LastIndex(content, delim)])
+	return append(out, "\r\n--"+params["boundary"]+"--\r\n"...), nil
 }

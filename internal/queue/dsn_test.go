@@ -34,6 +34,13 @@ type parsedDSN struct {
 // pieces; any structural problem fails the test.
 func parseDSN(t testing.TB, raw []byte) parsedDSN {
 	t.Helper()
+	return parseDSNParts(t, raw, 3)
+}
+
+// parseDSNParts is parseDSN for a report of parts parts (2: redacted,
+// without the returned header).
+func parseDSNParts(t testing.TB, raw []byte, parts int) parsedDSN {
+	t.Helper()
 	var d parsedDSN
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil {
@@ -98,8 +105,8 @@ func parseDSN(t testing.TB, raw []byte) parsedDSN {
 			t.Fatalf("unexpected part %d (%s)", d.Parts, pt)
 		}
 	}
-	if d.Parts != 3 {
-		t.Fatalf("DSN has %d parts, want 3", d.Parts)
+	if d.Parts != parts {
+		t.Fatalf("DSN has %d parts, want %d", d.Parts, parts)
 	}
 	return d
 }

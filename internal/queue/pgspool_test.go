@@ -58,6 +58,7 @@ func TestPostgres(t *testing.T) {
 		"DelayWarning":                testDelayWarning,
 		"NoBounceToNullSenderOrNever": testNoBounceToNullSenderOrNever,
 		"NotifySuccess":               testNotifySuccess,
+		"RequireTLSBounce":            testRequireTLSBounce,
 	} {
 		t.Run(name, func(t *testing.T) { f(t, newPGEnv) })
 	}

@@ -789,3 +789,49 @@ func (nopLocal) Deliver(_ context.Context, env envelope.Envelope, _ []byte) []er
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestRequireTLSBounce: the DSN of a REQUIRETLS message (RFC 8689 §5)
+// returns only the header even with RET=FULL, and goes with REQUIRETLS;
+// when REQUIRETLS cannot be met for it (5.7.30), a redacted copy, without
+// the returned header, goes without REQUIRETLS, once.
+func TestRequireTLSBounce(t *testing.T) { testRequireTLSBounce(t, newEnv) }
+
+func testRequireTLSBounce(t *testing.T, newEnv func(*testing.T) *env) {
+	e := newEnv(t)
+	e.remote.script = func(call int, _ string, rcpts []envelope.Recipient) []error {
+		switch call {
+		case 0: // the message
+			return all(rcpts, reply.New(550, "5.7.30", "REQUIRETLS support required"))
+		case 1: // its DSN, with REQUIRETLS, to a sender without validated TLS
+			return all(rcpts, reply.New(550, "5.7.30", "REQUIRETLS: no MTA-STS policy or DNSSEC-authenticated TLSA records validate mx.far.test"))
+		}
+		return nil
+	}
+	e.open(e.options())
+	env := envFrom("ext@far.test", "x@other.test")
+	env.RequireTLS, env.Ret = true, "FULL"
+	if _, err := e.enqueue(env, testMsg("secret")); err != nil {
+		t.Fatal(err)
+	}
+	e.waitEmpty()
+	calls := e.remote.snapshot()
+	if len(calls) != 3 {
+		t.Fatalf("%d remote calls, want the message, its DSN and the redacted DSN: %+v", len(calls), calls)
+	}
+	dsn, redacted := calls[1], calls[2]
+	if dsn.From != "" || !dsn.RequireTLS || dsn.Rcpts[0] != "ext@far.test" {
+		t.Fatalf("DSN call %+v", dsn)
+	}
+	d := parseDSN(t, dsn.Content)
+	if d.OrigType != "text/rfc822-headers" || !bytes.Contains(d.Orig, []byte("Subject: secret")) || bytes.Contains(dsn.Content, []byte("Body of secret")) {
+		t.Fatalf("DSN of a REQUIRETLS message with RET=FULL returns %s:\n%s", d.OrigType, d.Orig)
+	}
+	if redacted.From != "" || redacted.RequireTLS || redacted.Rcpts[0] != "ext@far.test" {
+		t.Fatalf("redacted DSN call %+v", redacted)
+	}
+	r := parseDSNParts(t, redacted.Content, 2)
+	if bytes.Contains(redacted.Content, []byte("Subject: secret")) || r.PerRcpt[0].Get("Status") != "5.7.30" ||
+		r.Header.Get("Message-ID") != d.Header.Get("Message-ID") {
+		t.Fatalf("redacted DSN (%d parts):\n%s", r.Parts, redacted.Content)
+	}
+}

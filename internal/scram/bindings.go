@@ -56,9 +56,9 @@ func (b Bindings) Types() []string {
 // on TLS 1.2 where crypto/tls gives it (not on a resumed session
 // without the extended master secret: the triple-handshake attack).
 // tls-server-end-point needs the certificate the server sent, which
-// crypto/tls does not report on the server side: it is offered when cfg
-// holds exactly one certificate and no callback that could choose
-// another.
+// crypto/tls does not report on the server side: it is the one cfg
+// chooses for this connection's server name (servedCertificate), e.g.
+// the ACME certificate; when that cannot be told, it is not offered.
 func TLSBindings(cs tls.ConnectionState, cfg *tls.Config) Bindings {
 	b := Bindings{}
 	if !cs.HandshakeComplete {
@@ -70,12 +70,53 @@ func TLSBindings(cs tls.ConnectionState, cfg *tls.Config) Bindings {
 	if len(cs.TLSUnique) > 0 { // crypto/tls leaves it out where unsafe
 		b[TLSUnique] = cs.TLSUnique
 	}
-	if cfg != nil && len(cfg.Certificates) == 1 && cfg.GetCertificate == nil && cfg.GetConfigForClient == nil {
-		if data := serverEndPoint(cfg.Certificates[0]); data != nil {
+	if cert := servedCertificate(cs, cfg, 2); cert != nil {
+		if data := serverEndPoint(*cert); data != nil {
 			b[TLSServerEndPoint] = data
 		}
 	}
 	return b
+}
+
+// servedCertificate is the certificate cfg serves on a connection with
+// state cs, asked again the way crypto/tls chose it: GetConfigForClient
+// (ACME's answers only TLS-ALPN-01 validations), then Certificates
+// without SNI or when they are the only source, else GetCertificate
+// (ACME's returns the current certificate). nil when it cannot be told
+// (several static certificates). A certificate renewed between the
+// handshake and the login makes this one differ from the one sent; the
+// client's -PLUS exchange with tls-server-end-point then fails, a safe
+// failure (tls-exporter, which TLS 1.3 clients choose, is unaffected).
+func servedCertificate(cs tls.ConnectionState, cfg *tls.Config, depth int) *tls.Certificate {
+	if cfg == nil || depth == 0 {
+		return nil
+	}
+	hello := &tls.ClientHelloInfo{ServerName: cs.ServerName}
+	if cs.NegotiatedProtocol != "" {
+		hello.SupportedProtos = []string{cs.NegotiatedProtocol}
+	}
+	if cfg.GetConfigForClient != nil {
+		c, err := cfg.GetConfigForClient(hello)
+		if err != nil {
+			return nil
+		}
+		if c != nil {
+			return servedCertificate(cs, c, depth-1)
+		}
+	}
+	if cfg.GetCertificate != nil && (len(cfg.Certificates) == 0 || cs.ServerName != "") {
+		c, err := cfg.GetCertificate(hello)
+		if err != nil {
+			return nil
+		}
+		if c != nil {
+			return c
+		}
+	}
+	if len(cfg.Certificates) == 1 {
+		return &cfg.Certificates[0]
+	}
+	return nil
 }
 
 // ConnBindings is TLSBindings for a server's connection: empty unless

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -313,6 +314,44 @@ func TestChannelBinding(t *testing.T) {
 	cfg2.Certificates = append(cfg2.Certificates, cfg.Certificates[0])
 	if _, ok := TLSBindings(scs, cfg2)[TLSServerEndPoint]; ok {
 		t.Fatal("tls-server-end-point offered with two certificates")
+	}
+}
+
+// TestServerEndPointFromCallback: a tls.Config that chooses its
+// certificate by callback, as the ACME manager's does (GetCertificate
+// gives the current certificate, GetConfigForClient only answers
+// TLS-ALPN-01 validations), still offers tls-server-end-point, for the
+// certificate the callback serves; the client's binding matches.
+func TestServerEndPointFromCallback(t *testing.T) {
+	scs, ccs, cfg := tlsConn(t, 0)
+	acmeLike := &tls.Config{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cfg.Certificates[0], nil },
+		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			if slices.Contains(h.SupportedProtos, "acme-tls/1") {
+				return nil, errors.New("no challenge")
+			}
+			return nil, nil
+		},
+	}
+	b := TLSBindings(scs, acmeLike)
+	sep, err := xdg.NewTLSServerEndpointBinding(&ccs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b[TLSServerEndPoint], sep.Data) {
+		t.Fatalf("tls-server-end-point %x, client computes %x", b[TLSServerEndPoint], sep.Data)
+	}
+	keys, err := NewKeys("pencil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exchange(t, SHA256Plus, b, func(string) Keys { return keys }, client(t, "user", "pencil", "").NewConversationWithChannelBinding(sep)); err != nil {
+		t.Fatal(err)
+	}
+	// A callback that fails: nothing to bind the certificate to.
+	failing := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return nil, errors.New("none") }}
+	if _, ok := TLSBindings(scs, failing)[TLSServerEndPoint]; ok {
+		t.Fatal("tls-server-end-point offered without a certificate")
 	}
 }
 

@@ -6,7 +6,6 @@ package tlsrpt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -248,14 +247,8 @@ func ParseRecord(txt string) ([]string, error) {
 // report-type "tlsrpt" with a human-readable part and the gzipped JSON as
 // application/tlsrpt+gzip.
 func Message(rep Report, domain, submitter, from, to string, now time.Time) ([]byte, error) {
-	data, err := json.Marshal(rep)
+	gz, err := gzipReport(rep)
 	if err != nil {
-		return nil, err
-	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(data)
-	if err := zw.Close(); err != nil {
 		return nil, err
 	}
 	var body bytes.Buffer
@@ -268,7 +261,7 @@ func Message(rep Report, domain, submitter, from, to string, now time.Time) ([]b
 		"Content-Transfer-Encoding": {"base64"},
 		"Content-Disposition":       {`attachment; filename="` + name + `"`},
 	})
-	att.Write(base64Lines(gz.Bytes()))
+	att.Write(base64Lines(gz))
 	mw.Close()
 	var m bytes.Buffer
 	fmt.Fprintf(&m, "From: %s\r\nTo: %s\r\nDate: %s\r\n", from, to, now.Format(time.RFC1123Z))
