@@ -6,16 +6,22 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 	"strings"
 
-	"pochta/internal/auth"
-	"pochta/internal/envelope"
+	"pochta/internal/manage"
 	"pochta/internal/store"
 )
 
 // withStore parses flags, opens the configured store and runs fn.
 func withStore(fs *flag.FlagSet, args []string, fn func(ctx context.Context, st store.Backend, pos []string) error) error {
+	return withManager(fs, args, func(ctx context.Context, m *manage.Manager, pos []string) error {
+		return fn(ctx, m.Store, pos)
+	})
+}
+
+// withManager parses flags, opens the configured store and runs fn with
+// the actions shared with the web admin (internal/manage).
+func withManager(fs *flag.FlagSet, args []string, fn func(ctx context.Context, m *manage.Manager, pos []string) error) error {
 	load := configFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -25,36 +31,21 @@ func withStore(fs *flag.FlagSet, args []string, fn func(ctx context.Context, st 
 	if err != nil {
 		return err
 	}
-	return withConfigStore(cfg, func(ctx context.Context, st store.Backend) error { return fn(ctx, st, pos) })
+	return withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		return fn(ctx, &manage.Manager{Store: st, Config: cfg}, pos)
+	})
 }
 
-func normDomain(s string) (string, error) {
-	d := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
-	if d == "" || strings.ContainsAny(d, " @/\\\t") || strings.Contains(d, "..") {
-		return "", fmt.Errorf("%q is not a domain name", s)
-	}
-	return d, nil
-}
-
-func normAddress(s string) (string, error) {
-	a := strings.ToLower(strings.TrimSpace(s))
-	i := strings.LastIndexByte(a, '@')
-	if i <= 0 || i == len(a)-1 || strings.ContainsAny(a, " \t<>") {
-		return "", fmt.Errorf("%q is not an address (user@domain)", s)
-	}
-	if _, err := normDomain(a[i+1:]); err != nil {
-		return "", err
-	}
-	return a, nil
-}
+func normDomain(s string) (string, error)  { return manage.NormDomain(s) }
+func normAddress(s string) (string, error) { return manage.NormAddress(s) }
 
 func (c *cli) domain(sub string, args []string) error {
 	fs := flag.NewFlagSet("domain "+sub, flag.ContinueOnError)
 	clear := fs.Bool("clear", false, "catchall: remove the catch-all")
-	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
+	return withManager(fs, args, func(ctx context.Context, m *manage.Manager, pos []string) error {
 		switch sub {
 		case "list":
-			ds, err := st.ListDomains(ctx)
+			ds, err := m.Store.ListDomains(ctx)
 			if err != nil {
 				return err
 			}
@@ -71,81 +62,58 @@ func (c *cli) domain(sub string, args []string) error {
 				if err := want("domain catchall --clear", pos, 1, "NAME"); err != nil {
 					return err
 				}
-				d, err := normDomain(pos[0])
-				if err != nil {
-					return err
-				}
-				return st.SetCatchAll(ctx, d, "")
+				return m.SetCatchAll(ctx, pos[0], "")
 			}
 			if err := want("domain catchall", pos, 2, "NAME ADDRESS"); err != nil {
 				return err
 			}
-			d, err := normDomain(pos[0])
-			if err != nil {
-				return err
-			}
-			a, err := normAddress(pos[1])
-			if err != nil {
-				return err
-			}
-			if _, err := st.GetAccount(ctx, a); err != nil {
-				return fmt.Errorf("catch-all %s: %w", a, err)
-			}
-			return st.SetCatchAll(ctx, d, a)
+			return m.SetCatchAll(ctx, pos[0], pos[1])
 		}
 		if err := want("domain "+sub, pos, 1, "NAME"); err != nil {
 			return err
 		}
-		d, err := normDomain(pos[0])
-		if err != nil {
-			return err
-		}
 		if sub == "add" {
-			if err := st.AddDomain(ctx, d); err != nil {
-				return fmt.Errorf("domain %s: %w", d, err)
+			d, err := m.AddDomain(ctx, pos[0])
+			if err != nil {
+				return err
 			}
 			fmt.Fprintf(c.stdout, "domain %s added; see `pochta dns records %s`\n", d, d)
 			return nil
 		}
-		if err := st.RemoveDomain(ctx, d); err != nil {
-			if errors.Is(err, store.ErrInUse) {
-				return fmt.Errorf("domain %s still has accounts or aliases; remove them first", d)
-			}
-			return fmt.Errorf("domain %s: %w", d, err)
-		}
-		return nil
+		return m.RemoveDomain(ctx, pos[0])
 	})
 }
 
-// readPassword takes the first line of stdin, or generates a password.
-func (c *cli) readPassword(fromStdin bool) (pw string, generated bool, err error) {
+// readPassword takes the first line of stdin, or "" (a password is
+// generated) without --password-stdin.
+func (c *cli) readPassword(fromStdin bool) (string, error) {
 	if !fromStdin {
-		return auth.GeneratePassword(), true, nil
+		return "", nil
 	}
 	line, err := bufio.NewReader(c.stdin).ReadString('\n')
 	if err != nil && line == "" {
-		return "", false, errors.New("--password-stdin: no password on standard input")
+		return "", errors.New("--password-stdin: no password on standard input")
 	}
-	pw = strings.TrimRight(line, "\r\n")
+	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
-		return "", false, errors.New("--password-stdin: empty password")
+		return "", errors.New("--password-stdin: empty password")
 	}
-	return pw, false, nil
+	return pw, nil
 }
 
 func (c *cli) user(sub string, args []string) error {
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	stdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
+	admin := fs.Bool("admin", false, "add: the account may use the web admin")
+	return withManager(fs, args, func(ctx context.Context, m *manage.Manager, pos []string) error {
 		switch sub {
 		case "list":
-			domain := optionalDomain(pos)
-			accts, err := st.ListAccounts(ctx, domain)
+			accts, err := m.Store.ListAccounts(ctx, optionalDomain(pos))
 			if err != nil {
 				return err
 			}
 			for _, a := range accts {
-				used, _, err := st.QuotaUsage(ctx, a.ID)
+				used, _, err := m.Store.QuotaUsage(ctx, a.ID)
 				if err != nil {
 					return err
 				}
@@ -153,95 +121,87 @@ func (c *cli) user(sub string, args []string) error {
 				if a.QuotaBytes > 0 {
 					quota = fmt.Sprintf("quota %d", a.QuotaBytes)
 				}
-				fmt.Fprintf(c.stdout, "%s\tused %d\t%s\n", a.Address, used, quota)
+				f, err := m.Store.AccountFlags(ctx, a.ID)
+				if err != nil {
+					return err
+				}
+				var flags string
+				if f.Admin {
+					flags += "\tadmin"
+				}
+				if f.Disabled {
+					flags += "\tdisabled"
+				}
+				fmt.Fprintf(c.stdout, "%s\tused %d\t%s%s\n", a.Address, used, quota, flags)
 			}
 			return nil
 		case "quota":
 			if err := want("user quota", pos, 2, "ADDRESS SIZE"); err != nil {
 				return err
 			}
-			a, err := normAddress(pos[0])
+			n, err := manage.ParseSize(pos[1])
 			if err != nil {
 				return err
 			}
-			n, err := parseSize(pos[1])
+			return m.SetQuota(ctx, pos[0], n)
+		case "admin":
+			if err := want("user admin", pos, 2, "ADDRESS on|off"); err != nil {
+				return err
+			}
+			on, err := onOff(pos[1])
 			if err != nil {
 				return err
 			}
-			return st.SetQuota(ctx, a, n)
+			return m.SetAdmin(ctx, pos[0], on)
 		}
 		if err := want("user "+sub, pos, 1, "ADDRESS"); err != nil {
 			return err
 		}
-		addr, err := normAddress(pos[0])
-		if err != nil {
-			return err
-		}
 		switch sub {
 		case "remove":
-			return st.RemoveAccount(ctx, addr)
+			return m.RemoveAccount(ctx, pos[0])
+		case "disable", "enable":
+			return m.SetDisabled(ctx, pos[0], sub == "disable")
 		case "add", "passwd":
-			if sub == "add" {
-				if _, err := st.GetDomain(ctx, envelope.Domain(addr)); errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("domain %s is not served here; add it first: pochta domain add %s", envelope.Domain(addr), envelope.Domain(addr))
-				}
-			}
-			pw, generated, err := c.readPassword(*stdin)
+			pw, err := c.readPassword(*stdin)
 			if err != nil {
 				return err
 			}
-			hash, err := auth.Hash(pw)
+			var generated string
+			if sub == "add" {
+				generated, err = m.AddAccount(ctx, pos[0], pw, *admin)
+			} else {
+				generated, err = m.SetPassword(ctx, pos[0], pw)
+			}
 			if err != nil {
 				return err
 			}
-			if sub == "add" {
-				if _, err := st.AddAccount(ctx, addr, hash); err != nil {
-					return fmt.Errorf("user %s: %w", addr, err)
-				}
-			} else if err := st.SetPasswordHash(ctx, addr, hash); err != nil {
-				return fmt.Errorf("user %s: %w", addr, err)
+			if generated != "" {
+				addr, _ := normAddress(pos[0])
+				fmt.Fprintf(c.stdout, "%s password: %s\n", addr, generated)
 			}
-			// The SCRAM verifier beside the hash (RFC 5802 §3).
-			if err := auth.SetSCRAMKeys(ctx, st, addr, hash, pw); err != nil {
-				return fmt.Errorf("user %s: %w", addr, err)
-			}
-			if generated {
-				fmt.Fprintf(c.stdout, "%s password: %s\n", addr, pw)
-			}
-			return nil
 		}
 		return nil
 	})
 }
 
-// parseSize reads "1048576", "100M", "2G".
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(strings.ToUpper(s), "K"):
-		mult = 1 << 10
-	case strings.HasSuffix(strings.ToUpper(s), "M"):
-		mult = 1 << 20
-	case strings.HasSuffix(strings.ToUpper(s), "G"):
-		mult = 1 << 30
+// onOff reads the on|off argument.
+func onOff(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "on", "yes", "true":
+		return true, nil
+	case "off", "no", "false":
+		return false, nil
 	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size", s)
-	}
-	return n * mult, nil
+	return false, usagef("%q: want on or off", s)
 }
 
 func (c *cli) alias(sub string, args []string) error {
 	fs := flag.NewFlagSet("alias "+sub, flag.ContinueOnError)
-	return withStore(fs, args, func(ctx context.Context, st store.Backend, pos []string) error {
+	return withManager(fs, args, func(ctx context.Context, m *manage.Manager, pos []string) error {
 		switch sub {
 		case "list":
-			domain := optionalDomain(pos)
-			as, err := st.ListAliases(ctx, domain)
+			as, err := m.Store.ListAliases(ctx, optionalDomain(pos))
 			if err != nil {
 				return err
 			}
@@ -253,39 +213,12 @@ func (c *cli) alias(sub string, args []string) error {
 			if err := want("alias remove", pos, 1, "ADDRESS"); err != nil {
 				return err
 			}
-			a, err := normAddress(pos[0])
-			if err != nil {
-				return err
-			}
-			return st.RemoveAlias(ctx, a)
+			return m.RemoveAlias(ctx, pos[0])
 		}
 		if len(pos) < 2 {
 			return usagef("alias add takes ADDRESS TARGET...")
 		}
-		addr, err := normAddress(pos[0])
-		if err != nil {
-			return err
-		}
-		if _, err := st.GetDomain(ctx, envelope.Domain(addr)); err != nil {
-			return fmt.Errorf("domain %s: %w", envelope.Domain(addr), err)
-		}
-		var targets []string
-		for _, t := range pos[1:] {
-			for _, part := range strings.Split(t, ",") {
-				if part = strings.TrimSpace(part); part == "" {
-					continue
-				}
-				n, err := normAddress(part)
-				if err != nil {
-					return err
-				}
-				targets = append(targets, n)
-			}
-		}
-		if err := st.AddAlias(ctx, addr, targets); err != nil {
-			return fmt.Errorf("alias %s: %w", addr, err)
-		}
-		return nil
+		return m.AddAlias(ctx, pos[0], pos[1:])
 	})
 }
 

@@ -24,6 +24,8 @@ Usage: pochta COMMAND [flags] [arguments]
   domain catchall --clear NAME   reject unknown recipients again (the default)
   user add|list|remove|passwd    manage accounts (add/passwd: --password-stdin or a generated password)
   user quota ADDRESS SIZE        set a quota (bytes, or with K/M/G suffix; 0 = none)
+  user admin ADDRESS on|off      allow the web admin (/admin/) to an account (or add --admin)
+  user disable|enable ADDRESS    refuse every login of an account (its mail is still delivered)
   user app-password add|list|remove ADDRESS [NAME] [--protocols imap,pop3,smtp,managesieve]
                                  generated passwords for mail clients, shown once
   user main-password allow|refuse ADDRESS   refuse: only app passwords log in
@@ -109,7 +111,7 @@ func (c *cli) dispatch(cmd, sub string, args []string) error {
 		return c.configCheck(args)
 	case "domain add", "domain list", "domain remove", "domain catchall":
 		return c.domain(sub, args)
-	case "user add", "user list", "user remove", "user passwd", "user quota":
+	case "user add", "user list", "user remove", "user passwd", "user quota", "user admin", "user disable", "user enable":
 		return c.user(sub, args)
 	case "user app-password":
 		return c.appPassword(args)

@@ -195,6 +195,13 @@ func copyAccount(ctx context.Context, src, dst store.Backend, a store.Account) (
 	if err := dst.SetMainPasswordRefused(ctx, na.ID, refused); err != nil {
 		return sum, err
 	}
+	flags, err := src.AccountFlags(ctx, a.ID)
+	if err != nil {
+		return sum, err
+	}
+	if err := dst.SetAccountFlags(ctx, na.ID, flags); err != nil {
+		return sum, err
+	}
 	aps, err := src.AppPasswords(ctx, a.ID)
 	if err != nil {
 		return sum, err
@@ -390,7 +397,11 @@ func describeAccount(ctx context.Context, st store.Backend, a store.Account, add
 	if err != nil {
 		return err
 	}
-	add("account %s hash %s quota %d source %q scram %q main-password-refused %v", a.Address, a.PasswordHash, a.QuotaBytes, source, keys, refused)
+	flags, err := st.AccountFlags(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	add("account %s hash %s quota %d source %q scram %q main-password-refused %v flags %+v", a.Address, a.PasswordHash, a.QuotaBytes, source, keys, refused, flags)
 	aps, err := st.AppPasswords(ctx, a.ID)
 	if err != nil {
 		return err

@@ -100,6 +100,9 @@ func TestStoreMigrate(t *testing.T) {
 		if _, keys, err := st.SCRAMKeys(ctx, leo.Address); err != nil || keys != "scram-keys-of-leo" {
 			t.Fatalf("%s: SCRAM keys %q, %v", name, keys, err)
 		}
+		if f, err := st.AccountFlags(ctx, leo.ID); err != nil || f != (store.AccountFlags{Admin: true, Disabled: true}) {
+			t.Fatalf("%s: leo's flags = %+v, %v", name, f, err)
+		}
 		if sc, err := st.ActiveSieveScript(ctx, leo.ID); err != nil || sc.Name != "main" {
 			t.Fatalf("%s: active sieve script %+v, %v", name, sc, err)
 		}
@@ -149,6 +152,7 @@ func fillStore(t *testing.T, s store.Backend) {
 	must(s.SetQuota(ctx, "leo@example.test", 1<<20))
 	must(s.SetSCRAMKeys(ctx, "leo@example.test", "$argon2id$leo", "scram-keys-of-leo"))
 	must(s.SetMainPasswordRefused(ctx, leo.ID, true))
+	must(s.SetAccountFlags(ctx, leo.ID, store.AccountFlags{Admin: true, Disabled: true}))
 	_, err = s.AddAppPassword(ctx, store.AppPassword{AccountID: leo.ID, Name: "phone", Hash: "abc123", Protocols: []string{"imap"}})
 	must(err)
 	must(s.PutSieveScript(ctx, leo.ID, "main", "keep;\n"))

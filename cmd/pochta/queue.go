@@ -4,11 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"pochta/internal/queue"
+	"pochta/internal/manage"
 )
 
 func (c *cli) queue(sub string, args []string) error {
@@ -23,11 +22,9 @@ func (c *cli) queue(sub string, args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	m := queue.FileManager(filepath.Join(cfg.DataDir, "queue"))
-	if cfg.Store.Backend == "postgres" {
-		if m, err = queue.OpenPostgresManager(ctx, cfg.Store.PostgresURL); err != nil {
-			return err
-		}
+	m, err := (&manage.Manager{Config: cfg}).Queue(ctx)
+	if err != nil {
+		return err
 	}
 	defer m.Close()
 	switch sub {

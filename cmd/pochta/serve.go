@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"pochta/internal/app"
-	"pochta/internal/auth"
 	"pochta/internal/config"
 	"pochta/internal/store"
 )
@@ -96,18 +95,12 @@ func (c *cli) bootstrapDemo(ctx context.Context, a *app.App, cfg *config.Config)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	pw := auth.GeneratePassword()
-	hash, err := auth.Hash(pw)
+	// An admin, so the web admin (/admin/ on the http listener) works too.
+	pw, err := a.Manager().AddAccount(ctx, addr, "", true)
 	if err != nil {
 		return err
 	}
-	if _, err := a.Store.AddAccount(ctx, addr, hash); err != nil {
-		return err
-	}
-	if err := auth.SetSCRAMKeys(ctx, a.Store, addr, hash, pw); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stdout, "account:  %s\npassword: %s\n", addr, pw)
+	fmt.Fprintf(c.stdout, "account:  %s (admin)\npassword: %s\n", addr, pw)
 	return nil
 }
 

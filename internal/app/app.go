@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"pochta/internal/acmecert"
+	"pochta/internal/admin"
 	"pochta/internal/auth"
 	"pochta/internal/checks"
 	"pochta/internal/config"
@@ -37,8 +38,10 @@ import (
 	"pochta/internal/envelope"
 	"pochta/internal/imapserver"
 	"pochta/internal/jmap"
+	"pochta/internal/manage"
 	"pochta/internal/managesieve"
 	"pochta/internal/mda"
+	"pochta/internal/metrics"
 	"pochta/internal/mtasts"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
@@ -91,6 +94,12 @@ type App struct {
 	services []service
 	wg       sync.WaitGroup
 	stopping atomic.Bool // Serve's return during Shutdown is expected
+
+	// Metrics counts what the servers do (/metrics, the web admin).
+	Metrics           *metrics.Metrics
+	started           atomic.Bool   // every listener is open (/readyz)
+	closeQueueManager func()        // the metrics' queue reader, once opened
+	admin             *admin.Server // the web admin at /admin/ on the http listeners
 }
 
 type service struct {
@@ -110,7 +119,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, Store: st}
+	a := &App{cfg: cfg, log: log, Store: st, Metrics: metrics.New(), closeQueueManager: func() {}}
+	timed := timedStore{Backend: st, m: a.Metrics}
 	fail := func(err error) (*App, error) {
 		st.Close()
 		return nil, err
@@ -150,6 +160,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		AppPasswords:              st,
 		SCRAM:                     st,
 		Sources:                   sources,
+		Flags:                     st, // disabled accounts log in nowhere
+		OnLogin: func(proto, result string) {
+			if proto == "" {
+				proto = "other"
+			}
+			a.Metrics.Login(proto, result)
+		},
 	})
 	resolver := dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration)
 	a.resolver = resolver
@@ -183,7 +200,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Transports:     cfg.Relay.Transports,
 		Logger:         log.With("component", "smtpclient"),
 	})
-	a.MDA = mda.New(st, st, nil, log.With("component", "mda"))
+	a.MDA = mda.New(st, timed, nil, log.With("component", "mda"))
 	a.MDA.SetAccounts(sources)
 	qdir, qpg := filepath.Join(cfg.DataDir, "queue"), ""
 	if cfg.Store.Backend == "postgres" { // the queue is shared by every node
@@ -193,8 +210,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Dir:          qdir,
 		PostgresURL:  qpg,
 		Hostname:     cfg.Hostname,
-		Local:        a.MDA,
-		Remote:       client,
+		Local:        countingLocal{Local: a.MDA, m: a.Metrics},
+		Remote:       countingRemote{Remote: client, m: a.Metrics},
 		Expire:       cfg.Queue.Expire.Duration,
 		FirstRetry:   cfg.Queue.FirstRetry.Duration,
 		MaxRetry:     cfg.Queue.MaxRetry.Duration,
@@ -274,7 +291,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Limits:          cfg.Limits,
 			Rates:           rates,
 			Logger:          log.With("service", name),
-			Spam:            a.Spam, // used by the inbound mode only
+			Spam:            countingSpam{SpamFilter: a.Spam, m: a.Metrics}, // used by the inbound mode only
+
+			OnTransaction:       func(result string) { a.Metrics.SMTPTransaction(name, result) },
+			OnRecipientRejected: func(r string) { a.Metrics.RecipientRejected(name, r) },
 		}
 	}
 	a.add("smtp", smtpserver.New(smtpOpts(smtpserver.ModeInbound, false, "smtp")), cfg.Listen.SMTP)
@@ -326,6 +346,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		CORSOrigins:      cfg.JMAP.CORSOrigins,
 		Logger:           log.With("service", "jmap"),
 	})
+	a.watchQueue()
+	a.admin, err = admin.New(admin.Options{
+		Manager:          a.Manager(),
+		Login:            a.Auth.For(auth.ProtoAdmin),
+		IsAdmin:          a.Auth.IsAdmin,
+		PlaintextAllowed: a.Auth.PlaintextAllowed,
+		Resolver:         resolver,
+		Metrics:          a.Metrics,
+		KickQueue:        q.Rescan,
+		Logger:           log.With("service", "admin"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	a.add("metrics", newMetricsServer(a), cfg.Listen.Metrics)
 	a.add("http", newHTTPServer(a, cfg, jmapServer), cfg.Listen.HTTP)
 	a.add("https", newHTTPSServer(a, cfg, tlsConfig, jmapServer), cfg.Listen.HTTPS)
 
@@ -382,7 +417,7 @@ func (a *App) Start() error {
 				a.closeListeners()
 				return fmt.Errorf("listen.%s: %w", s.name, err)
 			}
-			s.listeners = append(s.listeners, l)
+			s.listeners = append(s.listeners, a.Metrics.Listener(s.name, l))
 		}
 	}
 	a.Queue.Start()
@@ -410,6 +445,7 @@ func (a *App) Start() error {
 			a.log.Info("listening", "service", s.name, "addr", l.Addr().String())
 		}
 	}
+	a.started.Store(true)
 	return nil
 }
 
@@ -462,6 +498,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.flushTLSReports(context.WithoutCancel(ctx))
 	}
 	a.closeSources()
+	a.closeQueueManager()
 	if err := a.Store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: %w", err))
 	}
@@ -494,3 +531,7 @@ func parseAddr(s string) netip.Addr {
 	a, _ := netip.ParseAddr(s) // validated by config
 	return a
 }
+
+// Manager performs the administrative actions (the CLI's, the web
+// admin's) on this app's store and configuration.
+func (a *App) Manager() *manage.Manager { return &manage.Manager{Store: a.Store, Config: a.cfg} }

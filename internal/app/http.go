@@ -1,13 +1,12 @@
 package app
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/xml"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,24 +21,30 @@ import (
 func newHTTPServer(a *App, cfg *config.Config, mail *jmap.Server) *http.Server {
 	mux := http.NewServeMux()
 	mail.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		// The store's database answers (with PostgreSQL: this node
-		// reaches it).
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := a.Store.Ping(ctx); err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+	if a.admin != nil {
+		a.admin.Register(mux)
+	}
+	a.addHealth(mux)
+	mux.Handle("GET /metrics", loopbackOnly(a.Metrics.Handler()))
+	autoconfig := func(w http.ResponseWriter, r *http.Request) {
+		if email := r.URL.Query().Get("emailaddress"); email != "" && !a.servedAddress(r, email) {
+			http.NotFound(w, r) // answer for the domains served here only
 			return
 		}
-		fmt.Fprintln(w, "ok")
-	})
-	autoconfig := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/xml")
 		w.Write([]byte(xml.Header))
 		writeAutoconfig(w, cfg, r.URL.Query().Get("emailaddress"))
 	}
 	mux.HandleFunc("GET /mail/config-v1.1.xml", autoconfig)
 	mux.HandleFunc("GET /.well-known/autoconfig/mail/config-v1.1.xml", autoconfig)
+	autodiscover := func(w http.ResponseWriter, r *http.Request) { a.serveAutodiscover(w, r, cfg) }
+	for _, p := range []string{"/autodiscover/autodiscover.xml", "/Autodiscover/Autodiscover.xml"} {
+		mux.HandleFunc("GET "+p, autodiscover)
+		mux.HandleFunc("POST "+p, autodiscover)
+	}
+	mux.HandleFunc("GET /apple/profile.mobileconfig", func(w http.ResponseWriter, r *http.Request) {
+		a.serveMobileconfig(w, r, cfg)
+	})
 	if a.ACME != nil {
 		mux.Handle("GET /.well-known/acme-challenge/", a.ACME.HTTPHandler())
 	}
@@ -101,20 +106,19 @@ func writeAutoconfig(w http.ResponseWriter, cfg *config.Config, email string) {
 		Auth       string `xml:"authentication"`
 	}
 	var in, out []server
-	add := func(list *[]server, typ string, addrs []string, socket string) {
-		for _, a := range addrs {
-			if _, port, err := net.SplitHostPort(a); err == nil {
-				*list = append(*list, server{typ, cfg.Hostname, port, socket, "%EMAILADDRESS%", "password-cleartext"})
-				return
+	conv := func(list []clientServer) []server {
+		var out []server
+		for _, c := range list {
+			socket := "STARTTLS"
+			if c.implicit {
+				socket = "SSL"
 			}
+			out = append(out, server{c.proto, cfg.Hostname, strconv.Itoa(c.port), socket, "%EMAILADDRESS%", "password-cleartext"})
 		}
+		return out
 	}
-	add(&in, "imap", cfg.Listen.IMAPS, "SSL")
-	add(&in, "imap", cfg.Listen.IMAP, "STARTTLS")
-	add(&in, "pop3", cfg.Listen.POP3S, "SSL")
-	add(&in, "pop3", cfg.Listen.POP3, "STARTTLS")
-	add(&out, "smtp", cfg.Listen.Submissions, "SSL")
-	add(&out, "smtp", cfg.Listen.Submission, "STARTTLS")
+	cin, cout := clientServers(cfg)
+	in, out = conv(cin), conv(cout)
 	doc := struct {
 		XMLName  xml.Name `xml:"clientConfig"`
 		Version  string   `xml:"version,attr"`

@@ -133,6 +133,12 @@ type Options struct {
 	// (directory.Chain) that decides who answers for a login; nil means
 	// the store's own accounts only.
 	Sources Sources
+	// OnLogin, when set, learns each password login's protocol ("" when
+	// not known) and result ("ok", "failed", "error"): the metrics.
+	OnLogin func(proto, result string)
+	// Flags, when set, refuses every login of a disabled account
+	// (store.AccountFlags; disabled.go).
+	Flags store.AccountFlagStore
 }
 
 // Sources finds who answers for a login ([auth] sources). For the
@@ -226,7 +232,10 @@ func (a *Authenticator) Login(ctx context.Context, username, password string, re
 	return a.login(ctx, "", username, password, remote)
 }
 
-func (a *Authenticator) login(ctx context.Context, proto, username, password string, remote netip.Addr) (store.Account, error) {
+func (a *Authenticator) login(ctx context.Context, proto, username, password string, remote netip.Addr) (_ store.Account, err error) {
+	if a.opts.OnLogin != nil {
+		defer func() { a.opts.OnLogin(proto, loginResult(err)) }()
+	}
 	remote = remote.Unmap()
 	username = strings.ToLower(strings.TrimSpace(username))
 	if a.capped(remote) {
@@ -242,6 +251,12 @@ func (a *Authenticator) login(ctx context.Context, proto, username, password str
 			}
 		}
 		if m != noMatch {
+			if err := a.refuseDisabled(ctx, acct.ID); err != nil {
+				if errors.Is(err, ErrDisabled) {
+					a.failed(ctx, remote, username)
+				}
+				return store.Account{}, err
+			}
 			if err := a.countLogin(remote, acct.Address); err != nil {
 				return store.Account{}, err
 			}

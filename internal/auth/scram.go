@@ -116,6 +116,12 @@ func (x *Exchange) Next(ctx context.Context, resp []byte) (challenge []byte, don
 			if rerr != nil {
 				return nil, false, rerr
 			}
+			// A disabled account has none either (disabled.go).
+			if derr := x.a.refuseDisabled(ctx, acct.ID); errors.Is(derr, ErrDisabled) {
+				refused = true
+			} else if derr != nil {
+				return nil, false, derr
+			}
 			if k, perr := scram.ParseKeys(stored); perr == nil && !refused {
 				keys, x.known, x.acct = k, true, acct
 			}

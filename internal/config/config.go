@@ -80,6 +80,10 @@ type Listen struct {
 	HTTPS []string `toml:"https"`
 	// ManageSieve (RFC 5804): users manage their Sieve filters.
 	ManageSieve []string `toml:"managesieve"`
+	// Metrics serves Prometheus /metrics, /healthz and /readyz to anyone
+	// who reaches it (default off; the http listeners answer /metrics to
+	// loopback clients only).
+	Metrics []string `toml:"metrics"`
 }
 
 // TLS names the certificate; when both files are empty a self-signed
@@ -565,6 +569,7 @@ func (c *Config) Validate() error {
 		"listen.pop3s": c.Listen.POP3S, "listen.http": c.Listen.HTTP,
 		"listen.https":       c.Listen.HTTPS,
 		"listen.managesieve": c.Listen.ManageSieve,
+		"listen.metrics":     c.Listen.Metrics,
 		"dns.servers":        c.DNS.Servers,
 	} {
 		for i, a := range list {

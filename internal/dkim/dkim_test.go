@@ -230,16 +230,13 @@ func TestRecords(t *testing.T) {
 			}
 		}
 	}
-	if types["MX"] != 1 || types["TXT"] != 3 || types["CNAME"] != 2 || types["SRV"] != 5 {
+	if types["MX"] != 1 || types["TXT"] != 3 || types["CNAME"] != 2 {
 		t.Fatalf("record types %v\n%s", types, out)
 	}
 	for _, want := range []string{
 		"example.org. IN MX 10 mail.example.org.",
 		`"v=spf1 mx -all"`,
 		`_dmarc.example.org. IN TXT "v=DMARC1; p=quarantine; rua=mailto:postmaster@example.org"`,
-		"_submissions._tcp.example.org. IN SRV 0 1 465 mail.example.org.",
-		"_imaps._tcp.example.org. IN SRV 0 1 993 mail.example.org.",
-		"_pop3s._tcp.example.org. IN SRV 20 1 995 mail.example.org.",
 		"mta-sts",
 	} {
 		if !strings.Contains(out, want) {
@@ -248,5 +245,40 @@ func TestRecords(t *testing.T) {
 	}
 	if !strings.Contains(dkim.Records("example.org", "mail.example.org", "mx.example.org", nil), "IN MX 10 mx.example.org.") {
 		t.Fatal("mxHost ignored")
+	}
+}
+
+// TestSRVRecords: every RFC 6186/8314 service has a record that parses;
+// offered ones name the host and port, others say "not offered".
+func TestSRVRecords(t *testing.T) {
+	out := dkim.SRVRecords("Example.org", "mail.example.org", dkim.SRVPorts{Submissions: 465, Submission: 587, IMAPS: 993})
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" || strings.HasPrefix(line, ";") {
+			continue
+		}
+		rr, err := mdns.NewRR(line)
+		if err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if _, ok := rr.(*mdns.SRV); !ok {
+			t.Fatalf("line %q is not SRV", line)
+		}
+		n++
+	}
+	if n != 6 {
+		t.Fatalf("%d SRV records, want 6:\n%s", n, out)
+	}
+	for _, want := range []string{
+		"_submissions._tcp.example.org. IN SRV 0 1 465 mail.example.org.",
+		"_submission._tcp.example.org. IN SRV 10 1 587 mail.example.org.",
+		"_imaps._tcp.example.org. IN SRV 0 1 993 mail.example.org.",
+		"_imap._tcp.example.org. IN SRV 0 0 0 .",
+		"_pop3s._tcp.example.org. IN SRV 0 0 0 .",
+		"_pop3._tcp.example.org. IN SRV 0 0 0 .",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
 	}
 }

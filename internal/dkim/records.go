@@ -8,8 +8,8 @@ import (
 // Records returns, as zone-file lines with comments, every DNS record
 // domain needs to send and receive mail through this server: MX, SPF,
 // the DKIM keys (dkimRecords, as Keygen or Key.Record return them),
-// DMARC, client autoconfiguration (autoconfig/autodiscover names and the
-// RFC 6186 / RFC 8314 SRV records) and, commented out, MTA-STS and
+// DMARC, client autoconfiguration (autoconfig/autodiscover names; the
+// RFC 6186 / RFC 8314 SRV records are SRVRecords) and, commented out,
 // TLS-RPT. hostname is this server's name; mxHost is the MX target (""
 // means hostname).
 func Records(domain, hostname string, mxHost string, dkimRecords []string) string {
@@ -49,13 +49,6 @@ func Records(domain, hostname string, mxHost string, dkimRecords []string) strin
 	line("; Mail client autoconfiguration (Thunderbird autoconfig, Outlook autodiscover).")
 	line("autoconfig.%s IN CNAME %s", d, h)
 	line("autodiscover.%s IN CNAME %s", d, h)
-	line("")
-	line("; Service records (RFC 6186; implicit TLS preferred, RFC 8314 §5.1).")
-	line("_submissions._tcp.%s IN SRV 0 1 465 %s", d, h)
-	line("_submission._tcp.%s IN SRV 10 1 587 %s", d, h)
-	line("_imaps._tcp.%s IN SRV 0 1 993 %s", d, h)
-	line("_imap._tcp.%s IN SRV 10 1 143 %s", d, h)
-	line("_pop3s._tcp.%s IN SRV 20 1 995 %s", d, h)
 	line("")
 	line("; Optional: TLS reporting (RFC 8460); MTA-STS (mta-sts.%s, _mta-sts) and DANE follow.", domain)
 	line(`; _smtp._tls.%s IN TXT "v=TLSRPTv1; rua=mailto:postmaster@%s"`, d, domain)

@@ -122,6 +122,12 @@ type Options struct {
 
 	// Spam judges inbound mail from outside (nil: no spam filter).
 	Spam SpamFilter
+
+	// OnTransaction learns each transaction's outcome at the end of DATA
+	// ("accepted" or the refusing reply), OnRecipientRejected each
+	// refused RCPT TO's reply: the metrics. Either may be nil.
+	OnTransaction       func(result string)
+	OnRecipientRejected func(reply string)
 }
 
 // Server is an SMTP server.

@@ -633,6 +633,9 @@ func (c *session) cmdRcpt(arg string) error {
 		rerr = c.outgoingLimit(tx, p.Addr)
 	}
 	if rerr != nil {
+		if f := c.s.opts.OnRecipientRejected; f != nil {
+			f(rerr.Error())
+		}
 		return c.replyErr(rerr)
 	}
 	tx.rcpts = append(tx.rcpts, envelope.Recipient{Address: p.Addr, Notify: rp.Notify, ORcpt: rp.ORcpt})
@@ -762,6 +765,9 @@ func (c *session) logTx(tx *transaction, size int, result string) {
 	c.s.log.Info("transaction", "id", tx.id, "ip", c.remote, "helo", c.helo,
 		"from", tx.from, "rcpts", len(tx.rcpts), "size", size, "result", result,
 		"duration", time.Since(tx.start).Round(time.Millisecond))
+	if f := c.s.opts.OnTransaction; f != nil {
+		f(result)
+	}
 }
 
 // hasLocal reports whether any recipient of tx is local.

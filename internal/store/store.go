@@ -405,6 +405,7 @@ type Backend interface {
 	Pinger
 	Importer
 	ServerState
+	AccountFlagStore
 }
 
 func equalFold(a, b string) bool {
@@ -501,4 +502,22 @@ type Importer interface {
 	// ImportExpunged records UIDs as expunged at their modseqs, so that a
 	// QRESYNC client learns they vanished (RFC 7162 §3.2.10).
 	ImportExpunged(ctx context.Context, mailboxID int64, expunged map[uint32]uint64) error
+}
+
+// AccountFlags are an account's administrative switches.
+type AccountFlags struct {
+	// Admin: the account may log in to the web admin (/admin/).
+	Admin bool
+	// Disabled: the account cannot log in on any protocol; mail to it is
+	// still delivered (it keeps its mailbox until removed).
+	Disabled bool
+}
+
+// AccountFlagStore keeps the accounts' AccountFlags.
+type AccountFlagStore interface {
+	// AccountFlags returns the flags (zero when never set); ErrNotFound
+	// when there is no such account.
+	AccountFlags(ctx context.Context, accountID int64) (AccountFlags, error)
+	// SetAccountFlags replaces the flags (ErrNotFound: no such account).
+	SetAccountFlags(ctx context.Context, accountID int64, f AccountFlags) error
 }

@@ -175,6 +175,17 @@ CREATE TABLE IF NOT EXISTS server_state (
 	value BYTEA NOT NULL
 );
 `,
+	// 6: the accounts' administrative flags (store.AccountFlagStore):
+	// admin (the web admin) and disabled (no login anywhere). A table of
+	// its own, created IF NOT EXISTS, keeps the migration one statement
+	// that the downgrade tests can skip.
+	`
+CREATE TABLE IF NOT EXISTS account_flags (
+	account_id BIGINT PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+	admin      INTEGER NOT NULL DEFAULT 0,
+	disabled   INTEGER NOT NULL DEFAULT 0
+);
+`,
 }
 
 // migrate brings the schema to the newest version, in one transaction
