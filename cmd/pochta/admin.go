@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"pochta/internal/app"
 	"pochta/internal/manage"
 	"pochta/internal/store"
 )
@@ -32,16 +31,9 @@ func withManager(fs *flag.FlagSet, args []string, fn func(ctx context.Context, m
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	st, err := app.OpenStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	err = fn(ctx, &manage.Manager{Store: st, Config: cfg}, pos)
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		return fn(ctx, &manage.Manager{Store: st, Config: cfg}, pos)
+	})
 }
 
 func normDomain(s string) (string, error)  { return manage.NormDomain(s) }

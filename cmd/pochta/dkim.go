@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
+	"log/slog"
+
+	"pochta/internal/app"
 	"pochta/internal/config"
 	"pochta/internal/manage"
+	"pochta/internal/store"
 )
 
 func (c *cli) dkimKeygen(args []string) error {
@@ -16,13 +21,35 @@ func (c *cli) dkimKeygen(args []string) error {
 	if err != nil {
 		return err
 	}
-	record, err := (&manage.Manager{Config: cfg}).DKIMKeygen(d, *selector, *algo)
+	var record string
+	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		record, err = (&manage.Manager{Store: st, Config: cfg}).DKIMKeygen(d, *selector, *algo) // in the store: every node signs with it
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, record)
-	fmt.Fprintln(c.stdout, "(restart pochta to start signing)")
+	fmt.Fprintln(c.stdout, "(every node signs with it within a minute, or at once after SIGHUP)")
 	return nil
+}
+
+// withConfigStore opens cfg's store, brings in what data_dir still holds
+// (app.ImportLocalState), runs fn and closes the store.
+func withConfigStore(cfg *config.Config, fn func(ctx context.Context, st store.Backend) error) error {
+	ctx := context.Background()
+	st, err := app.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	err = app.ImportLocalState(ctx, cfg, st, slog.New(slog.DiscardHandler))
+	if err == nil {
+		err = fn(ctx, st)
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (c *cli) dnsRecords(args []string) error {
@@ -31,7 +58,11 @@ func (c *cli) dnsRecords(args []string) error {
 	if err != nil {
 		return err
 	}
-	records, err := (&manage.Manager{Config: cfg}).DNSRecords(d)
+	var records string
+	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		records, err = (&manage.Manager{Store: st, Config: cfg}).DNSRecords(d)
+		return err
+	})
 	if err != nil {
 		return err
 	}

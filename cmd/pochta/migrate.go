@@ -7,9 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"pochta/internal/app"
+	"pochta/internal/config"
+	"pochta/internal/queue"
 	"pochta/internal/store"
 )
 
@@ -18,8 +22,12 @@ import (
 // It keeps what IMAP clients cache (UIDVALIDITY, UIDs, modseqs: RFC 9051
 // §2.3.1.1, RFC 7162 §3) so that none re-downloads, then compares both
 // stores line by line and prints a summary. Stop the servers that use
-// either store first: nothing here locks out a concurrent writer. The queue, the vacation
-// replies already sent and the spam filter's counts are not copied.
+// either store first: nothing here locks out a concurrent writer. The
+// server state (DKIM keys, the SRS secret, ACME keys and certificate,
+// TLS-RPT counts, MTA-STS policies) and the outbound queue (each message
+// with its recipients, attempts and next attempt times) are copied and
+// verified too; the vacation replies already sent and the spam filter's
+// counts are not.
 func (c *cli) storeMigrate(args []string) error {
 	fs := flag.NewFlagSet("store migrate", flag.ContinueOnError)
 	to := fs.String("to", "", "target store: postgres://... or sqlite:DATA_DIR")
@@ -52,6 +60,10 @@ func (c *cli) storeMigrate(args []string) error {
 		return err
 	}
 	defer src.Close()
+	// What an older version left in data_dir goes with the store.
+	if err := app.ImportLocalState(ctx, cfg, src, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
 	dst, err := app.OpenStore(ctx, &tcfg)
 	if err != nil {
 		return err
@@ -64,17 +76,21 @@ func (c *cli) storeMigrate(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "copied and verified: %d domains, %d accounts, %d aliases, %d mailboxes, %d messages (%d bytes), %d Sieve scripts\n",
-		sum.domains, sum.accounts, sum.aliases, sum.mailboxes, sum.messages, sum.bytes, sum.scripts)
-	fmt.Fprintln(c.stdout, "not copied: the outbound queue, vacation replies already sent, the spam filter's token counts")
+	queued, err := queue.Copy(ctx, queueSpool(cfg), queueSpool(&tcfg))
+	if err != nil {
+		return fmt.Errorf("%w\n(the target store is copied; empty the target's queue before trying again)", err)
+	}
+	fmt.Fprintf(c.stdout, "copied and verified: %d domains, %d accounts, %d aliases, %d mailboxes, %d messages (%d bytes), %d Sieve scripts, %d server state values, %d queued messages\n",
+		sum.domains, sum.accounts, sum.aliases, sum.mailboxes, sum.messages, sum.bytes, sum.scripts, sum.state, queued)
+	fmt.Fprintln(c.stdout, "not copied: vacation replies already sent, the spam filter's token counts")
 	return nil
 }
 
 var errTargetNotEmpty = errors.New("store migrate: the target store is not empty")
 
 type migrateSummary struct {
-	domains, accounts, aliases, mailboxes, messages, scripts int
-	bytes                                                    int64
+	domains, accounts, aliases, mailboxes, messages, scripts, state int
+	bytes                                                           int64
 }
 
 // migrateStore copies src into dst, which must be empty, and verifies the copy.
@@ -86,6 +102,23 @@ func migrateStore(ctx context.Context, src, dst store.Backend) (migrateSummary, 
 	if a, err := dst.ListAccounts(ctx, ""); err != nil || len(a) > 0 {
 		return sum, fmt.Errorf("%w (%d accounts) %v", errTargetNotEmpty, len(a), err)
 	}
+	if n, err := dst.ListState(ctx, ""); err != nil || len(n) > 0 {
+		return sum, fmt.Errorf("%w (%d server state values) %v", errTargetNotEmpty, len(n), err)
+	}
+	names, err := src.ListState(ctx, "")
+	if err != nil {
+		return sum, err
+	}
+	for _, n := range names {
+		v, err := src.GetState(ctx, n)
+		if err == nil {
+			err = dst.AddState(ctx, n, v)
+		}
+		if err != nil {
+			return sum, fmt.Errorf("server state %s: %w", n, err)
+		}
+	}
+	sum.state = len(names)
 	domains, err := src.ListDomains(ctx)
 	if err != nil {
 		return sum, err
@@ -329,7 +362,26 @@ func describeStore(ctx context.Context, st store.Backend) ([]string, error) {
 			return nil, fmt.Errorf("account %s: %w", a.Address, err)
 		}
 	}
+	names, err := st.ListState(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		v, err := st.GetState(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("server state %s: %w", n, err)
+		}
+		add("state %s sha256 %x", n, sha256.Sum256(v))
+	}
 	return out, nil
+}
+
+// queueSpool is where cfg's queue keeps its messages.
+func queueSpool(cfg *config.Config) queue.Spool {
+	if cfg.Store.Backend == "postgres" {
+		return queue.Spool{PostgresURL: cfg.Store.PostgresURL}
+	}
+	return queue.Spool{Dir: filepath.Join(cfg.DataDir, "queue")}
 }
 
 func describeAccount(ctx context.Context, st store.Backend, a store.Account, add func(string, ...any)) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,16 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"pochta/internal/dkim"
+	"pochta/internal/envelope"
 	"pochta/internal/pgtest"
+	"pochta/internal/queue"
+	"pochta/internal/reply"
 	"pochta/internal/store"
 	"pochta/internal/store/postgres"
 	"pochta/internal/store/sqlite"
+
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 )
 
 // TestStoreMigrate moves a SQLite store to PostgreSQL and back with
 // "pochta store migrate"; what an IMAP client sees (UIDVALIDITY, UIDNEXT,
 // UIDs, flags, modseqs per folder) and the accounts' secrets are the same
-// at every step, and a non-empty target is refused.
+// at every step, and a non-empty target is refused. A DKIM key made with
+// "pochta dkim keygen" and a queued message that has had a failed attempt
+// go along: after the round trip the message (attempts and next attempt
+// time kept) is delivered and mail is signed with the same key.
 func TestStoreMigrate(t *testing.T) {
 	ctx := context.Background()
 	srv := pgtest.Start(t)
@@ -37,20 +47,38 @@ func TestStoreMigrate(t *testing.T) {
 	fillStore(t, a)
 	before := imapView(t, a)
 	a.Close()
+	record, err := pochta(t, cfgA, "", "dkim", "keygen", "example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueBefore := queueOneFailure(t, filepath.Join(dataA, "queue"))
 
 	out, err := pochta(t, cfgA, "", "store", "migrate", "--to", url)
 	if err != nil {
 		t.Fatalf("migrate to postgres: %v", err)
 	}
-	if !strings.Contains(out, "copied and verified: 2 domains, 3 accounts, 1 aliases, 20 mailboxes, 5 messages (112 bytes), 2 Sieve scripts") {
+	if !strings.Contains(out, "copied and verified: 2 domains, 3 accounts, 1 aliases, 20 mailboxes, 5 messages (112 bytes), 2 Sieve scripts, 1 server state values, 1 queued messages") {
 		t.Fatalf("summary: %q", out)
 	}
 	if _, err := pochta(t, cfgA, "", "store", "migrate", "--to", url); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("second migrate into the same database: %v", err)
 	}
+	m, err := queue.OpenPostgresManager(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inPG, err := m.List(ctx)
+	m.Close()
+	if err != nil || fmt.Sprint(inPG) != queueBefore {
+		t.Fatalf("queue in postgres: %v %v\nwant %s", inPG, err, queueBefore)
+	}
 	if _, err := pochta(t, cfgB, "", "store", "migrate", "--to", "sqlite:"+dataC); err != nil {
 		t.Fatalf("migrate back to sqlite: %v", err)
 	}
+	if back, err := queue.List(filepath.Join(dataC, "queue")); err != nil || fmt.Sprint(back) != queueBefore {
+		t.Fatalf("queue back in sqlite's data_dir: %v %v\nwant %s", back, err, queueBefore)
+	}
+	deliverQueue(t, filepath.Join(dataC, "queue"))
 	pg, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +108,22 @@ func TestStoreMigrate(t *testing.T) {
 		}
 		if src, err := st.AccountSource(ctx, "ann@other.test"); err != nil || src != "ldap" {
 			t.Fatalf("%s: ann's source %q, %v", name, src, err)
+		}
+		signer, err := dkim.LoadStateSigner(ctx, st)
+		if err != nil || len(signer.Keys()) != 1 || !strings.HasPrefix(record, signer.Keys()[0].Record()) {
+			t.Fatalf("%s: DKIM keys %v, %v; want the one of %q", name, signer.Keys(), err, record)
+		}
+		signed, err := signer.Sign("", []byte("From: leo@example.test\r\nTo: x@remote.test\r\nSubject: s\r\n\r\nbody\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(signed), &msgdkim.VerifyOptions{LookupTXT: func(string) ([]string, error) {
+			_, v, _ := strings.Cut(record, " IN TXT ")
+			v, _, _ = strings.Cut(v, "\n")
+			return []string{strings.ReplaceAll(strings.ReplaceAll(v, `" "`, ""), `"`, "")}, nil
+		}})
+		if err != nil || len(vs) != 1 || vs[0].Err != nil {
+			t.Fatalf("%s: signature with the migrated key: %v %+v", name, err, vs)
 		}
 	}
 }
@@ -174,4 +218,88 @@ func imapView(t *testing.T, s store.Backend) string {
 		}
 	}
 	return b.String()
+}
+
+// remote is the queue's outbound side in the migration test: it refuses
+// (451) or accepts, and reports what it accepted.
+type remote struct {
+	accept    bool
+	delivered chan string
+}
+
+func (r *remote) Deliver(_ context.Context, _ string, env envelope.Envelope, rcpts []envelope.Recipient, _ []byte) []error {
+	errs := make([]error, len(rcpts))
+	for i, rc := range rcpts {
+		if !r.accept {
+			errs[i] = reply.New(451, "4.3.0", "try again later")
+			continue
+		}
+		r.delivered <- env.From + " -> " + rc.Address
+	}
+	return errs
+}
+
+// noLocal: every domain is remote.
+type noLocal struct{}
+
+func (noLocal) IsLocalDomain(context.Context, string) (bool, error) { return false, nil }
+func (noLocal) Deliver(_ context.Context, env envelope.Envelope, _ []byte) []error {
+	return make([]error, len(env.Recipients))
+}
+
+// queueOneFailure queues a message in dir whose one delivery attempt is
+// refused with 451, and returns the queue's listing.
+func queueOneFailure(t *testing.T, dir string) string {
+	t.Helper()
+	r := &remote{delivered: make(chan string, 1)}
+	q, err := queue.Open(queue.Options{Dir: dir, Hostname: "mx.example.test", Local: noLocal{}, Remote: r, FirstRetry: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Start()
+	env := envelope.Envelope{From: "leo@example.test", Recipients: []envelope.Recipient{{Address: "x@remote.test"}}, Received: time.Now()}
+	if _, err := q.Enqueue(context.Background(), env, []byte("Subject: queued\r\n\r\nhi\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		items, err := queue.List(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 1 && items[0].Recipients[0].Attempts == 1 && !items[0].NextAttempt.IsZero() {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("no failed attempt within 10s: %+v", items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := q.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	items, err := queue.List(dir)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("queue after shutdown: %v %v", items, err)
+	}
+	return fmt.Sprint(items)
+}
+
+// deliverQueue runs the queue in dir until its message is delivered.
+func deliverQueue(t *testing.T, dir string) {
+	t.Helper()
+	r := &remote{accept: true, delivered: make(chan string, 1)}
+	q, err := queue.Open(queue.Options{Dir: dir, Hostname: "mx.example.test", Local: noLocal{}, Remote: r, FirstRetry: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Start()
+	defer q.Shutdown(context.Background())
+	select {
+	case got := <-r.delivered:
+		if got != "leo@example.test -> x@remote.test" {
+			t.Fatalf("delivered %s", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the migrated message was not delivered within 30s")
+	}
 }

@@ -52,8 +52,9 @@ func (c *cli) serve(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	s := <-sig
-	for s == syscall.SIGHUP { // pick up `pochta queue` requests at once
+	for s == syscall.SIGHUP { // pick up `pochta queue` requests and new DKIM keys at once
 		a.Queue.Rescan()
+		a.ReloadKeys(ctx)
 		s = <-sig
 	}
 	log.Info("shutting down", "signal", s.String())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -12,9 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"pochta/internal/config"
+	"pochta/internal/acmecert"
 	"pochta/internal/dane"
 	"pochta/internal/mtasts"
+	"pochta/internal/store"
 )
 
 // tlsStatus prints each certificate pochta has (names, issuer, expiry,
@@ -33,11 +35,28 @@ func (c *cli) tlsStatus(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range certFiles(cfg) {
-		printCert(c.stdout, f)
+	certFile := cfg.TLS.CertFile
+	if certFile == "" {
+		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
 	}
-	entries, err := mtasts.ReadCache(cfg.MTASTSCacheFile())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	data, err := os.ReadFile(certFile)
+	printCert(c.stdout, certFile, data, err)
+	var entries []mtasts.CacheEntry
+	err = withConfigStore(cfg, func(ctx context.Context, st store.Backend) error {
+		if cfg.TLS.ACME { // kept in the store, shared by every node
+			data, err := st.GetState(ctx, acmecert.StatePrefix+"cert.pem")
+			printCert(c.stdout, "ACME (in the store)", data, err)
+		}
+		data, err := st.GetState(ctx, mtasts.StateName)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err == nil {
+			entries, err = mtasts.ParseCache(data, mtasts.StateName)
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "MTA-STS policies of recipient domains: %d\n", len(entries))
@@ -56,23 +75,13 @@ func (c *cli) tlsStatus(args []string) error {
 	return nil
 }
 
-// certFiles lists the certificate files in use: the configured one (or
-// the self-signed one) and the ACME one.
-func certFiles(cfg *config.Config) []string {
-	files := []string{cfg.TLS.CertFile}
-	if cfg.TLS.CertFile == "" {
-		files[0] = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
-	}
-	if cfg.TLS.ACME {
-		files = append(files, filepath.Join(cfg.ACMEDir(), "cert.pem"))
-	}
-	return files
-}
-
-func printCert(w io.Writer, file string) {
-	data, err := os.ReadFile(file)
+// printCert prints the certificate read (data, err) from file.
+func printCert(w io.Writer, file string, data []byte, err error) {
 	if err != nil {
-		fmt.Fprintf(w, "certificate %s: none (%v)\n", file, errors.Unwrap(err))
+		if u := errors.Unwrap(err); u != nil {
+			err = u
+		}
+		fmt.Fprintf(w, "certificate %s: none (%v)\n", file, err)
 		return
 	}
 	b, _ := pem.Decode(data)

@@ -18,10 +18,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -29,7 +29,7 @@ import (
 
 	"golang.org/x/crypto/acme"
 
-	"pochta/internal/tlscert"
+	"pochta/internal/store"
 )
 
 // Options configure a Manager.
@@ -44,8 +44,12 @@ type Options struct {
 	RenewBefore time.Duration
 	// Names returns the names the certificate must cover.
 	Names func(ctx context.Context) []string
-	// Dir keeps account.key, cert.key and cert.pem.
+	// Dir keeps account.key, cert.key and cert.pem when State is nil.
 	Dir string
+	// State, when set, keeps them instead (as "acme/account.key" …) with
+	// the answers to pending HTTP-01 challenges, so that every node of a
+	// store shares one account, one certificate and its renewals.
+	State store.ServerState
 	// CheckInterval is how often renewal and the names are checked
 	// (default 10m: a domain added at runtime gets its names within it).
 	// A failed renewal is retried after half of it, then after twice as
@@ -70,6 +74,7 @@ type Manager struct {
 
 	mu     sync.Mutex
 	cert   *tls.Certificate // current; nil before the first one
+	files  cache
 	http01 map[string]string
 	alpn   map[string]*tls.Certificate
 	failed map[string]time.Time // names left out, and when they failed
@@ -90,17 +95,40 @@ func New(opts Options) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	var files cache = dirCache(opts.Dir)
+	if opts.State != nil {
+		files = stateCache{opts.State}
+	} else if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: opts, log: log, http01: map[string]string{}, alpn: map[string]*tls.Certificate{}, failed: map[string]time.Time{}}
-	if c, err := tls.LoadX509KeyPair(m.path("cert.pem"), m.path("cert.key")); err == nil {
-		m.cert = &c
-	}
+	m := &Manager{opts: opts, log: log, files: files, http01: map[string]string{}, alpn: map[string]*tls.Certificate{}, failed: map[string]time.Time{}}
+	m.reload(context.Background())
 	return m, nil
 }
 
-func (m *Manager) path(name string) string { return filepath.Join(m.opts.Dir, name) }
+// reload makes the kept certificate current when it is newer than the
+// current one: at start, and before each renewal check, so that a
+// certificate another node of the store obtained is served here too.
+func (m *Manager) reload(ctx context.Context) {
+	certPEM, err := m.files.get(ctx, "cert.pem")
+	if err != nil {
+		return
+	}
+	keyPEM, err := m.files.get(ctx, "cert.key")
+	if err != nil {
+		return
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		m.log.Warn("acme: kept certificate unusable", "err", err)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cert == nil || m.cert.Leaf == nil || c.Leaf.NotAfter.After(m.cert.Leaf.NotAfter) {
+		m.cert = &c
+	}
+}
 
 // Current returns the certificate being served (nil before the first).
 func (m *Manager) Current() *tls.Certificate {
@@ -116,7 +144,10 @@ func (m *Manager) Run(ctx context.Context) {
 	for {
 		wait := m.opts.CheckInterval
 		if m.due() {
-			if err := m.Renew(ctx); err != nil {
+			if err := m.renewClaimed(ctx); errors.Is(err, errClaimed) {
+				m.log.Info("acme: another node of the store is renewing; checking again soon")
+				wait = m.opts.CheckInterval / 10
+			} else if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
@@ -135,9 +166,20 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 }
 
+// renewClaimed renews unless another node of the store is renewing (then
+// it fails with errClaimed: the check comes again soon).
+func (m *Manager) renewClaimed(ctx context.Context) error {
+	if !m.claim(ctx) {
+		return errClaimed
+	}
+	defer m.unclaim(ctx)
+	return m.Renew(ctx)
+}
+
 // due reports whether there is no certificate, it lacks a name (not
 // left out after a failure), or less than RenewBefore remains.
 func (m *Manager) due() bool {
+	m.reload(context.Background())
 	c := m.Current()
 	if c == nil || c.Leaf == nil {
 		return true
@@ -214,11 +256,11 @@ func (e *namesFailed) Unwrap() error { return e.err }
 
 // obtain orders, validates and installs one certificate for names.
 func (m *Manager) obtain(ctx context.Context, names []string) error {
-	accKey, err := m.key("account.key")
+	accKey, err := m.key(ctx, "account.key")
 	if err != nil {
 		return err
 	}
-	certKey, err := m.key("cert.key")
+	certKey, err := m.key(ctx, "cert.key")
 	if err != nil {
 		return err
 	}
@@ -279,7 +321,7 @@ func (m *Manager) obtain(ctx context.Context, names []string) error {
 	if err != nil {
 		return fmt.Errorf("acme: finalizing: %w", err)
 	}
-	return m.install(der, certKey)
+	return m.install(ctx, der, certKey)
 }
 
 // authorize answers one authorization: HTTP-01 when offered, else
@@ -323,6 +365,12 @@ func (m *Manager) validate(ctx context.Context, client *acme.Client, z *acme.Aut
 		m.http01[chal.Token] = resp
 		m.mu.Unlock()
 		defer func() { m.mu.Lock(); delete(m.http01, chal.Token); m.mu.Unlock() }()
+		if m.opts.State != nil { // the CA may ask any node behind the name
+			if err := m.opts.State.PutState(ctx, http01State+chal.Token, []byte(resp)); err != nil {
+				return fmt.Errorf("acme: keeping the HTTP-01 answer: %w", err)
+			}
+			defer m.opts.State.DeleteState(context.WithoutCancel(ctx), http01State+chal.Token)
+		}
 	default:
 		c, err := client.TLSALPN01ChallengeCert(chal.Token, name)
 		if err != nil {
@@ -343,7 +391,7 @@ func (m *Manager) validate(ctx context.Context, client *acme.Client, z *acme.Aut
 }
 
 // install saves the chain and makes it current.
-func (m *Manager) install(der [][]byte, key crypto.Signer) error {
+func (m *Manager) install(ctx context.Context, der [][]byte, key crypto.Signer) error {
 	leaf, err := x509.ParseCertificate(der[0])
 	if err != nil {
 		return err
@@ -352,7 +400,7 @@ func (m *Manager) install(der [][]byte, key crypto.Signer) error {
 	for _, d := range der {
 		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})...)
 	}
-	if err := tlscert.WriteFile(m.path("cert.pem"), pemData, 0o644); err != nil {
+	if err := m.files.put(ctx, "cert.pem", pemData); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -362,28 +410,32 @@ func (m *Manager) install(der [][]byte, key crypto.Signer) error {
 	return nil
 }
 
-// key loads (or creates) an ECDSA P-256 key kept in Dir.
-func (m *Manager) key(name string) (crypto.Signer, error) {
-	data, err := os.ReadFile(m.path(name))
-	if err == nil {
-		b, _ := pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("acme: %s: not PEM", name)
+// key loads (or creates) an ECDSA P-256 key kept in the cache. Of
+// nodes creating one at once, the first one stored is used by all.
+func (m *Manager) key(ctx context.Context, name string) (crypto.Signer, error) {
+	data, err := m.files.get(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		k, gerr := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if gerr != nil {
+			return nil, gerr
 		}
-		return x509.ParseECPrivateKey(b.Bytes)
+		der, gerr := x509.MarshalECPrivateKey(k)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if err := m.files.add(ctx, name, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})); err != nil {
+			return nil, err
+		}
+		data, err = m.files.get(ctx, name)
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		return nil, err
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("acme: %s: not PEM", name)
 	}
-	return k, tlscert.WriteFile(m.path(name), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600)
+	return x509.ParseECPrivateKey(b.Bytes)
 }
 
 // TLSConfig wraps base: the current ACME certificate is served (base's
@@ -426,6 +478,11 @@ func (m *Manager) HTTPHandler() http.Handler {
 		m.mu.Lock()
 		resp, ok := m.http01[token]
 		m.mu.Unlock()
+		if !ok && m.opts.State != nil && isToken(token) {
+			if b, err := m.opts.State.GetState(r.Context(), http01State+token); err == nil {
+				resp, ok = string(b), true
+			}
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -433,4 +490,18 @@ func (m *Manager) HTTPHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write([]byte(resp))
 	})
+}
+
+// isToken reports whether s can be an ACME token: base64url, at least
+// 128 bits (RFC 8555 §8.3); anything else is not looked up in the store.
+func isToken(s string) bool {
+	if len(s) < 22 || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // newACME builds the certificate manager of [tls] acme, for acmeNames.
-func newACME(cfg *config.Config, st store.Directory, log *slog.Logger) (*acmecert.Manager, error) {
+func newACME(cfg *config.Config, st store.Backend, log *slog.Logger) (*acmecert.Manager, error) {
 	var roots *x509.CertPool
 	if cfg.TLS.ACMECAFile != "" {
 		data, err := os.ReadFile(cfg.TLS.ACMECAFile)
@@ -36,7 +36,7 @@ func newACME(cfg *config.Config, st store.Directory, log *slog.Logger) (*acmecer
 		RootCAs:     roots,
 		RenewBefore: cfg.TLS.ACMERenewBefore.Duration,
 		Names:       acmeNames(cfg, st, dns.New(cfg.DNS.Servers, cfg.DNS.Timeout.Duration), log),
-		Dir:         cfg.ACMEDir(),
+		State:       st, // shared by every node of the store
 		NoHTTP01:    len(cfg.Listen.HTTP) == 0,
 		Logger:      log.With("component", "acme"),
 	})

@@ -15,6 +15,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,6 +80,9 @@ type App struct {
 	// TLSReports counts outbound TLS sessions for RFC 8460 reports
 	// ([delivery] tls_reports; nil = off).
 	TLSReports     *tlsrpt.Recorder
+	outbound       *signingQueue
+	nodeID         string       // random, names this process's TLS-RPT counts in the store
+	flushes        atomic.Int64 // TLS-RPT count flushes
 	resolver       *dns.Resolver
 	stopBackground context.CancelFunc // ACME renewal, daily TLS reports
 
@@ -121,6 +125,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	fail := func(err error) (*App, error) {
 		st.Close()
 		return nil, err
+	}
+	if err := ImportLocalState(ctx, cfg, st, log); err != nil {
+		return fail(err)
 	}
 
 	tlsConfig, err := tlscert.Load(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.Hostname, cfg.DataDir)
@@ -170,11 +177,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	var sts smtpclient.PolicyFinder
 	if cfg.Delivery.MTASTS {
 		sts = mtasts.NewFinder(mtasts.Options{Resolver: resolver, Logger: log.With("component", "mtasts"),
-			CacheFile: cfg.MTASTSCacheFile()})
+			State: st})
 	}
 	var onSession func(tlsrpt.Session)
 	if cfg.Delivery.TLSReports {
 		a.TLSReports = tlsrpt.NewRecorder(nil)
+		a.nodeID = rand.Text()[:12]
 		onSession = a.TLSReports.Add
 	}
 	client := smtpclient.New(smtpclient.Options{
@@ -220,7 +228,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Queue = q
 	a.MDA.SetForwarder(q)
 	if cfg.SRS.Enabled {
-		secrets, err := srs.LoadSecrets(cfg.SRSSecretFile())
+		var secrets [][]byte
+		if cfg.SRS.SecretFile != "" {
+			secrets, err = srs.LoadSecrets(cfg.SRS.SecretFile)
+		} else {
+			secrets, err = srs.LoadStateSecrets(ctx, st) // shared by every node
+		}
 		if err != nil {
 			return fail(err)
 		}
@@ -231,11 +244,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.MDA.SetSRS(rw)
 	}
 
-	signer, err := dkim.LoadSigner(filepath.Join(cfg.DataDir, "dkim"))
+	signer, err := dkim.LoadStateSigner(ctx, st)
 	if err != nil {
 		return fail(err)
 	}
-	outbound := &signingQueue{q: q, signer: signer}
+	outbound := &signingQueue{q: q}
+	outbound.signer.Store(signer)
+	a.outbound = outbound
 
 	rates := smtpserver.NewRates(cfg.Limits, nil) // shared by the SMTP services
 	checker := checks.New(checks.Options{
@@ -442,6 +457,8 @@ func (a *App) Start() error {
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.dailyTLSReports(ctx) }()
 	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.reloadKeysEvery(ctx, keysReload) }()
 	for _, s := range a.services {
 		for _, l := range s.listeners {
 			a.wg.Add(1)
@@ -506,6 +523,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if err := a.Queue.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
 	}
+	if a.TLSReports != nil { // the sessions counted survive the restart
+		a.flushTLSReports(context.WithoutCancel(ctx))
+	}
 	a.closeSources()
 	a.closeQueueManager()
 	if err := a.Store.Close(); err != nil {
@@ -518,12 +538,12 @@ func (a *App) Shutdown(ctx context.Context) error {
 // enters the queue, so it is signed exactly once whatever the retries.
 type signingQueue struct {
 	q      *queue.Queue
-	signer *dkim.Signer
+	signer atomic.Pointer[dkim.Signer] // replaced by ReloadKeys
 }
 
 func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
 	if env.Authenticated != "" && env.From != "" {
-		signed, err := s.signer.Sign("", content) // the From header's domain (DMARC alignment)
+		signed, err := s.signer.Load().Sign("", content) // the From header's domain (DMARC alignment)
 		if err != nil {
 			return "", fmt.Errorf("dkim: %w", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -126,9 +127,10 @@ func TestForwardWithSRS(t *testing.T) {
 		len(out.rcpts) != 1 || out.rcpts[0] != "bob@remote.test" || !strings.Contains(out.data, "Subject: forwarded") {
 		t.Fatalf("forwarded as MAIL FROM:<%s> RCPT %v", out.from, out.rcpts)
 	}
-	st, err := os.Stat(cfg.SRSSecretFile())
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("SRS secret file: %v, %v", st, err)
+	// The secret was generated into the store (every node shares it),
+	// not into data_dir.
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "srs", "secret")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("SRS secret file in data_dir: %v", err)
 	}
 
 	// remote.test bounces: null sender, to the SRS address, through our port 25.
@@ -142,7 +144,7 @@ func TestForwardWithSRS(t *testing.T) {
 	}
 
 	// Forged (user changed) and expired (signed with our secret 30 days ago).
-	secrets, err := srs.LoadSecrets(cfg.SRSSecretFile())
+	secrets, err := srs.LoadStateSecrets(ctx, a.Store)
 	if err != nil {
 		t.Fatal(err)
 	}

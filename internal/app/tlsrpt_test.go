@@ -1,8 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"compress/gzip"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -22,12 +26,9 @@ import (
 // TLS-Required: No; a domain without the record gets nothing.
 func TestTLSReportSent(t *testing.T) {
 	sk, port := startSink(t)
-	dnsSrv := dnstest.Start(t, dnstest.Zone{
-		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
-		"mx.remote.test":         {A: []string{"127.0.0.1"}},
-		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
-		"quiet.test":             {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
-	})
+	zone := reportZone()
+	zone["quiet.test"] = dnstest.Records{MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}}
+	dnsSrv := dnstest.Start(t, zone)
 	var cfg *config.Config
 	a := startAppWith(t, "kate@example.test", func(c *config.Config) {
 		c.DNS.Servers = []string{dnsSrv.Addr()}
@@ -37,7 +38,21 @@ func TestTLSReportSent(t *testing.T) {
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
 	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test", Result: "certificate-expired"})
 	a.TLSReports.Add(tlsrpt.Session{Domain: "quiet.test", PolicyType: tlsrpt.PolicyNotFound, MXHost: "mx.remote.test"})
-	a.sendTLSReports(t.Context(), time.Now())
+	// The counts go to the store (they survive a restart) …
+	ctx := t.Context()
+	a.flushTLSReports(ctx)
+	if names, err := a.Store.ListState(ctx, tlsCountsPrefix); err != nil || len(names) != 1 {
+		t.Fatalf("counts in the store: %q, %v", names, err)
+	}
+	// … where another node of the store has put its own.
+	other := tlsrpt.NewRecorder(nil)
+	other.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	for day, data := range other.Drain() {
+		if err := a.Store.PutState(ctx, tlsCountsPrefix+day+"/other-1", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.sendTLSReports(ctx, time.Now())
 	got := sk.next(t)
 	if got.from != "postmaster@mx.example.test" || len(got.rcpts) != 1 || got.rcpts[0] != "tls-reports@remote.test" {
 		t.Fatalf("report sent from %s to %v", got.from, got.rcpts)
@@ -48,6 +63,18 @@ func TestTLSReportSent(t *testing.T) {
 			t.Fatalf("report lacks %q:\n%s", want, got.data)
 		}
 	}
+	// The report adds up both nodes' sessions.
+	rep := reportOf(t, got.data)
+	if len(rep.Policies) != 1 || rep.Policies[0].Summary != (tlsrpt.Summary{Success: 2, Failure: 1}) {
+		t.Fatalf("report policies %+v, want 2 successes (one per node) and 1 failure", rep.Policies)
+	}
+	// The day is claimed and its counts gone: sending again (as another
+	// node would) sends nothing.
+	if names, _ := a.Store.ListState(ctx, tlsCountsPrefix); len(names) != 0 {
+		t.Fatalf("counts left after the report: %q", names)
+	}
+	a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	a.sendTLSReports(ctx, time.Now())
 	// Everything queued by sendTLSReports has left the queue: only the
 	// one report arrived.
 	for i := 0; ; i++ {
@@ -130,5 +157,80 @@ func TestTLSReportPostedHTTPS(t *testing.T) {
 	}
 	if got := sk.next(t); len(got.rcpts) != 1 || got.rcpts[0] != "tls-reports@remote.test" || !strings.Contains(got.data, p.report.ReportID) {
 		t.Fatalf("mailto copy: %v", got.rcpts)
+	}
+}
+
+// TestTLSReportSurvivesRestart: sessions counted before a shutdown are in
+// the report the restarted server sends.
+func TestTLSReportSurvivesRestart(t *testing.T) {
+	sk, port := startSink(t)
+	dnsSrv := dnstest.Start(t, reportZone())
+	cfg := config.Default()
+	cfg.Hostname = "mx.example.test"
+	cfg.DataDir = t.TempDir()
+	cfg.Listen = config.Listen{}
+	cfg.DNS.Servers = []string{dnsSrv.Addr()}
+	cfg.Delivery.RemotePort = port
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	start := func() *App {
+		a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a := start()
+	for range 3 {
+		a.TLSReports.Add(tlsrpt.Session{Domain: "remote.test", PolicyType: tlsrpt.PolicySTS, MXHost: "mx.remote.test"})
+	}
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a = start()
+	defer a.Shutdown(context.WithoutCancel(ctx))
+	a.sendTLSReports(ctx, time.Now())
+	got := sk.next(t)
+	if !strings.Contains(got.data, "TLS-Report-Domain: remote.test\r\n") {
+		t.Fatalf("no report after the restart:\n%s", got.data)
+	}
+	if rep := reportOf(t, got.data); len(rep.Policies) != 1 || rep.Policies[0].Summary.Success != 3 {
+		t.Fatalf("report after the restart: %+v, want the 3 sessions counted before it", rep.Policies)
+	}
+}
+
+// reportOf decodes the gzipped JSON report of a report mail.
+func reportOf(t *testing.T, msg string) tlsrpt.Report {
+	t.Helper()
+	_, att, _ := strings.Cut(msg, "Content-Type: application/tlsrpt+gzip")
+	_, att, _ = strings.Cut(att, "\r\n\r\n")
+	att, _, _ = strings.Cut(att, "\r\n--")
+	gz, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(att, "\r\n", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep tlsrpt.Report
+	if err := json.NewDecoder(zr).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// reportZone: remote.test's MX is the sink on 127.0.0.1 and its
+// _smtp._tls record asks for reports by mail.
+func reportZone() dnstest.Zone {
+	return dnstest.Zone{
+		"remote.test":            {MX: []dnstest.MX{{Host: "mx.remote.test", Pref: 10}}},
+		"mx.remote.test":         {A: []string{"127.0.0.1"}},
+		"_smtp._tls.remote.test": {TXT: []string{"v=TLSRPTv1; rua=mailto:tls-reports@remote.test"}},
 	}
 }

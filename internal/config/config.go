@@ -66,26 +66,12 @@ type SRS struct {
 	// domains and accepts bounces to the rewritten addresses.
 	Enabled bool `toml:"enabled"`
 	// SecretFile holds the secrets, one per line (the first signs, all
-	// verify); "" is data_dir/srs/secret, generated at first start.
-	// Several nodes of one domain share one file.
+	// verify); "" keeps them in the store (generated at first start,
+	// shared by every node; an older data_dir/srs/secret is imported).
 	SecretFile string `toml:"secret_file"`
 	// MaxAgeDays is how long a rewritten address accepts bounces.
 	MaxAgeDays int `toml:"max_age_days"`
 }
-
-// SRSSecretFile returns the secrets file, resolving the default.
-func (c *Config) SRSSecretFile() string {
-	if c.SRS.SecretFile != "" {
-		return c.SRS.SecretFile
-	}
-	return filepath.Join(c.DataDir, "srs", "secret")
-}
-
-// MTASTSCacheFile is where recipient domains' MTA-STS policies are kept.
-func (c *Config) MTASTSCacheFile() string { return filepath.Join(c.DataDir, "mtasts", "policies.json") }
-
-// ACMEDir is where the ACME keys and certificate are kept.
-func (c *Config) ACMEDir() string { return filepath.Join(c.DataDir, "acme") }
 
 // Listen lists the addresses ("ip:port") of each service. An empty list
 // disables the service.

@@ -102,18 +102,17 @@ func validLabel(s string) bool {
 	return true
 }
 
-// Keygen creates a key for domain and selector, writes it to
-// dir/<domain>/<selector>.<algo>.key (never overwriting an existing file)
-// and returns the DNS record to publish, as a zone-file line.
-func Keygen(dir, domain, selector, algo string) (record string, err error) {
+// newKey creates a key for domain and selector and returns it with its
+// PKCS #8 PEM encoding and its file name, <selector>.<algo>.key.
+func newKey(domain, selector, algo string) (Key, []byte, string, error) {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	selector = strings.ToLower(selector)
 	a, err := normAlgo(algo)
 	if err != nil {
-		return "", err
+		return Key{}, nil, "", err
 	}
 	if !validLabel(domain) || !validLabel(selector) || strings.Contains(selector, ".") {
-		return "", fmt.Errorf("dkim: invalid domain %q or selector %q", domain, selector)
+		return Key{}, nil, "", fmt.Errorf("dkim: invalid domain %q or selector %q", domain, selector)
 	}
 	var signer crypto.Signer
 	switch a {
@@ -123,22 +122,34 @@ func Keygen(dir, domain, selector, algo string) (record string, err error) {
 		signer, err = rsa.GenerateKey(rand.Reader, rsaBits)
 	}
 	if err != nil {
-		return "", fmt.Errorf("dkim: generating key: %w", err)
+		return Key{}, nil, "", fmt.Errorf("dkim: generating key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
-		return "", fmt.Errorf("dkim: encoding key: %w", err)
+		return Key{}, nil, "", fmt.Errorf("dkim: encoding key: %w", err)
 	}
-	ddir := filepath.Join(dir, domain)
+	k := Key{Domain: domain, Selector: selector, Algo: a, signer: signer}
+	return k, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), selector + "." + a + ".key", nil
+}
+
+// Keygen creates a key for domain and selector, writes it to
+// dir/<domain>/<selector>.<algo>.key (never overwriting an existing file)
+// and returns the DNS record to publish, as a zone-file line.
+func Keygen(dir, domain, selector, algo string) (record string, err error) {
+	k, data, file, err := newKey(domain, selector, algo)
+	if err != nil {
+		return "", err
+	}
+	ddir := filepath.Join(dir, k.Domain)
 	if err := os.MkdirAll(ddir, 0o700); err != nil {
 		return "", fmt.Errorf("dkim: %w", err)
 	}
-	path := filepath.Join(ddir, selector+"."+a+".key")
+	path := filepath.Join(ddir, file)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("dkim: %w", err)
 	}
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(path)
 		return "", fmt.Errorf("dkim: writing %s: %w", path, err)
@@ -147,7 +158,7 @@ func Keygen(dir, domain, selector, algo string) (record string, err error) {
 		os.Remove(path)
 		return "", fmt.Errorf("dkim: writing %s: %w", path, err)
 	}
-	return Key{Domain: domain, Selector: selector, Algo: a, signer: signer}.Record(), nil
+	return k.Record(), nil
 }
 
 // Signer signs messages with the keys found in a directory.
@@ -158,12 +169,30 @@ type Signer struct {
 // LoadSigner loads every key under dir. A missing dir means no keys.
 func LoadSigner(dir string) (*Signer, error) {
 	s := &Signer{keys: map[string][]Key{}}
+	err := walkDir(dir, func(path, domain, file string) error {
+		sel, algo, _ := strings.Cut(strings.TrimSuffix(file, ".key"), ".")
+		k, err := loadKey(path, domain, sel, algo)
+		if err == nil {
+			s.keys[k.Domain] = append(s.keys[k.Domain], k)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.sort()
+	return s, nil
+}
+
+// walkDir calls fn for each key file dir/<domain>/<selector>.<algo>.key
+// with the domain in lower case; a missing dir has none.
+func walkDir(dir string, fn func(path, domain, file string) error) error {
 	domains, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
+		return nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+		return fmt.Errorf("dkim: %w", err)
 	}
 	for _, d := range domains {
 		if !d.IsDir() {
@@ -171,26 +200,24 @@ func LoadSigner(dir string) (*Signer, error) {
 		}
 		files, err := os.ReadDir(filepath.Join(dir, d.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("dkim: %w", err)
+			return fmt.Errorf("dkim: %w", err)
 		}
 		for _, f := range files {
 			name, ok := strings.CutSuffix(f.Name(), ".key")
-			if !ok || f.IsDir() {
+			if !ok || f.IsDir() || !strings.Contains(name, ".") {
 				continue
 			}
-			sel, algo, ok := strings.Cut(name, ".")
-			if !ok {
-				continue
+			if err := fn(filepath.Join(dir, d.Name(), f.Name()), strings.ToLower(d.Name()), f.Name()); err != nil {
+				return err
 			}
-			path := filepath.Join(dir, d.Name(), f.Name())
-			k, err := loadKey(path, strings.ToLower(d.Name()), sel, algo)
-			if err != nil {
-				return nil, err
-			}
-			s.keys[k.Domain] = append(s.keys[k.Domain], k)
 		}
 	}
-	// Ed25519 first, then RSA, each by selector: a stable signing order.
+	return nil
+}
+
+// sort puts Ed25519 first, then RSA, each by selector: a stable signing
+// order.
+func (s *Signer) sort() {
 	for _, ks := range s.keys {
 		slices.SortFunc(ks, func(a, b Key) int {
 			if a.Algo != b.Algo {
@@ -199,17 +226,21 @@ func LoadSigner(dir string) (*Signer, error) {
 			return strings.Compare(a.Selector, b.Selector)
 		})
 	}
-	return s, nil
 }
 
 func loadKey(path, domain, selector, algo string) (Key, error) {
-	a, err := normAlgo(algo)
-	if err != nil {
-		return Key{}, fmt.Errorf("dkim: %s: %w", path, err)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Key{}, fmt.Errorf("dkim: %w", err)
+	}
+	return parseKey(path, data, domain, selector, algo)
+}
+
+// parseKey reads a PEM key; path names it in errors.
+func parseKey(path string, data []byte, domain, selector, algo string) (Key, error) {
+	a, err := normAlgo(algo)
+	if err != nil {
+		return Key{}, fmt.Errorf("dkim: %s: %w", path, err)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil {

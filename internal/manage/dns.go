@@ -11,6 +11,7 @@ import (
 
 	mdns "github.com/miekg/dns"
 
+	"pochta/internal/acmecert"
 	"pochta/internal/dane"
 	"pochta/internal/dkim"
 	"pochta/internal/dns"
@@ -77,11 +78,12 @@ func (m *Manager) tlsaRecord() string {
 	if certFile == "" {
 		certFile = filepath.Join(cfg.DataDir, "tls", "selfsigned.crt")
 	}
-	if cfg.TLS.ACME { // what port 25 serves once ACME has a certificate
-		certFile = filepath.Join(cfg.ACMEDir(), "cert.pem")
-	}
 	head := "; DANE (RFC 7672), only in a DNSSEC-signed zone, and only while the key is kept.\n"
 	data, err := os.ReadFile(certFile)
+	if cfg.TLS.ACME { // what port 25 serves once ACME has a certificate, kept in the store
+		certFile = "the store's ACME certificate"
+		data, err = m.Store.GetState(context.Background(), acmecert.StatePrefix+"cert.pem")
+	}
 	if err != nil {
 		return head + "; (no certificate yet: start pochta once)\n"
 	}

@@ -277,23 +277,22 @@ func (m *Manager) Queue(ctx context.Context) (queue.Manager, error) {
 	return queue.FileManager(filepath.Join(m.Config.DataDir, "queue")), nil
 }
 
-// DKIMKeygen creates a DKIM key for domain and returns its DNS record; a
-// running server signs with it after a restart.
+// DKIMKeygen creates a DKIM key for domain in the store and returns its
+// DNS record; every running node signs with it within a minute (at once
+// on SIGHUP).
 func (m *Manager) DKIMKeygen(domain, selector, algo string) (string, error) {
 	d, err := NormDomain(domain)
 	if err != nil {
 		return "", err
 	}
-	return dkim.Keygen(m.dkimDir(), d, selector, algo)
+	return dkim.KeygenState(context.Background(), m.Store, d, selector, algo)
 }
 
-// DKIMKeys lists the DKIM keys in data_dir.
+// DKIMKeys lists the DKIM keys in the store.
 func (m *Manager) DKIMKeys() ([]dkim.Key, error) {
-	signer, err := dkim.LoadSigner(m.dkimDir())
+	signer, err := dkim.LoadStateSigner(context.Background(), m.Store)
 	if err != nil {
 		return nil, err
 	}
 	return signer.Keys(), nil
 }
-
-func (m *Manager) dkimDir() string { return filepath.Join(m.Config.DataDir, "dkim") }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"pochta/internal/dns"
+	"pochta/internal/store"
 	"pochta/internal/tlscert"
 )
 
@@ -53,7 +54,14 @@ type Options struct {
 	// them remembered for max_age) and for `pochta tls status` ("" =
 	// memory only).
 	CacheFile string
+	// State, when set, keeps them instead, as StateName in the store's
+	// server state, so that every node of a store starts with them.
+	State store.ServerState
 }
+
+// StateName is where a Finder with Options.State keeps its policies
+// (the cache file's JSON).
+const StateName = "mtasts/policies.json"
 
 // Finder finds, caches and refreshes recipient domains' policies
 // (RFC 8461 §3, §5.1). It is safe for concurrent use.
@@ -92,9 +100,20 @@ func NewFinder(opts Options) *Finder {
 		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Finder{opts: opts, log: log, cache: map[string]cached{}, failed: map[string]time.Time{}}
-	if opts.CacheFile != "" {
-		entries, err := ReadCache(opts.CacheFile)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if opts.CacheFile != "" || opts.State != nil {
+		var entries []CacheEntry
+		var err error
+		if opts.State != nil {
+			var data []byte
+			if data, err = opts.State.GetState(context.Background(), StateName); err == nil {
+				entries, err = ParseCache(data, StateName)
+			} else if errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+		} else if entries, err = ReadCache(opts.CacheFile); errors.Is(err, os.ErrNotExist) {
+			err = nil
+		}
+		if err != nil {
 			log.Warn("mta-sts: policy cache unreadable, starting empty", "file", opts.CacheFile, "err", err)
 		}
 		for _, e := range entries {
@@ -279,7 +298,7 @@ type CacheEntry struct {
 // save writes the cache file; f.mu is held. A failure is only logged:
 // the policies still apply from memory.
 func (f *Finder) save() {
-	if f.opts.CacheFile == "" {
+	if f.opts.CacheFile == "" && f.opts.State == nil {
 		return
 	}
 	entries := make([]CacheEntry, 0, len(f.cache))
@@ -288,7 +307,11 @@ func (f *Finder) save() {
 	}
 	slices.SortFunc(entries, func(a, b CacheEntry) int { return strings.Compare(a.Domain, b.Domain) })
 	data, err := json.MarshalIndent(entries, "", "\t")
-	if err == nil {
+	if err == nil && f.opts.State != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), f.opts.Timeout)
+		err = f.opts.State.PutState(ctx, StateName, data)
+		cancel()
+	} else if err == nil {
 		if err = os.MkdirAll(filepath.Dir(f.opts.CacheFile), 0o700); err == nil {
 			err = tlscert.WriteFile(f.opts.CacheFile, data, 0o600)
 		}
@@ -304,9 +327,15 @@ func ReadCache(path string) ([]CacheEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseCache(data, path)
+}
+
+// ParseCache reads a Finder's cache (the file's or StateName's JSON);
+// from names it in errors.
+func ParseCache(data []byte, from string) ([]CacheEntry, error) {
 	var entries []CacheEntry
 	if err := json.Unmarshal(data, &entries); err != nil {
-		return nil, fmt.Errorf("mta-sts: %s: %w", path, err)
+		return nil, fmt.Errorf("mta-sts: %s: %w", from, err)
 	}
 	return entries, nil
 }

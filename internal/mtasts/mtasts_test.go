@@ -17,6 +17,7 @@ import (
 	"pochta/internal/dns"
 	"pochta/internal/dnstest"
 	"pochta/internal/mtasts"
+	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
 )
 
@@ -130,6 +131,19 @@ func TestFinderCache(t *testing.T) {
 	if m := mode(); m != "testing" || mode() != "testing" || fetches.Load() != 1 {
 		t.Fatalf("mode %s, %d fetches", m, fetches.Load())
 	}
+	// A node keeping its cache in the store: a node started later on the
+	// same store has the policy without fetching it.
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stateOpts := opts
+	stateOpts.CacheFile, stateOpts.State = "", st
+	if p := mtasts.NewFinder(stateOpts).Find(ctx, "example.org"); p == nil || p.Mode != "testing" || fetches.Load() != 2 {
+		t.Fatalf("node with the store's cache: %+v, %d fetches", p, fetches.Load())
+	}
+	fetches.Store(1)
 	// New id: refetched.
 	body.Store("version: STSv1\nmode: enforce\nmx: a.example.org\nmax_age: 3600\n")
 	d.Set("_mta-sts.example.org", dnstest.Records{TXT: []string{"v=STSv1; id=two"}})
@@ -163,6 +177,16 @@ func TestFinderCache(t *testing.T) {
 	}
 	if e, err := mtasts.ReadCache(opts.CacheFile); err != nil || len(e) != 1 || e[0].Domain != "example.org" || e[0].ID != "two" {
 		t.Fatalf("cache file: %+v %v", e, err)
+	}
+	// The node on the store restarts: the policy it fetched (id one) is
+	// still known, though the record is gone.
+	if p := mtasts.NewFinder(stateOpts).Find(ctx, "example.org"); p == nil || p.Mode != "testing" {
+		t.Fatalf("after restart with the store's cache: %+v", p)
+	}
+	if data, err := st.GetState(ctx, mtasts.StateName); err != nil {
+		t.Fatal(err)
+	} else if e, err := mtasts.ParseCache(data, mtasts.StateName); err != nil || len(e) != 1 || e[0].ID != "one" {
+		t.Fatalf("store's cache: %+v %v", e, err)
 	}
 	// … until max_age has passed.
 	now = now.Add(2 * time.Hour)

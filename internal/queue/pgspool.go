@@ -122,13 +122,9 @@ type pgSpool struct {
 
 // openPGSpool connects to url (its own pool) and migrates the schema.
 func openPGSpool(ctx context.Context, url string, lease time.Duration, log *slog.Logger, now func() time.Time) (*pgSpool, error) {
-	pool, err := pgxpool.New(ctx, url)
+	pool, err := openPool(ctx, url)
 	if err != nil {
 		return nil, err
-	}
-	if err := migratePG(ctx, pool); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {

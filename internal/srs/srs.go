@@ -236,6 +236,12 @@ func LoadSecrets(path string) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("srs secret: %w", err)
 	}
+	return parseSecrets(b, path)
+}
+
+// parseSecrets reads one secret per non-empty line; from names the
+// source in errors.
+func parseSecrets(b []byte, from string) ([][]byte, error) {
 	var out [][]byte
 	for _, line := range strings.Split(string(b), "\n") {
 		if line = strings.TrimSpace(line); line != "" {
@@ -243,18 +249,23 @@ func LoadSecrets(path string) ([][]byte, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("srs secret: %s holds no secret", path)
+		return nil, fmt.Errorf("srs secret: %s holds no secret", from)
 	}
 	return out, nil
+}
+
+// newSecret is a random secret line.
+func newSecret() []byte {
+	raw := make([]byte, 32)
+	rand.Read(raw) // crypto/rand never fails on Linux
+	return []byte(base64.RawStdEncoding.EncodeToString(raw) + "\n")
 }
 
 func create(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw) // crypto/rand never fails on Linux
-	secret := []byte(base64.RawStdEncoding.EncodeToString(raw) + "\n")
+	secret := newSecret()
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {

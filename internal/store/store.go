@@ -400,6 +400,25 @@ type SpamStore interface {
 	TrainSpam(ctx context.Context, accountID int64, tokens []string, spam, undo bool) error
 }
 
+// ServerState keeps named values of server-wide state that every node of
+// a store must share and that must survive a restart: DKIM keys, the SRS
+// secret, the ACME account key and certificate, TLS-RPT counts, the
+// MTA-STS policy cache. Names are slash-separated paths ("dkim/example.org/
+// sel.ed25519.key"), at most 255 bytes; values at most 1 MiB.
+type ServerState interface {
+	// GetState returns the value stored under name, or ErrNotFound.
+	GetState(ctx context.Context, name string) ([]byte, error)
+	// PutState stores value under name, replacing any earlier value.
+	PutState(ctx context.Context, name string, value []byte) error
+	// AddState stores value under name only when name is free, else
+	// ErrExists: one node wins a race to create (or claim) a name.
+	AddState(ctx context.Context, name string, value []byte) error
+	// DeleteState removes name; a missing name is no error.
+	DeleteState(ctx context.Context, name string) error
+	// ListState returns the names that start with prefix, sorted.
+	ListState(ctx context.Context, prefix string) ([]string, error)
+}
+
 // Store is a complete backend.
 type Store interface {
 	Directory
@@ -426,6 +445,7 @@ type Backend interface {
 	Emails
 	Pinger
 	Importer
+	ServerState
 	AccountFlagStore
 	WebSessions
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime/multipart"
@@ -106,8 +107,20 @@ func NewRecorder(now func() time.Time) *Recorder {
 func (r *Recorder) Add(s Session) {
 	day := r.now().UTC().Format(time.DateOnly)
 	domain := strings.ToLower(s.Domain)
+	pr := PolicyResult{Policy: PolicyDesc{Type: s.PolicyType, String: s.PolicyStrings, Domain: domain, MXHost: s.MXPatterns}}
+	if s.Result == "" {
+		pr.Summary.Success = 1
+	} else {
+		pr.Summary.Failure = 1
+		pr.FailureDetails = []Failure{{ResultType: s.Result, SendingIP: s.SendingIP, ReceivingMX: s.MXHost, ReceivingIP: s.ReceivingIP, Count: 1}}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.add(day, domain, pr)
+}
+
+// add adds the counts of pr to day's results for domain; r.mu is held.
+func (r *Recorder) add(day, domain string, in PolicyResult) {
 	doms := r.days[day]
 	if doms == nil {
 		doms = map[string][]*PolicyResult{}
@@ -116,29 +129,64 @@ func (r *Recorder) Add(s Session) {
 	if _, ok := doms[domain]; !ok && len(doms) >= maxDomains {
 		return
 	}
-	desc := PolicyDesc{Type: s.PolicyType, String: s.PolicyStrings, Domain: domain, MXHost: s.MXPatterns}
 	var pr *PolicyResult
 	for _, p := range doms[domain] {
-		if p.Policy.Type == desc.Type && slices.Equal(p.Policy.String, desc.String) {
+		if p.Policy.Type == in.Policy.Type && slices.Equal(p.Policy.String, in.Policy.String) {
 			pr = p
 		}
 	}
 	if pr == nil {
-		pr = &PolicyResult{Policy: desc}
+		pr = &PolicyResult{Policy: in.Policy}
 		doms[domain] = append(doms[domain], pr)
 	}
-	if s.Result == "" {
-		pr.Summary.Success++
-		return
+	pr.Summary.Success += in.Summary.Success
+	pr.Summary.Failure += in.Summary.Failure
+next:
+	for _, f := range in.FailureDetails {
+		for i, g := range pr.FailureDetails {
+			if f.ResultType == g.ResultType && f.ReceivingMX == g.ReceivingMX && f.ReceivingIP == g.ReceivingIP && f.SendingIP == g.SendingIP {
+				pr.FailureDetails[i].Count += f.Count
+				continue next
+			}
+		}
+		pr.FailureDetails = append(pr.FailureDetails, f)
 	}
-	pr.Summary.Failure++
-	for i, f := range pr.FailureDetails {
-		if f.ResultType == s.Result && f.ReceivingMX == s.MXHost && f.ReceivingIP == s.ReceivingIP && f.SendingIP == s.SendingIP {
-			pr.FailureDetails[i].Count++
-			return
+}
+
+// Drain removes every day's counts and returns them by UTC day
+// (YYYY-MM-DD), each as JSON for Merge: what a node writes to its store
+// so that counts survive a restart and several nodes' counts add up.
+func (r *Recorder) Drain() map[string][]byte {
+	r.mu.Lock()
+	days := r.days
+	r.days = map[string]map[string][]*PolicyResult{}
+	r.mu.Unlock()
+	out := map[string][]byte{}
+	for day, doms := range days {
+		if data, err := json.Marshal(doms); err == nil && len(doms) > 0 {
+			out[day] = data
 		}
 	}
-	pr.FailureDetails = append(pr.FailureDetails, Failure{ResultType: s.Result, SendingIP: s.SendingIP, ReceivingMX: s.MXHost, ReceivingIP: s.ReceivingIP, Count: 1})
+	return out
+}
+
+// Merge adds the counts of one day that Drain returned.
+func (r *Recorder) Merge(day string, data []byte) error {
+	if _, err := time.Parse(time.DateOnly, day); err != nil {
+		return fmt.Errorf("tlsrpt: day %q: %w", day, err)
+	}
+	var doms map[string][]PolicyResult
+	if err := json.Unmarshal(data, &doms); err != nil {
+		return fmt.Errorf("tlsrpt: counts of %s: %w", day, err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for domain, prs := range doms {
+		for _, pr := range prs {
+			r.add(day, strings.ToLower(domain), pr)
+		}
+	}
+	return nil
 }
 
 // Take removes and returns the reports of the UTC day of day, one per

@@ -150,3 +150,41 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestDrainMerge: the counts two nodes drain add up in a third recorder
+// (what a report from the store sees), per day, policy and failure.
+func TestDrainMerge(t *testing.T) {
+	day := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return day }
+	a, b, sum := tlsrpt.NewRecorder(clock), tlsrpt.NewRecorder(clock), tlsrpt.NewRecorder(clock)
+	ok := tlsrpt.Session{Domain: "example.org", PolicyType: tlsrpt.PolicySTS, MXHost: "mx1.example.org"}
+	bad := ok
+	bad.Result = "certificate-expired"
+	a.Add(ok)
+	a.Add(bad)
+	b.Add(ok)
+	b.Add(bad)
+	b.Add(bad)
+	b.Add(tlsrpt.Session{Domain: "plain.test", PolicyType: tlsrpt.PolicyNotFound})
+	for _, r := range []*tlsrpt.Recorder{a, b} {
+		drained := r.Drain()
+		if len(drained) != 1 || drained["2026-12-01"] == nil {
+			t.Fatalf("drained %q", drained)
+		}
+		if err := sum.Merge("2026-12-01", drained["2026-12-01"]); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Drain()) != 0 || len(r.Take(day, "x", "y")) != 0 {
+			t.Fatal("counts left after Drain")
+		}
+	}
+	reps := sum.Take(day, "x", "y")
+	p := reps["example.org"].Policies
+	if len(reps) != 2 || len(p) != 1 || p[0].Summary != (tlsrpt.Summary{Success: 2, Failure: 3}) ||
+		len(p[0].FailureDetails) != 1 || p[0].FailureDetails[0].Count != 3 {
+		t.Fatalf("merged reports %+v", reps)
+	}
+	if err := sum.Merge("not a day", []byte("{}")); err == nil {
+		t.Fatal("Merge accepted a bad day")
+	}
+}

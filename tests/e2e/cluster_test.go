@@ -59,6 +59,7 @@ type smtpSink struct {
 	mu       sync.Mutex
 	got      map[string]int
 	from     map[string]string // Subject -> IP of the last node that delivered it
+	msgs     map[string][]byte // Subject -> the last message with it
 	hold     bool
 	held     chan string   // the IP of a held delivery
 	released chan struct{} // closed to let held deliveries go (with a 451)
@@ -66,7 +67,7 @@ type smtpSink struct {
 
 func startSink(t *testing.T, ip string) *smtpSink {
 	t.Helper()
-	s := &smtpSink{got: map[string]int{}, from: map[string]string{}, held: make(chan string, 4), released: make(chan struct{})}
+	s := &smtpSink{got: map[string]int{}, from: map[string]string{}, msgs: map[string][]byte{}, held: make(chan string, 4), released: make(chan struct{})}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +128,7 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	ss.s.mu.Lock()
 	ss.s.got[string(m[1])]++
 	ss.s.from[string(m[1])] = ss.ip
+	ss.s.msgs[string(m[1])] = b
 	ss.s.mu.Unlock()
 	return nil
 }
@@ -165,6 +167,8 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("the remote server got the message %d times, want 1", n)
 		}
 	})
+
+	t.Run("DKIMKeyOfNodeA", func(t *testing.T) { clusterDKIM(t, c) })
 
 	t.Run("LeaseHolderKilled", func(t *testing.T) {
 		c.sink.mu.Lock()

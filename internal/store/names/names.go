@@ -225,3 +225,19 @@ func Address(addr string) (string, string, error) {
 	}
 	return addr, dom, nil
 }
+
+// MaxStateValue bounds a store.ServerState value.
+const MaxStateValue = 1 << 20
+
+// CheckState refuses a store.ServerState name that is empty, longer than
+// 255 bytes, not UTF-8 or holds control characters, and a value over
+// MaxStateValue.
+func CheckState(name string, value []byte) error {
+	if name == "" || len(name) > 255 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return fmt.Errorf("%w: bad state name %q", store.ErrInvalidName, Truncate(name))
+	}
+	if len(value) > MaxStateValue {
+		return fmt.Errorf("%w: state %q over %d bytes", store.ErrInvalidName, name, MaxStateValue)
+	}
+	return nil
+}

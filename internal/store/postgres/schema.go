@@ -167,6 +167,14 @@ CREATE TABLE spam_tokens (
 	`
 CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
 `,
+	// 3: named server state every node shares (store.ServerState), as
+	// store/sqlite's migration 11.
+	`
+CREATE TABLE IF NOT EXISTS server_state (
+	name  TEXT COLLATE "C" PRIMARY KEY,
+	value BYTEA NOT NULL
+);
+`,
 	// 4 (number assigned for this round): JMAP identities (store.Emails),
 	// as store/sqlite's migration 12: Email ids kept by a move, also on
 	// expunge tombstones, threads and their keys. Existing messages get

@@ -184,6 +184,15 @@ CREATE TABLE IF NOT EXISTS spam_tokens (
 	`
 CREATE INDEX IF NOT EXISTS messages_date ON messages(mailbox_id, internal_date, uid) WHERE deleted = 0;
 `,
+	// 11: named server state every node shares (store.ServerState): DKIM
+	// keys, the SRS secret, ACME keys and certificates, TLS-RPT counts,
+	// the MTA-STS policy cache.
+	`
+CREATE TABLE IF NOT EXISTS server_state (
+	name  TEXT PRIMARY KEY,
+	value BLOB NOT NULL
+) WITHOUT ROWID;
+`,
 	// 12 (number assigned for this round): JMAP identities (store.Emails):
 	// each message's Email id, kept by a move (RFC 8621 §4.1.1), and its
 	// thread, both also on its expunge tombstone (RFC 8621 §3), with the keys

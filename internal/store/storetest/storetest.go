@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DateIndex", testDateIndex},
 		{"Emails", testEmails},
 		{"Importer", testImporter},
+		{"ServerState", testServerState},
 		{"AccountFlags", testAccountFlags},
 		{"WebSessions", testWebSessions},
 	}
