@@ -163,6 +163,11 @@ func (c *cli) user(sub string, args []string) error {
 		case "disable", "enable":
 			return m.SetDisabled(ctx, pos[0], sub == "disable")
 		case "add", "passwd":
+			if sub == "add" { // a clear error before the password is asked for
+				if _, err := m.CheckNewAccount(ctx, pos[0]); err != nil {
+					return err
+				}
+			}
 			pw, err := c.readPassword(*stdin)
 			if err != nil {
 				return err

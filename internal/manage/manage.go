@@ -118,16 +118,27 @@ func (m *Manager) SetCatchAll(ctx context.Context, domain, address string) error
 	return m.Store.SetCatchAll(ctx, d, a)
 }
 
-// AddAccount creates an account in a served domain with password, or a
-// generated one when password is ""; it returns the generated password
-// ("" when one was given).
-func (m *Manager) AddAccount(ctx context.Context, address, password string, admin bool) (string, error) {
+// CheckNewAccount says whether address can become an account here (a
+// valid address in a served domain), before anything is asked or
+// written; it returns the address normalised.
+func (m *Manager) CheckNewAccount(ctx context.Context, address string) (string, error) {
 	addr, err := NormAddress(address)
 	if err != nil {
 		return "", err
 	}
 	if _, err := m.Store.GetDomain(ctx, envelope.Domain(addr)); errors.Is(err, store.ErrNotFound) {
 		return "", fmt.Errorf("domain %s is not served here; add it first: pochta domain add %s", envelope.Domain(addr), envelope.Domain(addr))
+	}
+	return addr, nil
+}
+
+// AddAccount creates an account in a served domain with password, or a
+// generated one when password is ""; it returns the generated password
+// ("" when one was given).
+func (m *Manager) AddAccount(ctx context.Context, address, password string, admin bool) (string, error) {
+	addr, err := m.CheckNewAccount(ctx, address)
+	if err != nil {
+		return "", err
 	}
 	pw, generated, hash, err := hashPassword(password)
 	if err != nil {

@@ -175,7 +175,7 @@ CREATE TABLE IF NOT EXISTS server_state (
 	value BYTEA NOT NULL
 );
 `,
-	// 4 (number assigned for this round): JMAP identities (store.Emails),
+	// 4: JMAP identities (store.Emails),
 	// as store/sqlite's migration 12: Email ids kept by a move, also on
 	// expunge tombstones, threads and their keys. Existing messages get
 	// ids made of mailbox and UID, each its own thread; the sequence
@@ -198,7 +198,7 @@ CREATE TABLE thread_keys (
 CREATE SEQUENCE email_ids;
 SELECT setval('email_ids', GREATEST(1, (SELECT max(email_id) FROM messages), (SELECT max(email_id) FROM expunged)));
 `,
-	// 6: the accounts' administrative flags (store.AccountFlagStore):
+	// 5: the accounts' administrative flags (store.AccountFlagStore):
 	// admin (the web admin) and disabled (no login anywhere). A table of
 	// its own, created IF NOT EXISTS, keeps the migration one statement
 	// that the downgrade tests can skip.
@@ -209,8 +209,8 @@ CREATE TABLE IF NOT EXISTS account_flags (
 	disabled   INTEGER NOT NULL DEFAULT 0
 );
 `,
-	// 5 (webmail): browser sessions and webmail settings, as
-	// store/sqlite's migration 13.
+	// 6: the webmail's browser sessions and settings, as
+	// store/sqlite's migration 14.
 	`
 CREATE TABLE IF NOT EXISTS web_sessions (
 	id         TEXT PRIMARY KEY,

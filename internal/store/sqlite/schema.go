@@ -193,7 +193,7 @@ CREATE TABLE IF NOT EXISTS server_state (
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
 `,
-	// 12 (number assigned for this round): JMAP identities (store.Emails):
+	// 12: JMAP identities (store.Emails):
 	// each message's Email id, kept by a move (RFC 8621 §4.1.1), and its
 	// thread, both also on its expunge tombstone (RFC 8621 §3), with the keys
 	// (Message-ID, references, base subject) threads are found by. Existing
@@ -217,7 +217,7 @@ CREATE TABLE IF NOT EXISTS thread_keys (
 INSERT OR REPLACE INTO meta(key, value)
 	SELECT 'email_id', coalesce(max(id), 0) FROM (SELECT max(email_id) AS id FROM messages UNION ALL SELECT max(email_id) FROM expunged);
 `,
-	// 14: the accounts' administrative flags (store.AccountFlagStore):
+	// 13: the accounts' administrative flags (store.AccountFlagStore):
 	// admin (the web admin) and disabled (no login anywhere). A table of
 	// its own, created IF NOT EXISTS, keeps the migration one statement
 	// that the downgrade tests can skip.
@@ -228,7 +228,7 @@ CREATE TABLE IF NOT EXISTS account_flags (
 	disabled   INTEGER NOT NULL DEFAULT 0
 );
 `,
-	// 13 (webmail): browser sessions (only a hash of the cookie's secret)
+	// 14: the webmail's browser sessions (only a hash of the cookie's secret)
 	// and each account's webmail settings (TOTP secret, signature,
 	// language). IF NOT EXISTS: the migration tests downgrade and migrate
 	// again.
