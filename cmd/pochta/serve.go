@@ -116,4 +116,11 @@ func (c *cli) printServices(a *app.App) {
 			fmt.Fprintf(c.stdout, "%-12s %s\n", n+":", addr)
 		}
 	}
+	// The addresses to open in a browser.
+	for _, scheme := range []string{"https", "http"} {
+		if l := addrs[scheme]; len(l) > 0 {
+			fmt.Fprintf(c.stdout, "%-12s %s://%s/\n%-12s %s://%s/admin/\n", "webmail:", scheme, l[0], "admin:", scheme, l[0])
+			break
+		}
+	}
 }
