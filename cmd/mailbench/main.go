@@ -121,7 +121,19 @@ func mustLoopback(addr string) {
 }
 
 func send(c *smtp.Client, from, to string, body []byte) error {
-	if err := c.Mail(from); err != nil {
+	// MAIL FROM without net/smtp's SMTPUTF8 parameter (which it adds
+	// whenever the server offers it): the messages are ASCII, and RFC 6531
+	// §3.4 says a client SHOULD NOT ask for SMTPUTF8 when nothing needs
+	// it — and a relay that kept the request could not pass the message to
+	// smtp-sink, which does not offer it.
+	id, err := c.Text.Cmd("MAIL FROM:<%s>", from)
+	if err != nil {
+		return err
+	}
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(250)
+	c.Text.EndResponse(id)
+	if err != nil {
 		return err
 	}
 	if err := c.Rcpt(to); err != nil {

@@ -176,6 +176,9 @@ func summarize(runs []run) []summary {
 				}
 			}
 		}
+		if s.Peer == "" {
+			s.Peer = "none" // ratio stays 0: a figure of pochta's alone
+		}
 		switch {
 		case s.Better == "higher" && s.PeerValue > 0:
 			s.Ratio = s.Pochta / s.PeerValue
@@ -249,7 +252,7 @@ func plotSMTP(sums []summary) string {
 			add(srv, v)
 		}
 	}
-	const pw, ph, ml, mt, mb, gap = 360.0, 260.0, 60.0, 40.0, 50.0, 40.0
+	const pw, ph, ml, mt, mb, gap = 360.0, 260.0, 60.0, 40.0, 50.0, 70.0
 	width := ml + float64(max(len(sizes), 1))*(pw+gap) + 100
 	height := mt + ph + mb
 	var b strings.Builder
