@@ -9,6 +9,17 @@
 //	mailbench -addr 127.0.0.1:2525 -to me@localhost -senders 50 -messages 2000
 //	mailbench idle -addr 127.0.0.1:143 -user u -pass p -conns 1000 -pid 1234
 //
+// Further modes, for scripts/bench: fill (a stopped pochta's mailbox with
+// many messages through the store), mbox (SELECT, FETCH and SEARCH timings
+// on a large mailbox), pop3 (POP3 retrieval rate), maildir (a Maildir to
+// import and serve), hash (pochta's argon2id hash of a password) and
+// report (medians, ratios, JSON and an SVG plot of the measurements).
+//
+//	mailbench fill -data-dir DIR -user big@localhost -messages 1000000
+//	mailbench mbox -addr 127.0.0.1:143 -user u -pass p -pid 1234
+//	mailbench pop3 -addr 127.0.0.1:110 -user pop%d@localhost -pass p -sessions 10
+//	mailbench report -in results.txt -json out.json -svg plot.svg
+//
 // Every line it prints is key=value pairs, for scripts/bench to collect.
 package main
 
@@ -26,9 +37,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "idle" {
-		runIdle(os.Args[2:])
-		return
+	if len(os.Args) > 1 {
+		sub := map[string]func([]string){
+			"idle": runIdle, "fill": runFill, "mbox": runMbox, "pop3": runPOP3,
+			"maildir": runMaildir, "hash": runHash, "report": runReport,
+		}
+		if f := sub[os.Args[1]]; f != nil {
+			f(os.Args[2:])
+			return
+		}
 	}
 	addr := flag.String("addr", "127.0.0.1:2525", "SMTP server (loopback only)")
 	to := flag.String("to", "me@localhost", "recipient")
@@ -104,7 +121,19 @@ func mustLoopback(addr string) {
 }
 
 func send(c *smtp.Client, from, to string, body []byte) error {
-	if err := c.Mail(from); err != nil {
+	// MAIL FROM without net/smtp's SMTPUTF8 parameter (which it adds
+	// whenever the server offers it): the messages are ASCII, and RFC 6531
+	// §3.4 says a client SHOULD NOT ask for SMTPUTF8 when nothing needs
+	// it — and a relay that kept the request could not pass the message to
+	// smtp-sink, which does not offer it.
+	id, err := c.Text.Cmd("MAIL FROM:<%s>", from)
+	if err != nil {
+		return err
+	}
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(250)
+	c.Text.EndResponse(id)
+	if err != nil {
 		return err
 	}
 	if err := c.Rcpt(to); err != nil {
