@@ -475,6 +475,12 @@ func TestJMAPUploadImportDownload(t *testing.T) {
 		t.Fatalf("download message: %d %q", code, body)
 	}
 	pdf := att[0].(map[string]any)
+	// Ids keep to RFC 8620 §1.2's alphabet (URL-safe base64 characters).
+	for _, id := range []any{created["id"], e["blobId"], pdf["blobId"], up["blobId"]} {
+		if s, _ := id.(string); s == "" || strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			t.Errorf("id %v outside RFC 8620's alphabet", id)
+		}
+	}
 	code, body, h := download(pdf["blobId"].(string), "a.pdf", "application/pdf")
 	if code != 200 || body != "%PDF-1.4\n" || h.Get("Content-Type") != "application/pdf" || !strings.Contains(h.Get("Content-Disposition"), "a.pdf") {
 		t.Fatalf("download part: %d %q %v", code, body, h)

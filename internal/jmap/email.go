@@ -254,7 +254,7 @@ func bodyPart(ref msgRef, p *part, props []string) map[string]any {
 			obj[k] = nilIfEmpty(p.PartID)
 		case "blobId":
 			if p.Sub == nil {
-				obj[k] = ref.blobID() + "." + p.PartID
+				obj[k] = ref.blobID() + "_" + p.PartID
 			} else {
 				obj[k] = nil
 			}

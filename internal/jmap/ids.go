@@ -30,12 +30,13 @@ func (r msgRef) blobID() string   { return "b" + strconv.FormatInt(r.Email, 10) 
 func (r msgRef) threadID() string { return "t" + strconv.FormatInt(r.Thread, 10) }
 
 // parseID reads an Email, blob or thread id with the given prefix; a blob
-// id may name a part after a dot ("b12.2").
+// id may name a part after an underscore ("b12_2": ids keep to the
+// URL-safe base64 alphabet, RFC 8620 §1.2).
 func parseID(id string, prefix byte) (n int64, part string, ok bool) {
 	if len(id) < 2 || id[0] != prefix {
 		return 0, "", false
 	}
-	num, part, hasPart := strings.Cut(id[1:], ".")
+	num, part, hasPart := strings.Cut(id[1:], "_")
 	if hasPart && (prefix != 'b' || part == "") {
 		return 0, "", false
 	}

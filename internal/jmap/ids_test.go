@@ -13,13 +13,14 @@ func TestParseID(t *testing.T) {
 	}{
 		{"e5", 'e', 5, "", true},
 		{"t123", 't', 123, "", true},
-		{"b7.1.2", 'b', 7, "1.2", true},
+		{"b7_2", 'b', 7, "2", true},
+		{"b7.2", 'b', 0, "", false}, // "." is not in the id alphabet
 		{"e05", 'e', 0, "", false},
 		{"e+5", 'e', 0, "", false},
 		{"e0", 'e', 0, "", false},
 		{"e", 'e', 0, "", false},
-		{"t5.1", 't', 0, "", false},
-		{"b7.", 'b', 0, "", false},
+		{"t5_1", 't', 0, "", false},
+		{"b7_", 'b', 0, "", false},
 		{"e12.5", 'e', 0, "", false}, // the old mailbox.uid form
 		{"x5", 'e', 0, "", false},
 	} {
