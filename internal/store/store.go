@@ -597,3 +597,36 @@ type WebSettings struct {
 	Signature  string
 	Language   string
 }
+
+// Upload is a blob a JMAP client uploaded (RFC 8620 §6.1), kept until it
+// expires whether or not an Email uses it.
+type Upload struct {
+	ID        string // "u" + 32 hex digits, unique in the store
+	AccountID int64
+	Type      string // media type the client gave
+	Size      int64
+	Created   time.Time
+	Expires   time.Time
+}
+
+// UploadLimits bound one PutUpload.
+type UploadLimits struct {
+	MaxSize int64         // the upload itself
+	MaxHeld int64         // all unexpired uploads of the account, this one included
+	TTL     time.Duration // from now to Expires
+}
+
+// Uploads keeps JMAP uploads in the store, so that every node sharing it
+// finds them and a restart keeps them.
+type Uploads interface {
+	// PutUpload streams r into a new upload. More than lim.MaxSize bytes:
+	// tooLarge, nothing kept. Beyond lim.MaxHeld: ErrOverQuota, nothing
+	// kept. An unknown account: ErrNotFound.
+	PutUpload(ctx context.Context, accountID int64, typ string, r io.Reader, lim UploadLimits) (up Upload, tooLarge bool, err error)
+	// GetUpload returns an unexpired upload of the account and its content
+	// (ErrNotFound otherwise).
+	GetUpload(ctx context.Context, accountID int64, id string) (Upload, []byte, error)
+	// RemoveExpiredUploads removes the uploads expired at now and says how
+	// many went.
+	RemoveExpiredUploads(ctx context.Context, now time.Time) (int, error)
+}

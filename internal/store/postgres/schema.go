@@ -227,6 +227,21 @@ CREATE TABLE IF NOT EXISTS web_settings (
 	language    TEXT NOT NULL DEFAULT ''
 );
 `,
+	// 7: JMAP uploads (store.Uploads), as store/sqlite's migration 16 but
+	// with the content in the row.
+	`
+CREATE TABLE IF NOT EXISTS uploads (
+	id         TEXT PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	type       TEXT NOT NULL,
+	size       BIGINT NOT NULL,
+	created    BIGINT NOT NULL,
+	expires    BIGINT NOT NULL,
+	data       BYTEA NOT NULL
+);
+CREATE INDEX IF NOT EXISTS uploads_account ON uploads(account_id, expires);
+CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
+`,
 }
 
 // migrate brings the schema to the newest version, in one transaction

@@ -256,6 +256,21 @@ CREATE TABLE IF NOT EXISTS web_settings (
 	`
 CREATE INDEX IF NOT EXISTS messages_blob ON messages(blob_id);
 `,
+	// 16: JMAP uploads (store.Uploads): a row per upload, its content in
+	// the file uploads/{id}; kept until expires (RFC 8620 §6.1). IF NOT
+	// EXISTS: the migration tests downgrade and migrate again.
+	`
+CREATE TABLE IF NOT EXISTS uploads (
+	id         TEXT PRIMARY KEY,
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	type       TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	created    INTEGER NOT NULL,
+	expires    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_account ON uploads(account_id, expires);
+CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ServerState", testServerState},
 		{"AccountFlags", testAccountFlags},
 		{"WebSessions", testWebSessions},
+		{"Uploads", testUploads},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

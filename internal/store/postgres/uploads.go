@@ -1,0 +1,92 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"pochta/internal/store"
+)
+
+// This file implements store.Uploads: each upload is a row with its
+// content (bytea), so that every node finds it and none keeps a file
+// (RFC 8620 §6.1: kept at least an hour).
+
+// PutUpload implements store.Uploads. A bytea value is sent whole, so the
+// content is read into memory (at most lim.MaxSize+1 bytes).
+func (s *Store) PutUpload(ctx context.Context, accountID int64, typ string, r io.Reader, lim store.UploadLimits) (store.Upload, bool, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return store.Upload{}, false, err
+	}
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, lim.MaxSize+1))
+	if err != nil || n > lim.MaxSize {
+		return store.Upload{}, n > lim.MaxSize, err
+	}
+	now := time.Now()
+	up := store.Upload{ID: "u" + hex.EncodeToString(b[:]), AccountID: accountID, Type: typ, Size: n,
+		Created: now.UTC(), Expires: now.Add(lim.TTL).UTC()}
+	err = s.write(ctx, func(tx *wtx, e *effects) error {
+		// FOR UPDATE: the cap holds across nodes uploading at once.
+		var one int
+		err := tx.QueryRowContext(bg, "SELECT 1 FROM accounts WHERE id = ? FOR UPDATE", accountID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
+		}
+		if err != nil {
+			return err
+		}
+		var held int64
+		if err := tx.QueryRowContext(bg, "SELECT coalesce(sum(size), 0) FROM uploads WHERE account_id = ? AND expires > ?",
+			accountID, now.UnixNano()).Scan(&held); err != nil {
+			return err
+		}
+		if held+n > lim.MaxHeld {
+			return fmt.Errorf("%w: uploads of account %d hold %d bytes", store.ErrOverQuota, accountID, held)
+		}
+		_, err = tx.ExecContext(bg, "INSERT INTO uploads(id, account_id, type, size, created, expires, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			up.ID, accountID, typ, n, up.Created.UnixNano(), up.Expires.UnixNano(), buf.Bytes())
+		return err
+	})
+	if err != nil {
+		return store.Upload{}, false, dbErr(err)
+	}
+	return up, false, nil
+}
+
+// GetUpload implements store.Uploads.
+func (s *Store) GetUpload(ctx context.Context, accountID int64, id string) (store.Upload, []byte, error) {
+	up := store.Upload{ID: id, AccountID: accountID}
+	var created, expires int64
+	var data []byte
+	err := s.rdb.QueryRowContext(ctx, "SELECT type, size, created, expires, data FROM uploads WHERE id = ? AND account_id = ? AND expires > ?",
+		id, accountID, nowNano()).Scan(&up.Type, &up.Size, &created, &expires, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Upload{}, nil, fmt.Errorf("%w: upload %s", store.ErrNotFound, id)
+	}
+	if err != nil {
+		return store.Upload{}, nil, dbErr(err)
+	}
+	up.Created, up.Expires = fromNano(created), fromNano(expires)
+	return up, data, nil
+}
+
+// RemoveExpiredUploads implements store.Uploads.
+func (s *Store) RemoveExpiredUploads(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *wtx, e *effects) error {
+		res, err := tx.ExecContext(bg, "DELETE FROM uploads WHERE expires <= ?", now.UnixNano())
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		return err
+	})
+	return int(n), dbErr(err)
+}
