@@ -352,7 +352,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		PlaintextAllowed: a.Auth.PlaintextAllowed,
 		AppPasswords:     st,
 		Sieve:            st,
-		UploadDir:        filepath.Join(cfg.DataDir, "jmap-uploads"),
+		Uploads:          st,
 		Local:            a.MDA,
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,

@@ -3,126 +3,38 @@ package jmap
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
+	"errors"
 	"mime"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"pochta/internal/store"
 )
 
-// uploadTTL is how long an uploaded blob that no Email references is kept
-// (RFC 8620 §6.1: at least an hour).
+// uploadTTL is how long an uploaded blob is kept, whether or not an
+// Email references it (RFC 8620 §6.1: at least an hour).
 const uploadTTL = 2 * time.Hour
 
-// uploads keeps blobs uploaded by clients in files of one folder (never
-// in memory) until they expire, at most max bytes in all (the oldest go
-// first). The folder is emptied when the server starts.
-type uploads struct {
-	mu    sync.Mutex
-	dir   string // "" until first needed when none was configured
-	max   int64
-	total int64
-	list  []*upload // oldest first
-	seq   int
-}
+// uploadsHeld is how many uploads of the largest size an account may hold
+// at once; beyond that an upload is refused until some expire.
+const uploadsHeld = 8
 
-type upload struct {
-	account int64
-	id      string
-	typ     string
-	path    string
-	size    int64
-	expires time.Time
-}
+// cleanupEvery is how often (at most) an upload also removes the expired
+// uploads of every account.
+const cleanupEvery = 10 * time.Minute
 
-func newUploads(dir string, max int64) *uploads {
-	if dir != "" {
-		os.RemoveAll(dir) // blobs of an earlier run are gone with its memory
+// cleanupUploads removes expired uploads from the store when the last
+// cleanup is older than cleanupEvery; one caller at a time does it.
+func (s *Server) cleanupUploads(ctx context.Context) {
+	now := time.Now()
+	last := s.lastCleanup.Load()
+	if now.UnixNano()-last < int64(cleanupEvery) || !s.lastCleanup.CompareAndSwap(last, now.UnixNano()) {
+		return
 	}
-	return &uploads{dir: dir, max: max}
-}
-
-// receive streams an upload of at most limit bytes into a file; tooLarge
-// is true (and nothing kept) when r has more.
-func (u *uploads) receive(account int64, typ string, r io.Reader, limit int64) (up *upload, tooLarge bool, err error) {
-	u.mu.Lock()
-	if u.dir == "" {
-		if u.dir, err = os.MkdirTemp("", "pochta-jmap-uploads-"); err != nil {
-			u.mu.Unlock()
-			return nil, false, err
-		}
+	if _, err := s.opts.Uploads.RemoveExpiredUploads(ctx, now); err != nil {
+		s.opts.Logger.Warn("jmap: removing expired uploads", "err", err)
 	}
-	u.seq++
-	path := filepath.Join(u.dir, strconv.FormatInt(account, 10)+"-"+strconv.Itoa(u.seq))
-	u.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, false, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, false, err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(r, limit+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil || n > limit {
-		os.Remove(path)
-		return nil, n > limit, err
-	}
-	up = &upload{account: account, id: "u" + hex.EncodeToString(h.Sum(nil)[:16]), typ: typ, path: path, size: n,
-		expires: time.Now().Add(uploadTTL)}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.expire(time.Now())
-	for len(u.list) > 0 && u.total+n > u.max {
-		u.drop()
-	}
-	u.list = append(u.list, up)
-	u.total += n
-	return up, false, nil
-}
-
-// drop forgets the oldest upload and removes its file.
-func (u *uploads) drop() {
-	os.Remove(u.list[0].path)
-	u.total -= u.list[0].size
-	u.list = u.list[1:]
-}
-
-func (u *uploads) expire(now time.Time) {
-	for len(u.list) > 0 && now.After(u.list[0].expires) {
-		u.drop()
-	}
-}
-
-// get returns an upload's content (read from its file) and type.
-func (u *uploads) get(account int64, id string) ([]byte, string, bool) {
-	u.mu.Lock()
-	u.expire(time.Now())
-	var found *upload
-	for i := len(u.list) - 1; i >= 0; i-- {
-		if up := u.list[i]; up.account == account && up.id == id {
-			found = up
-			break
-		}
-	}
-	u.mu.Unlock()
-	if found == nil {
-		return nil, "", false
-	}
-	data, err := os.ReadFile(found.path)
-	if err != nil { // dropped meanwhile
-		return nil, "", false
-	}
-	return data, found.typ, true
 }
 
 // blob returns the content of a blob id: an upload, a whole message or
@@ -155,9 +67,19 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *accou
 	if typ == "" {
 		typ = "application/octet-stream"
 	}
-	up, tooLarge, err := s.blobs.receive(acct.ID, typ, r.Body, l.MaxSizeUpload)
+	s.cleanupUploads(r.Context())
+	up, tooLarge, err := s.opts.Uploads.PutUpload(r.Context(), acct.ID, typ, r.Body,
+		store.UploadLimits{MaxSize: l.MaxSizeUpload, MaxHeld: uploadsHeld * l.MaxSizeUpload, TTL: uploadTTL})
 	if tooLarge {
 		writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:limit", Status: http.StatusRequestEntityTooLarge, Limit: "maxSizeUpload"})
+		return
+	}
+	if errors.Is(err, store.ErrOverQuota) {
+		// RFC 8620 §6.1 leaves the answer to an upload over the account's
+		// quota for unreferenced blobs open; the name is JMAP's for a
+		// quota refusal (RFC 8620 §5.3 overQuota).
+		writeProblem(w, &Problem{Type: "urn:ietf:params:jmap:error:overQuota", Status: http.StatusForbidden,
+			Detail: "the account's uploads hold too much; wait until older ones expire"})
 		return
 	}
 	if err != nil {
@@ -165,7 +87,7 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *accou
 		http.Error(w, "upload failed", http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"accountId": acct.id, "blobId": up.id, "type": typ, "size": up.size})
+	writeJSON(w, http.StatusCreated, map[string]any{"accountId": acct.id, "blobId": up.ID, "type": typ, "size": up.Size})
 }
 
 // serveDownload sends a blob (RFC 8620 §6.2):
@@ -199,7 +121,14 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, acct *acc
 // blobContent finds a blob of the account by id, with its media type.
 func (s *Server) blobContent(ctx context.Context, acctID int64, id string) ([]byte, string, bool) {
 	if strings.HasPrefix(id, "u") {
-		return s.blobs.get(acctID, id)
+		up, data, err := s.opts.Uploads.GetUpload(ctx, acctID, id)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.opts.Logger.Error("jmap: reading an upload", "err", err)
+			}
+			return nil, "", false
+		}
+		return data, up.Type, true
 	}
 	n, partID, ok := parseID(id, 'b')
 	if !ok {

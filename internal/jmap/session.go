@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"pochta/internal/auth"
 	"pochta/internal/store"
@@ -58,10 +59,6 @@ type Store interface {
 	store.Emails
 }
 
-// uploadsHeld is how many uploads of the largest size are kept at once,
-// on disk.
-const uploadsHeld = 8
-
 // Options configure a Server.
 type Options struct {
 	Store Store
@@ -76,9 +73,9 @@ type Options struct {
 	// either nil there is no submission capability.
 	Local Local
 	Queue Queue
-	// UploadDir is the folder uploaded blobs are kept in until they
-	// expire (emptied at start); "" means a new temporary folder.
-	UploadDir string
+	// Uploads keeps uploaded blobs until they expire (required): in the
+	// store, so that every node sharing it finds them after a restart.
+	Uploads store.Uploads
 	// Sieve, when set, backs VacationResponse with the account's active
 	// Sieve script (the capability is offered only then).
 	Sieve store.SieveStore
@@ -104,7 +101,8 @@ type Server struct {
 	opts     Options
 	st       Store
 	handlers map[string]handler
-	blobs    *uploads
+	// lastCleanup is when expired uploads were last removed (UnixNano).
+	lastCleanup atomic.Int64
 
 	mu       sync.Mutex
 	inflight map[int64]int // running API requests per account
@@ -126,7 +124,6 @@ func New(opts Options) *Server {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{opts: opts, st: opts.Store, inflight: map[int64]int{}, uploadsN: map[int64]int{}}
-	s.blobs = newUploads(opts.UploadDir, uploadsHeld*l.MaxSizeUpload)
 	s.handlers = s.methods()
 	return s
 }

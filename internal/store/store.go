@@ -448,6 +448,7 @@ type Backend interface {
 	ServerState
 	AccountFlagStore
 	WebSessions
+	Uploads
 }
 
 func equalFold(a, b string) bool {
