@@ -338,6 +338,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	// path as IMAP and SMTP submission.
 	// The webmail (a JMAP client) logs users in through the same auth and
 	// hands JMAP the requests its sessions authenticated.
+	// JMAP uploads live in the store now; an older version's folder of
+	// them held nothing that outlived its process.
+	os.RemoveAll(filepath.Join(cfg.DataDir, "jmap-uploads"))
 	var webmail *web.Server
 	jmapServer := jmap.New(jmap.Options{
 		Authenticated: func(r *http.Request) (store.Account, bool) {

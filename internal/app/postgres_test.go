@@ -15,18 +15,23 @@ import (
 	"pochta/internal/pgtest"
 )
 
-// TestPostgresNodes runs two apps (two nodes) on one PostgreSQL store:
-// mail delivered over SMTP to node A wakes an IMAP IDLE on node B and is
-// read there; the health endpoint says 503 once the database is gone.
-func TestPostgresNodes(t *testing.T) {
-	srv := pgtest.Start(t)
+// postgresNodes starts a PostgreSQL server and two apps (two nodes) on
+// one database of it; node a has the account kate@example.test ("pw").
+func postgresNodes(t *testing.T) (srv *pgtest.Server, a, b *App) {
+	srv = pgtest.Start(t)
 	url := srv.NewDatabase(t)
 	onPG := func(c *config.Config) {
 		c.Store.Backend = "postgres"
 		c.Store.PostgresURL = url
 	}
-	a := startAppWith(t, "kate@example.test", onPG)
-	b := runApp(t, onPG)
+	return srv, startAppWith(t, "kate@example.test", onPG), runApp(t, onPG)
+}
+
+// TestPostgresNodes runs two apps (two nodes) on one PostgreSQL store:
+// mail delivered over SMTP to node A wakes an IMAP IDLE on node B and is
+// read there; the health endpoint says 503 once the database is gone.
+func TestPostgresNodes(t *testing.T) {
+	srv, a, b := postgresNodes(t)
 
 	mailbox := make(chan uint32, 16)
 	c, err := imapclient.DialInsecure(b.Addrs()["imap"][0], &imapclient.Options{
