@@ -225,3 +225,37 @@ func TestUploadsSurviveRestart(t *testing.T) {
 		t.Fatalf("%d files after a refused upload, want 8", n)
 	}
 }
+
+// TestUploadCleanup: an upload also removes the store's expired uploads
+// (at most every cleanupEvery), their files with them.
+func TestUploadCleanup(t *testing.T) {
+	dir := t.TempDir()
+	srv, st := newTestServerIn(t, 10*time.Second, Limits{}, dir)
+	ctx := context.Background()
+	acct, err := st.GetAccount(ctx, "kate@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := st.PutUpload(ctx, acct.ID, "text/plain", strings.NewReader("old"),
+		store.UploadLimits{MaxSize: 10, MaxHeld: 10, TTL: -time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldFile := filepath.Join(dir, "uploads", old.ID)
+	if _, err := os.Stat(oldFile); err != nil {
+		t.Fatalf("expired upload's file before the cleanup: %v", err)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/jmap/upload/a1/", strings.NewReader("new"))
+	req.SetBasicAuth("kate@example.test", "pw")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	if _, err := os.Stat(oldFile); !os.IsNotExist(err) {
+		t.Fatalf("expired upload's file after an upload: %v", err)
+	}
+}
