@@ -284,8 +284,13 @@ type blobFile struct {
 }
 
 // writeBlob copies content into a new blob file. The committer makes it
-// durable together with the rest of its batch.
+// durable together with the rest of its batch. New content is refused
+// while the disk is nearly full (checkFree), so that there is room left to
+// delete mail.
 func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
+	if err := s.checkFree(0); err != nil {
+		return nil, err
+	}
 	var f *os.File
 	var id int64
 	var path string
@@ -312,6 +317,13 @@ func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
 		f.Close()
 		os.Remove(path)
 		return nil, noSpace(fmt.Errorf("sqlite store: writing blob: %w", err))
+	}
+	// Committing it costs about twice its size again: its text in the
+	// search index goes to the WAL, then to the database file.
+	if err := s.checkFree(2 * n); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, err
 	}
 	return &blobFile{id: id, size: n, path: path, f: f}, nil
 }
