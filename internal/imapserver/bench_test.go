@@ -144,6 +144,22 @@ func BenchmarkSearchSubject100k(b *testing.B) {
 	}
 }
 
+// BenchmarkSearchBody100k: a body text key, 100 hits in 100,000 (each
+// copy of delivery 42).
+func BenchmarkSearchBody100k(b *testing.B) {
+	e, done := benchEnv(b)
+	defer done()
+	c := e.login()
+	c.ok("SELECT INBOX")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		lines := c.ok(`UID SEARCH BODY "message 42."`)
+		if len(lines) != 1 || len(strings.Fields(lines[0])) != 2+benchMessages/1000 {
+			b.Fatalf("%.200q", lines)
+		}
+	}
+}
+
 // fastAuth checks the password of one known account without argon2, so
 // that 1,000 logins do not dominate a memory benchmark; all other
 // benchmarks and tests use the real auth.Authenticator.

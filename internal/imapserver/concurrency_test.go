@@ -143,13 +143,7 @@ func TestQresyncSelect(t *testing.T) {
 // The shared UID-list cache stays exact across expunges, moves and
 // deliveries made between SELECTs.
 func TestUIDCacheAcrossSelects(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.srv.uidCache.mu.Lock()
-	e.srv.uidCache.min = 1
-	e.srv.uidCache.mu.Unlock()
-	for i := 1; i <= 6; i++ {
-		e.deliver("", testMessage(i, "c"))
-	}
+	e := newCachedEnv(t, 6)
 	a, b := e.login(), e.login()
 	mustHave(t, a.ok("SELECT INBOX"), "* 6 EXISTS")
 	b.ok("SELECT INBOX")

@@ -10,6 +10,11 @@ import (
 
 const searchChunk = 1000 // messages of metadata loaded per round
 
+// narrowChunk is the round of a search that loads only a text key's
+// scattered hits: few enough UIDs that the store looks each range up by
+// index instead of reading everything between the first and the last.
+const narrowChunk = 32
+
 // searchHit is one matching message.
 type searchHit struct {
 	seq, uid uint32
@@ -26,8 +31,20 @@ func (s *session) runSearch(key *searchKey) ([]searchHit, error) {
 		return nil, err
 	}
 	meta, content := key.needs()
+	// Only the messages a text key matched can match the whole key when
+	// it is a text key or an AND with one: walk those (a binary search
+	// each), not every message of the mailbox.
+	cand, narrowed := candidates(key)
 	var hits []searchHit
 	if !meta {
+		if narrowed {
+			for _, u := range cand {
+				if seq, ok := sel.seqOf(u); ok && s.eval(key, seq, u, nil, nil) {
+					hits = append(hits, searchHit{seq: seq, uid: u})
+				}
+			}
+			return hits, nil
+		}
 		for i, u := range sel.uids {
 			if s.eval(key, uint32(i+1), u, nil, nil) {
 				hits = append(hits, searchHit{seq: uint32(i + 1), uid: u})
@@ -35,11 +52,21 @@ func (s *session) runSearch(key *searchKey) ([]searchHit, error) {
 		}
 		return hits, nil
 	}
+	if !narrowed {
+		cand = sel.uids
+	}
+	chunk := searchChunk
+	if narrowed {
+		chunk = narrowChunk
+	}
 	var batch []store.Message
-	for start := 0; start < len(sel.uids); start += searchChunk {
-		end := min(start+searchChunk, len(sel.uids))
+	for start := 0; start < len(cand); start += chunk {
+		end := min(start+chunk, len(cand))
 		batch = batch[:0]
-		set := store.UIDSet{{Start: sel.uids[start], Stop: sel.uids[end-1]}}
+		set := store.UIDSet{{Start: cand[start], Stop: cand[end-1]}}
+		if narrowed {
+			set = uidSetOf(cand[start:end])
+		}
 		err := s.srv.opts.Store.Messages(s.ctx, sel.mbox.ID, set, func(m store.Message) error {
 			batch = append(batch, m)
 			return nil
@@ -69,6 +96,23 @@ func (s *session) runSearch(key *searchKey) ([]searchHit, error) {
 		}
 	}
 	return hits, nil
+}
+
+// candidates returns the ascending UIDs outside which key cannot match,
+// when it knows them: the hits of a text key, or of the text key of an AND
+// with the fewest hits. ok is false when any message may match.
+func candidates(k *searchKey) (uids []uint32, ok bool) {
+	switch k.op {
+	case sText:
+		return k.hits, true
+	case sAnd:
+		for _, c := range k.kids {
+			if u, cok := candidates(c); cok && (!ok || len(u) < len(uids)) {
+				uids, ok = u, true
+			}
+		}
+	}
+	return uids, ok
 }
 
 // maxTextKeys bounds the different text keys of one search: each is an

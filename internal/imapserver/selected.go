@@ -9,7 +9,9 @@ import (
 )
 
 // selected is the state of the selected mailbox: its UID list (message
-// sequence number n is uids[n-1]) and what the client has been told.
+// sequence number n is uids[n-1]; read-only, possibly shared with the
+// uidCache and other sessions: changes replace it) and what the client
+// has been told.
 type selected struct {
 	mbox     store.Mailbox
 	readOnly bool
@@ -362,7 +364,8 @@ func (s *session) expunged(uids []uint32) {
 	for _, u := range known {
 		gone[u] = true
 	}
-	kept := sel.uids[:0]
+	// A new list: sel.uids may be shared with the uidCache.
+	kept := make([]uint32, 0, len(sel.uids)-len(known))
 	for _, u := range sel.uids {
 		if !gone[u] {
 			kept = append(kept, u)

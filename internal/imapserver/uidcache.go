@@ -10,7 +10,8 @@ import (
 
 // uidCache keeps the UID lists of recently selected large mailboxes, so a
 // SELECT of a 100,000-message mailbox costs a copy plus the changes since
-// the last SELECT (store.Changes) instead of a full store.UIDs scan.
+// the last SELECT (store.Changes) instead of a full store.UIDs scan, and
+// the sessions that select it share one list instead of a copy each.
 // Updates are idempotent (new UIDs above the maximum are appended,
 // vanished ones removed), so replaying a change twice is harmless.
 type uidCache struct {
@@ -30,8 +31,9 @@ const (
 	uidCacheEntries = 64
 )
 
-// uids returns a private copy of mb's UID list, valid at least as of
-// mb.HighestModSeq.
+// uids returns mb's UID list, valid at least as of mb.HighestModSeq. The
+// list may be shared with the cache and other sessions: it is read-only
+// (appending to it copies, its capacity being its length).
 func (c *uidCache) uids(ctx context.Context, st store.Mailstore, mb store.Mailbox) ([]uint32, error) {
 	c.mu.Lock()
 	e := c.m[mb.ID]
@@ -70,9 +72,9 @@ func (c *uidCache) uids(ctx context.Context, st store.Mailstore, mb store.Mailbo
 		c.m[mb.ID] = &cachedUIDs{uidValidity: mb.UIDValidity, modseq: mb.HighestModSeq, uids: base}
 		c.mu.Unlock()
 	}
-	out := make([]uint32, len(base), len(base)+16)
-	copy(out, base)
-	return out, nil
+	// Shared, not copied: capacity = length, so a session's append
+	// reallocates, and selected.expunged builds a new list.
+	return base[:len(base):len(base)], nil
 }
 
 // applyChanges returns a new list: uids without vanished, plus new UIDs.
