@@ -551,9 +551,14 @@ func failure(rep *Reply) *reply.Error {
 	return &reply.Error{Code: 451, Enhanced: "4.5.0", Text: "Unexpected reply: " + strconv.Itoa(rep.Code) + " " + rep.Text()}
 }
 
-// needsUTF8 reports whether the envelope needs SMTPUTF8 (RFC 6531 §3.4).
-func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient) bool {
-	if env.SMTPUTF8 || !isASCII(env.From) {
+// needsUTF8 reports whether the message needs SMTPUTF8 (RFC 6531 §3.4):
+// a non-ASCII envelope address, or, when the client said SMTPUTF8 when it
+// gave us the message, a non-ASCII header section. A message whose
+// envelope and header are ASCII does not need it even when it came with
+// the parameter (net/smtp and others add it whenever offered), so it may
+// go to a server without SMTPUTF8, as Postfix's smtputf8_autodetect does.
+func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient, content []byte) bool {
+	if !isASCII(env.From) {
 		return true
 	}
 	for _, r := range rcpts {
@@ -561,7 +566,21 @@ func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient) bool {
 			return true
 		}
 	}
-	return false
+	return env.SMTPUTF8 && is8bit(headerSection(content))
+}
+
+// headerSection returns content up to the empty line that ends the header
+// section (all of content when there is none).
+func headerSection(content []byte) []byte {
+	if bytes.HasPrefix(content, []byte("\r\n")) || bytes.HasPrefix(content, []byte("\n")) {
+		return nil
+	}
+	for _, sep := range [][]byte{[]byte("\r\n\r\n"), []byte("\n\n")} {
+		if i := bytes.Index(content, sep); i >= 0 {
+			return content[:i]
+		}
+	}
+	return content
 }
 
 func isASCII(s string) bool {
@@ -622,12 +641,14 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 		}
 	}()
 
-	utf8 := needsUTF8(env, rcpts)
+	utf8 := needsUTF8(env, rcpts, content)
 	if utf8 && !cn.has("SMTPUTF8") {
 		fill(results, errNoUTF8)
 		cn.quit()
 		return
 	}
+	// Keep the parameter the sender gave where the server understands it.
+	utf8 = utf8 || env.SMTPUTF8 && cn.has("SMTPUTF8")
 	if max := cn.maxSize(); max > 0 && int64(len(content)) > max {
 		fill(results, &reply.Error{Code: 552, Enhanced: "5.3.4", Text: fmt.Sprintf("Message size %d exceeds the limit of %d of %s", len(content), max, t.name)})
 		cn.quit()
