@@ -102,10 +102,11 @@ func (q *Queue) finish(e *entry) {
 			done = false
 		}
 	}
+	unsaved := e.unsaved
 	q.mu.Unlock()
 	// An entry about to be removed is not written first: a crash before
 	// the removal repeats its DSN (never loses one) and re-delivers.
-	if !done && (len(marked) > 0 || warned || e.unsaved) {
+	if !done && (len(marked) > 0 || warned || unsaved) {
 		q.persist(e)
 	}
 
