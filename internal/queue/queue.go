@@ -30,7 +30,9 @@
 // every committed entry is scheduled again. A crash between a delivery and
 // the write of its result re-delivers that recipient once more (the
 // at-least-once minimum of RFC 5321 §6.1); a pending recipient is never
-// forgotten.
+// forgotten. An entry whose last recipient was just delivered is removed
+// without its state being written first (the removal is the record of
+// it), and removals share their fsyncs of env/ (dirsync.go).
 //
 // # On PostgreSQL
 //
