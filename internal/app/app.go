@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Smarthost:      cfg.Relay.Smarthost,
 		Transports:     cfg.Relay.Transports,
 		Logger:         log.With("component", "smtpclient"),
+		ReuseLimit:     100, // messages per connection; idle ones close after 2 s
 	})
 	a.MDA = mda.New(st, timed, nil, log.With("component", "mda"))
 	a.MDA.SetAccounts(sources)

@@ -95,10 +95,6 @@ func (q *Queue) finish(e *entry) {
 			q.mu.Unlock()
 		}
 	}
-	if len(marked) > 0 || warned {
-		q.persist(e)
-	}
-
 	q.mu.Lock()
 	done := true
 	for _, rs := range rec.Recipients {
@@ -106,11 +102,21 @@ func (q *Queue) finish(e *entry) {
 			done = false
 		}
 	}
+	unsaved := e.unsaved
+	q.mu.Unlock()
+	// An entry about to be removed is not written first: a crash before
+	// the removal repeats its DSN (never loses one) and re-delivers.
+	if !done && (len(marked) > 0 || warned || unsaved) {
+		q.persist(e)
+	}
+
+	q.mu.Lock()
 	if failed {
 		e.finishAfter = now.Add(q.opts.FirstRetry)
 	}
 	if !done {
 		e.finishing = false
+		q.schedule(e, now)
 	}
 	q.mu.Unlock()
 	if done {

@@ -67,6 +67,7 @@ func (q *Queue) heldIDs() []string {
 func (q *Queue) lost(e *entry) {
 	q.mu.Lock()
 	e.gone = true
+	q.unschedule(e)
 	id := e.rec.ID
 	if q.entries[id] == e {
 		delete(q.entries, id)
@@ -93,6 +94,7 @@ func (q *Queue) release(e *entry) {
 	// Not written nor dispatched any more, but still held (so not claimed
 	// again by us) until the row is released.
 	e.gone, e.finishing = true, true
+	q.unschedule(e)
 	id := e.rec.ID
 	q.mu.Unlock()
 	if err := q.pg.release(context.Background(), id); err != nil && !errors.Is(err, errLeaseLost) {
@@ -133,18 +135,30 @@ func (q *Queue) rescanSpool() {
 		if q.entries[rec.ID] != nil {
 			continue // ours already (its lease had lapsed): keep the live state
 		}
-		q.entries[rec.ID] = &entry{rec: rec, busy: map[string]bool{}, dropped: drops[i]}
+		q.addEntry(rec, drops[i])
 	}
 	q.mu.Unlock()
 	q.log.Debug("claimed queue entries", "count", len(recs))
 	q.kick()
 }
 
-// closeSpool releases the entries still held and closes the spool.
+// closeSpool writes the state of entries not saved on purpose, releases
+// the entries still held and closes the spool.
 func (q *Queue) closeSpool() {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	q.mu.Lock()
+	var unsaved []*entry
+	for _, e := range q.entries {
+		if e.unsaved && !e.gone {
+			unsaved = append(unsaved, e)
+		}
+	}
+	q.mu.Unlock()
+	for _, e := range unsaved {
+		q.persistCtx(ctx, e)
+	}
 	if q.pg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
-		defer cancel()
 		q.mu.Lock()
 		var ids []string
 		for id, e := range q.entries {

@@ -223,12 +223,14 @@ func (q *Queue) applyRequests() {
 			for _, e := range q.entries {
 				if retryRecord(e.rec, now) {
 					save = append(save, e)
+					q.schedule(e, now)
 				}
 			}
 			q.log.Info("queue flush requested")
 		case retrySuffix:
 			if e := q.entries[id]; e != nil && retryRecord(e.rec, now) {
 				save = append(save, e)
+				q.schedule(e, now)
 				q.log.Info("retry requested", "id", id)
 			}
 		case dropSuffix:
@@ -237,6 +239,7 @@ func (q *Queue) applyRequests() {
 					q.log.Info("drop requested", "id", id)
 				}
 				e.dropped = true
+				q.schedule(e, now)
 				keep = true
 			}
 		default:
@@ -249,8 +252,14 @@ func (q *Queue) applyRequests() {
 			}
 		}
 	}
+	// A flush or retry only moves retry times earlier: it is not written
+	// (10,000 entries would be 10,000 fsyncs before the first delivery);
+	// the attempts write their results, a crash before forgets the
+	// request and nothing else, and Shutdown writes what is left.
+	q.mu.Lock()
 	for _, e := range save {
-		q.persist(e)
+		e.unsaved = true
 	}
+	q.mu.Unlock()
 	q.kick()
 }

@@ -12,18 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"pochta/internal/envelope"
-	"pochta/internal/reply"
 )
 
 func TestManagement(t *testing.T) {
-	e := newEnv(t)
-	e.remote.script = func(_ int, _ string, rcpts []envelope.Recipient) []error {
-		return all(rcpts, reply.New(451, "4.3.0", "Try later"))
-	}
-	opts := e.options()
-	opts.FirstRetry, opts.MaxRetry = time.Hour, time.Hour
+	e, opts := newDeferringEnv(t)
 	q := e.open(opts)
 	id1, err := e.enqueue(envFrom("alice@local.test", "x@remote.test", "bob@local.test"), testMsg("one"))
 	if err != nil {
@@ -203,11 +195,19 @@ func TestKill9(t *testing.T) {
 
 	e := newEnv(t)
 	e.dir = dir
-	e.open(e.options())
+	// List what the recovered spool holds before the queue starts: once
+	// started it may deliver and remove entries at once.
+	q, err := Open(e.options())
+	if err != nil {
+		t.Fatal(err)
+	}
 	items, err := List(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	q.Start()
+	t.Cleanup(func() { q.Shutdown(context.Background()) })
+	e.last = q
 	listed := map[string]bool{}
 	for _, it := range items {
 		listed[it.ID] = true

@@ -30,7 +30,9 @@
 // every committed entry is scheduled again. A crash between a delivery and
 // the write of its result re-delivers that recipient once more (the
 // at-least-once minimum of RFC 5321 §6.1); a pending recipient is never
-// forgotten.
+// forgotten. An entry whose last recipient was just delivered is removed
+// without its state being written first (the removal is the record of
+// it), and removals share their fsyncs of env/ (dirsync.go).
 //
 // # On PostgreSQL
 //
@@ -53,6 +55,7 @@
 package queue
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -154,6 +157,8 @@ type Queue struct {
 
 	mu        sync.Mutex
 	entries   map[string]*entry
+	sched     schedHeap           // entries with something due (sched.go)
+	parked    map[string][]*entry // entries waiting for a domain's free slot
 	inflight  int
 	perDomain map[string]int
 	started   bool
@@ -169,6 +174,15 @@ type entry struct {
 	dropped     bool            // Drop asked; remove when not busy
 	gone        bool            // removed from disk: never write it again
 	finishAfter time.Time       // when to retry a DSN that could not be queued
+	// unsaved: the state in memory is newer than the spool's, on purpose
+	// (every recipient is done and the entry is about to go, or a flush
+	// only moved retry times); Shutdown writes what is still unsaved.
+	unsaved bool
+	// due, hidx (-1: not in the heap) and parked are the scheduler's
+	// (sched.go).
+	due    time.Time
+	hidx   int
+	parked map[string]bool
 	// wmu serializes writes of env/<id>.json; taken before Queue.mu.
 	wmu sync.Mutex
 }
@@ -215,6 +229,7 @@ func Open(opts Options) (*Queue, error) {
 		stop:      make(chan struct{}),
 		loopDone:  make(chan struct{}),
 		entries:   map[string]*entry{},
+		parked:    map[string][]*entry{},
 		perDomain: map[string]int{},
 	}
 	q.ctx, q.cancel = context.WithCancel(context.Background())
@@ -241,7 +256,7 @@ func Open(opts Options) (*Queue, error) {
 		return nil, fmt.Errorf("queue: recovering %s: %w", where, err)
 	}
 	for _, rec := range recs {
-		q.entries[rec.ID] = &entry{rec: rec, busy: map[string]bool{}}
+		q.addEntry(rec, false)
 	}
 	return q, nil
 }
@@ -302,7 +317,7 @@ func (q *Queue) enqueue(ctx context.Context, env envelope.Envelope, content []by
 		return "", fmt.Errorf("queue: %w", err)
 	}
 	q.mu.Lock()
-	q.entries[id] = &entry{rec: rec, busy: map[string]bool{}}
+	q.addEntry(rec, false)
 	q.mu.Unlock()
 	q.log.Info("queued", "id", id, "from", env.From, "rcpts", len(env.Recipients), "size", len(content), "smtp_id", env.ID)
 	q.kick()
@@ -412,86 +427,91 @@ func (q *Queue) loop() {
 }
 
 // dispatch starts every due attempt the limits allow, and finishers and
-// removers for entries that need them. It returns the earliest future time
-// something becomes due (zero if none).
+// removers for entries that need them, taking entries from the heap of
+// what is due (sched.go) oldest due first. It returns the earliest future
+// time something becomes due (zero if none).
 func (q *Queue) dispatch() time.Time {
 	now := q.now()
-	var next time.Time
-	later := func(t time.Time) {
-		if t.After(now) && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closing {
-		return next
+		return time.Time{}
 	}
-	ids := make([]string, 0, len(q.entries))
-	for id := range q.entries {
-		ids = append(ids, id)
+	for {
+		q.unparkAll(now)
+		for len(q.sched) > 0 && !q.sched[0].due.After(now) {
+			e := heap.Pop(&q.sched).(*entry)
+			if !q.dispatchEntry(e, now) {
+				return time.Time{} // all workers busy: a finishing attempt wakes us
+			}
+		}
+		if !q.roomForParked() {
+			break
+		}
 	}
-	slices.Sort(ids) // oldest first
-	for _, id := range ids {
-		e := q.entries[id]
-		if e.finishing {
-			continue
-		}
-		if e.dropped {
-			if len(e.busy) == 0 {
-				e.finishing = true
-				q.wg.Add(1)
-				go q.remove(e, "dropped by request")
-			}
-			continue
-		}
-		if len(e.busy) == 0 && q.needsFinish(e, now) {
-			if now.Before(e.finishAfter) {
-				later(e.finishAfter)
-				continue
-			}
+	if len(q.sched) > 0 {
+		return q.sched[0].due
+	}
+	return time.Time{}
+}
+
+// dispatchEntry starts what is due for e (taken out of the heap) and
+// schedules it again. It reports false when the worker limit stopped it.
+// Called with q.mu held.
+func (q *Queue) dispatchEntry(e *entry, now time.Time) bool {
+	if e.gone || e.finishing {
+		return true
+	}
+	if e.dropped {
+		if len(e.busy) == 0 {
 			e.finishing = true
 			q.wg.Add(1)
-			go q.finish(e)
+			go q.remove(e, "dropped by request")
+		}
+		return true
+	}
+	if len(e.busy) == 0 && q.needsFinish(e, now) {
+		if now.Before(e.finishAfter) {
+			q.schedule(e, now)
+			return true
+		}
+		e.finishing = true
+		q.wg.Add(1)
+		go q.finish(e)
+		return true
+	}
+	groups := map[string][]int{}
+	var domains []string
+	for i, rs := range e.rec.Recipients {
+		if rs.Status != StatusPending {
 			continue
 		}
-		if w := q.opts.DelayWarning; w > 0 && !e.rec.DelayWarned {
-			later(e.rec.Created.Add(w))
+		d := envelope.Domain(rs.Address)
+		if e.busy[d] || e.parked[d] || rs.NextAttempt.After(now) {
+			continue
 		}
-		groups := map[string][]int{}
-		var domains []string
-		for i, rs := range e.rec.Recipients {
-			if rs.Status != StatusPending {
-				continue
-			}
-			d := envelope.Domain(rs.Address)
-			if e.busy[d] {
-				continue
-			}
-			if rs.NextAttempt.After(now) {
-				later(rs.NextAttempt)
-				continue
-			}
-			if groups[d] == nil {
-				domains = append(domains, d)
-			}
-			groups[d] = append(groups[d], i)
+		if groups[d] == nil {
+			domains = append(domains, d)
 		}
-		for _, d := range domains {
-			if q.inflight >= q.opts.Workers {
-				return next // a finishing attempt wakes us
-			}
-			if q.perDomain[d] >= q.opts.PerDomain {
-				continue
-			}
-			e.busy[d] = true
-			q.inflight++
-			q.perDomain[d]++
-			q.wg.Add(1)
-			go q.attempt(e, d, groups[d])
-		}
+		groups[d] = append(groups[d], i)
 	}
-	return next
+	for _, d := range domains {
+		if q.inflight >= q.opts.Workers {
+			q.schedule(e, now)
+			return false
+		}
+		if q.perDomain[d] >= q.opts.PerDomain {
+			q.park(e, d)
+			continue
+		}
+		e.busy[d] = true
+		q.inflight++
+		q.perDomain[d]++
+		q.wg.Add(1)
+		go q.attempt(e, d, groups[d])
+	}
+	q.schedule(e, now)
+	return true
 }
 
 // needsFinish reports whether e has a DSN to send or can be removed.
@@ -581,6 +601,14 @@ func (q *Queue) attempt(e *entry, domain string, idx []int) {
 	if q.perDomain[domain]--; q.perDomain[domain] <= 0 {
 		delete(q.perDomain, domain)
 	}
+	// When no recipient is left pending, the finisher comes next and
+	// removes the entry (or saves it with its DSNs recorded): writing the
+	// state now would be an fsync for a file about to go. A crash before
+	// the removal re-delivers, as a crash between a delivery and the write
+	// of its result always could (at least once, RFC 5321 §6.1).
+	skip := len(e.busy) == 0 && !q.closing && !pending(e.rec)
+	e.unsaved = e.unsaved || skip
+	q.schedule(e, now)
 	q.mu.Unlock()
 
 	result := "ok"
@@ -596,9 +624,21 @@ func (q *Queue) attempt(e *entry, domain string, idx []int) {
 	}
 	q.log.Info("delivery attempt", "id", id, "domain", domain, "local", local, "rcpts", strings.Join(addrs, ","),
 		"delivered", delivered, "deferred", deferred, "failed", failed, "result", result)
-	q.persist(e)
+	if !skip {
+		q.persist(e)
+	}
 	q.release(e)
 	q.kick()
+}
+
+// pending reports whether a recipient of rec still waits for delivery.
+func pending(rec *record) bool {
+	for _, rs := range rec.Recipients {
+		if rs.Status == StatusPending {
+			return true
+		}
+	}
+	return false
 }
 
 // fill pads errs to n entries with err (nil entries included when errs
@@ -677,7 +717,9 @@ func (q *Queue) backoff(n int) time.Duration {
 }
 
 // persist writes e's state durably (a no-op once e is dropped or removed).
-func (q *Queue) persist(e *entry) {
+func (q *Queue) persist(e *entry) { q.persistCtx(q.ctx, e) }
+
+func (q *Queue) persistCtx(ctx context.Context, e *entry) {
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
 	q.mu.Lock()
@@ -687,8 +729,9 @@ func (q *Queue) persist(e *entry) {
 	}
 	rec := snapshot(e.rec)
 	due := q.dueAt(rec)
+	e.unsaved = false
 	q.mu.Unlock()
-	err := q.sp.save(q.ctx, rec, due)
+	err := q.sp.save(ctx, rec, due)
 	if errors.Is(err, errLeaseLost) {
 		q.lost(e)
 		return
@@ -710,6 +753,7 @@ func (q *Queue) removeNow(e *entry, why string) {
 	defer e.wmu.Unlock()
 	q.mu.Lock()
 	e.gone = true
+	q.unschedule(e)
 	id := e.rec.ID
 	q.mu.Unlock()
 	err := q.sp.remove(q.ctx, id)

@@ -209,6 +209,15 @@ func writeNew(path string, data []byte) error {
 // path, fsync the directory. A crash leaves either the old or the new file
 // (and maybe a stray .tmp that Open removes), never a half-written one.
 func writeAtomic(path string, data []byte) error {
+	if err := replaceFile(path, data); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// replaceFile is writeAtomic without the directory's fsync: the rename is
+// durable only once the caller has synced the directory.
+func replaceFile(path string, data []byte) error {
 	tmp := path + tmpExt
 	os.Remove(tmp) // a leftover from an interrupted write
 	if err := writeNew(tmp, data); err != nil {
@@ -218,7 +227,7 @@ func writeAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // saveRecord writes r to env/<id>.json atomically and durably.

@@ -91,12 +91,18 @@ type Options struct {
 	OnTLSSession func(tlsrpt.Session)
 	// OnTLSFailure, when set, is told of each TLS policy failure.
 	OnTLSFailure func(TLSFailure)
+	// ReuseLimit is how many messages one connection may carry (reuse.go);
+	// 0 or 1 means a new connection per message. ReuseIdle is how long an
+	// idle connection is kept for the next message (2 seconds).
+	ReuseLimit int
+	ReuseIdle  time.Duration
 }
 
 // Client delivers messages. It is safe for concurrent use.
 type Client struct {
-	opts Options
-	log  *slog.Logger
+	opts  Options
+	log   *slog.Logger
+	cache *connCache // idle sessions kept for reuse; nil when off
 }
 
 // New returns a Client with defaults filled in.
@@ -120,7 +126,7 @@ func New(opts Options) *Client {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Client{opts: opts, log: log}
+	return &Client{opts: opts, log: log, cache: newConnCache(opts.ReuseLimit, opts.ReuseIdle)}
 }
 
 // Result replies that are not the remote server's.
@@ -367,6 +373,12 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 		return false, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: fmt.Sprintf(
 			"REQUIRETLS: no MTA-STS policy or DNSSEC-authenticated TLSA records validate %s", t.name)}
 	}
+	key := keyOf(t, ip)
+	if cn := c.cache.take(ctx, key); cn != nil {
+		c.run(ctx, cn, key, t, env, rcpts, content, results)
+		log.Info("smtpclient: transaction done", "tls", cn.tls, "reused", true, "results", summary(results))
+		return true, nil
+	}
 	t.sess = &session{ip: ip.String()}
 	conn, rerr := c.open(ctx, t, ip, true, log)
 	if errors.Is(rerr, errRetryPlain) {
@@ -381,16 +393,26 @@ func (c *Client) attempt(ctx context.Context, t target, ip netip.Addr, env envel
 		log.Info("smtpclient: host failed", "err", rerr)
 		return false, re
 	}
-	defer conn.close()
-	stop := context.AfterFunc(ctx, conn.close)
-	defer stop()
-
 	if conn.tls {
 		c.tlsSuccess(t)
 	}
-	c.transaction(ctx, conn, t, env, rcpts, content, results)
+	c.run(ctx, conn, key, t, env, rcpts, content, results)
 	log.Info("smtpclient: transaction done", "tls", conn.tls, "results", summary(results))
 	return true, nil
+}
+
+// run runs one transaction on cn, then keeps cn for the next message when
+// it ended cleanly and reuse allows, else ends the session.
+func (c *Client) run(ctx context.Context, cn *conn, key reuseKey, t target, env envelope.Envelope, rcpts []envelope.Recipient, content []byte, results []error) {
+	stop := context.AfterFunc(ctx, cn.close)
+	clean := c.transaction(ctx, cn, t, env, rcpts, content, results)
+	if stop() && clean && c.cache.put(key, cn) {
+		return
+	}
+	if clean {
+		cn.quit()
+	}
+	cn.close()
 }
 
 func summary(results []error) string {
@@ -551,9 +573,14 @@ func failure(rep *Reply) *reply.Error {
 	return &reply.Error{Code: 451, Enhanced: "4.5.0", Text: "Unexpected reply: " + strconv.Itoa(rep.Code) + " " + rep.Text()}
 }
 
-// needsUTF8 reports whether the envelope needs SMTPUTF8 (RFC 6531 §3.4).
-func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient) bool {
-	if env.SMTPUTF8 || !isASCII(env.From) {
+// needsUTF8 reports whether the message needs SMTPUTF8 (RFC 6531 §3.4):
+// a non-ASCII envelope address, or, when the client said SMTPUTF8 when it
+// gave us the message, a non-ASCII header section. A message whose
+// envelope and header are ASCII does not need it even when it came with
+// the parameter (net/smtp and others add it whenever offered), so it may
+// go to a server without SMTPUTF8, as Postfix's smtputf8_autodetect does.
+func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient, content []byte) bool {
+	if !isASCII(env.From) {
 		return true
 	}
 	for _, r := range rcpts {
@@ -561,7 +588,21 @@ func needsUTF8(env envelope.Envelope, rcpts []envelope.Recipient) bool {
 			return true
 		}
 	}
-	return false
+	return env.SMTPUTF8 && is8bit(headerSection(content))
+}
+
+// headerSection returns content up to the empty line that ends the header
+// section (all of content when there is none).
+func headerSection(content []byte) []byte {
+	if bytes.HasPrefix(content, []byte("\r\n")) || bytes.HasPrefix(content, []byte("\n")) {
+		return nil
+	}
+	for _, sep := range [][]byte{[]byte("\r\n\r\n"), []byte("\n\n")} {
+		if i := bytes.Index(content, sep); i >= 0 {
+			return content[:i]
+		}
+	}
+	return content
 }
 
 func isASCII(s string) bool {
@@ -608,8 +649,11 @@ func crlf(content []byte) []byte {
 	return out
 }
 
-// transaction runs MAIL, RCPT and DATA/BDAT and fills results.
-func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelope.Envelope, rcpts []envelope.Recipient, content []byte, results []error) {
+// transaction runs MAIL, RCPT and DATA/BDAT and fills results. It
+// reports whether the session is in its initial state again after the
+// final reply to the data (reusable, not yet quit); otherwise it has
+// sent QUIT or lost the connection.
+func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelope.Envelope, rcpts []envelope.Recipient, content []byte, results []error) bool {
 	lostErr := &reply.Error{Code: 451, Enhanced: "4.4.2", Text: "Connection to " + t.name + " lost during the transaction"}
 	defer func() {
 		// Ctx cancellation closes the connection; report it as such.
@@ -622,23 +666,25 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 		}
 	}()
 
-	utf8 := needsUTF8(env, rcpts)
+	utf8 := needsUTF8(env, rcpts, content)
 	if utf8 && !cn.has("SMTPUTF8") {
 		fill(results, errNoUTF8)
 		cn.quit()
-		return
+		return false
 	}
+	// Keep the parameter the sender gave where the server understands it.
+	utf8 = utf8 || env.SMTPUTF8 && cn.has("SMTPUTF8")
 	if max := cn.maxSize(); max > 0 && int64(len(content)) > max {
 		fill(results, &reply.Error{Code: 552, Enhanced: "5.3.4", Text: fmt.Sprintf("Message size %d exceeds the limit of %d of %s", len(content), max, t.name)})
 		cn.quit()
-		return
+		return false
 	}
 
 	if env.RequireTLS && !cn.has("REQUIRETLS") {
 		// RFC 8689 §4.2.1: the next hop must support REQUIRETLS.
 		fill(results, &reply.Error{Code: 550, Enhanced: "5.7.30", Text: "REQUIRETLS support required: " + t.name + " does not offer REQUIRETLS"})
 		cn.quit()
-		return
+		return false
 	}
 
 	// MAIL (RFC 5321 §4.1.1.2) with extension parameters.
@@ -686,13 +732,13 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 	if cn.has("PIPELINING") {
 		if err := cn.send(cmds...); err != nil {
 			fill(results, lostErr)
-			return
+			return false
 		}
 		for i := range cmds {
 			rep, err := cn.read(c.opts.CommandTimeout)
 			if err != nil {
 				c.fillMissing(results, replies, lostErr)
-				return
+				return false
 			}
 			replies[i] = rep
 		}
@@ -701,7 +747,7 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 			rep, err := cn.cmd(cmd)
 			if err != nil {
 				c.fillMissing(results, replies, lostErr)
-				return
+				return false
 			}
 			replies[i] = rep
 			if i == 0 && rep.Code/100 != 2 {
@@ -712,7 +758,7 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 	if replies[0].Code/100 != 2 {
 		fill(results, failure(replies[0]))
 		cn.quit()
-		return
+		return false
 	}
 	accepted := 0
 	for i, rep := range replies[1:] {
@@ -724,7 +770,7 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 	}
 	if accepted == 0 {
 		cn.quit()
-		return
+		return false
 	}
 	setAccepted := func(err error) {
 		for i, rep := range replies[1:] {
@@ -747,49 +793,48 @@ func (c *Client) transaction(ctx context.Context, cn *conn, t target, env envelo
 			cn.w.Write(content[off:end])
 			if err := cn.w.Flush(); err != nil {
 				setAccepted(lostErr)
-				return
+				return false
 			}
 			rep, err := cn.read(final)
 			if err != nil {
 				setAccepted(lostErr)
-				return
+				return false
 			}
 			if rep.Code != 250 {
 				setAccepted(failure(rep))
 				cn.quit()
-				return
+				return false
 			}
 		}
 		setAccepted(nil)
-		cn.quit()
-		return
+		return true
 	}
 
 	rep, err := cn.cmd("DATA")
 	if err != nil {
 		setAccepted(lostErr)
-		return
+		return false
 	}
 	if rep.Code != 354 {
 		setAccepted(failure(rep))
 		cn.quit()
-		return
+		return false
 	}
 	if err := cn.writeData(content); err != nil {
 		setAccepted(lostErr)
-		return
+		return false
 	}
 	rep, err = cn.read(final)
 	switch {
 	case err != nil:
 		setAccepted(lostErr)
-		return
+		return false
 	case rep.Code/100 == 2:
 		setAccepted(nil)
 	default:
 		setAccepted(failure(rep))
 	}
-	cn.quit()
+	return true
 }
 
 // fillMissing gives every recipient whose RCPT reply was not read the

@@ -358,13 +358,34 @@ func TestSMTPUTF8(t *testing.T) {
 	if re := wantReply(t, res[0], 550, "5.6.7"); re.Temporary() {
 		t.Fatal("temporary")
 	}
-	res = deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test", SMTPUTF8: true}, rcpts("b@example.org"), msg)
+	// SMTPUTF8 given by the sender, header not ASCII: it needs the
+	// extension (RFC 6531 §3.4), so it bounces.
+	utf8Header := "Subject: caf\xc3\xa9\r\n\r\nbody\r\n"
+	res = deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test", SMTPUTF8: true}, rcpts("b@example.org"), utf8Header)
 	wantReply(t, res[0], 550, "5.6.7")
+	if len(f.be.messages()) != 0 {
+		t.Fatal("delivered a message that needs SMTPUTF8")
+	}
+	// SMTPUTF8 given by the sender (net/smtp always does) but envelope
+	// and header ASCII (8-bit body only): delivered without the
+	// parameter to a server without SMTPUTF8, as Postfix does.
+	asciiHeader := "Subject: plain\r\n\r\ncaf\xc3\xa9\r\n"
+	allNil(t, deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test", SMTPUTF8: true}, rcpts("b@example.org"), msg))
+	allNil(t, deliver(t, f.opts, "example.org", envelope.Envelope{From: "a@sender.test", SMTPUTF8: true, EightBit: true}, rcpts("b@example.org"), asciiHeader))
+	if m := f.be.messages(); len(m) != 2 || m[0].mailOpts.UTF8 || m[1].mailOpts.UTF8 || string(m[1].data) != asciiHeader {
+		t.Fatalf("got %+v", m)
+	}
 
 	g := setup(t, []string{"127.0.0.2"}, func(_ string, s *smtp.Server) { s.EnableSMTPUTF8 = true })
 	allNil(t, deliver(t, g.opts, "example.org", env, rcpts("用户@example.org"), msg))
 	m := g.be.messages()
 	if len(m) != 1 || !m[0].mailOpts.UTF8 || m[0].rcpts[0] != "用户@example.org" {
+		t.Fatalf("got %+v", m)
+	}
+	// A server that offers SMTPUTF8 still gets the parameter the sender
+	// gave, needed or not.
+	allNil(t, deliver(t, g.opts, "example.org", envelope.Envelope{From: "a@sender.test", SMTPUTF8: true}, rcpts("b@example.org"), msg))
+	if m := g.be.messages(); len(m) != 2 || !m[1].mailOpts.UTF8 {
 		t.Fatalf("got %+v", m)
 	}
 }

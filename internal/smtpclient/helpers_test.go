@@ -46,6 +46,8 @@ type backend struct {
 	refuse map[string]bool
 	user   string
 	pass   string
+	// sessions and logouts count connections opened and ended.
+	sessions, logouts int
 }
 
 func newBackend() *backend {
@@ -70,6 +72,9 @@ func (hb hostBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if refuse {
 		return nil, errors.New("go away")
 	}
+	hb.mu.Lock()
+	hb.sessions++
+	hb.mu.Unlock()
 	return &session{b: hb.backend, c: c, m: &received{host: hb.host}}, nil
 }
 
@@ -79,8 +84,13 @@ type session struct {
 	m *received
 }
 
-func (s *session) Reset()        { s.m = &received{host: s.m.host, authUser: s.m.authUser} }
-func (s *session) Logout() error { return nil }
+func (s *session) Reset() { s.m = &received{host: s.m.host, authUser: s.m.authUser} }
+func (s *session) Logout() error {
+	s.b.mu.Lock()
+	s.b.logouts++
+	s.b.mu.Unlock()
+	return nil
+}
 
 func (s *session) AuthMechanisms() []string {
 	if s.b.user == "" {

@@ -184,6 +184,7 @@ type conn struct {
 	host    string        // server name for TLS and logs
 	ext     map[string]string
 	tls     bool
+	sent    int // messages carried (reuse.go)
 }
 
 func newConn(nc net.Conn, host string, timeout time.Duration, isTLS bool) *conn {
