@@ -79,6 +79,12 @@ func (s *Server) current(r *http.Request) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
+	// A disabled account's sessions stop at once, as its logins do
+	// (auth.ErrDisabled); they work again if it is enabled before they
+	// expire. A password changed elsewhere ends them in manage.SetPassword.
+	if f, err := s.opts.Store.AccountFlags(r.Context(), acct.ID); err != nil || f.Disabled {
+		return nil, false
+	}
 	return &session{WebSession: ws, acct: acct}, true
 }
 

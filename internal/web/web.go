@@ -37,6 +37,7 @@ type Store interface {
 	store.WebSessions
 	store.AppPasswords
 	store.SCRAMStore
+	store.AccountFlagStore
 	GetAccountByID(ctx context.Context, id int64) (store.Account, error)
 	SetPasswordHash(ctx context.Context, address, hash string) error
 }
