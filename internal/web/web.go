@@ -38,6 +38,7 @@ type Store interface {
 	store.AppPasswords
 	store.SCRAMStore
 	store.AccountFlagStore
+	store.SieveStore
 	GetAccountByID(ctx context.Context, id int64) (store.Account, error)
 	SetPasswordHash(ctx context.Context, address, hash string) error
 }
@@ -108,6 +109,9 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /web/totp/enable", s.secure(s.authed(s.serveTOTPEnable)))
 	mux.Handle("POST /web/totp/disable", s.secure(s.authed(s.serveTOTPDisable)))
 	mux.Handle("POST /web/settings", s.secure(s.authed(s.serveSettings)))
+	mux.Handle("GET /web/sieve", s.secure(s.authed(s.serveSieve)))
+	mux.Handle("POST /web/sieve", s.secure(s.authed(s.serveSaveSieve)))
+	mux.Handle("POST /web/sieve/rule", s.secure(s.authed(s.serveAddRule)))
 }
 
 // secure redirects plain http to https unless a password may travel
