@@ -7,6 +7,7 @@ import { $, clear, el } from "./dom";
 import { roleNames, setLanguage, t } from "./i18n";
 import { Addr, Attachment, buildMessage, parseAddrs } from "./mime";
 import { verdicts } from "./verdict";
+import { appleProfile, filtersForm, vacationForm } from "./filters";
 
 interface Mailbox { id: string; name: string; role: string | null; unreadEmails: number; totalEmails: number }
 interface Email {
@@ -648,6 +649,9 @@ async function showSettings(): Promise<void> {
   clear($("reader"),
     el("div", { class: "toolbar" }, el("button", { type: "button", class: "phone", onclick: () => document.body.classList.remove("reading") }, t("back"))),
     el("div", { class: "settings" }, el("h2", {}, t("settings") + " — " + ws.username), pw, ap, totpBox, prefs,
+      vacationForm(client(), (m) => notice(m, true)),
+      filtersForm(() => state.ws?.csrf ?? "", state.mailboxes.filter((m) => m.role !== "drafts" && m.role !== "sent").map((m) => ({ name: m.name, label: mailboxName(m) }))),
+      appleProfile(ws.username),
       el("p", {}, el("button", { type: "button", id: "logout-all", onclick: () => void guard(async () => { await postJSON("/web/logout-all", {}); location.reload(); }) }, t("logoutAll")))));
   await loadAP();
 }

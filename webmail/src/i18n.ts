@@ -19,6 +19,10 @@ const en = {
   shortcuts: "Keys: j/k next/previous, r reply, a reply all, f forward, e archive, # delete, / search, c compose",
   results: "Search results", me: "me", noSubject: "(no subject)", fwdNote: "The original message is attached.",
   identity: "From",
+  vacation: "Vacation reply", vacationOn: "Reply automatically while I am away", vacationText: "Message",
+  filters: "Filters", newRule: "New rule", ruleIf: "If", ruleContains: "contains", ruleThen: "then",
+  ruleMove: "Move to folder", ruleDiscard: "Delete for good", ruleFolder: "Folder", sieveScript: "Sieve script",
+  appleProfile: "Download the profile for iPhone, iPad and Mac",
 };
 
 type Dict = typeof en;
@@ -42,6 +46,10 @@ const ru: Dict = {
   shortcuts: "Клавиши: j/k следующее/предыдущее, r ответить, a ответить всем, f переслать, e в архив, # удалить, / поиск, c написать",
   results: "Результаты поиска", me: "я", noSubject: "(без темы)", fwdNote: "Исходное письмо приложено.",
   identity: "От",
+  vacation: "Автоответ", vacationOn: "Отвечать автоматически, пока меня нет", vacationText: "Текст",
+  filters: "Фильтры", newRule: "Новое правило", ruleIf: "Если", ruleContains: "содержит", ruleThen: "то",
+  ruleMove: "Переместить в папку", ruleDiscard: "Удалить навсегда", ruleFolder: "Папка", sieveScript: "Сценарий Sieve",
+  appleProfile: "Скачать профиль для iPhone, iPad и Mac",
 };
 
 export type Key = keyof Dict;
