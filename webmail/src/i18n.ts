@@ -23,6 +23,9 @@ const en = {
   filters: "Filters", newRule: "New rule", ruleIf: "If", ruleContains: "contains", ruleThen: "then",
   ruleMove: "Move to folder", ruleDiscard: "Delete for good", ruleFolder: "Folder", sieveScript: "Sieve script",
   appleProfile: "Download the profile for iPhone, iPad and Mac",
+  sortBy: "Sort by", sort_date: "Newest first", sort_from: "Sender", sort_subject: "Subject", sort_size: "Largest first",
+  selected: "selected", advanced: "Advanced search", hasAttachment: "Has attachments", dateFrom: "From date", dateTo: "To date",
+  folder: "Folder", anyFolder: "All folders",
 };
 
 type Dict = typeof en;
@@ -50,6 +53,9 @@ const ru: Dict = {
   filters: "Фильтры", newRule: "Новое правило", ruleIf: "Если", ruleContains: "содержит", ruleThen: "то",
   ruleMove: "Переместить в папку", ruleDiscard: "Удалить навсегда", ruleFolder: "Папка", sieveScript: "Сценарий Sieve",
   appleProfile: "Скачать профиль для iPhone, iPad и Mac",
+  sortBy: "Сортировка", sort_date: "Сначала новые", sort_from: "Отправитель", sort_subject: "Тема", sort_size: "Сначала большие",
+  selected: "выбрано", advanced: "Расширенный поиск", hasAttachment: "С вложениями", dateFrom: "С даты", dateTo: "По дату",
+  folder: "Папка", anyFolder: "Все папки",
 };
 
 export type Key = keyof Dict;
