@@ -199,9 +199,14 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, acct store
 		writeError(w, http.StatusServiceUnavailable, "try again later")
 		return
 	}
+	senders, err := s.imageSenders(r, acct)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "try again later")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"username": acct.Address, "csrf": csrf,
 		"totp": set.TOTPSecret != "", "signature": set.Signature, "language": set.Language,
-		"authservId": s.opts.AuthservID})
+		"authservId": s.opts.AuthservID, "imageSenders": append([]string{}, senders...)})
 }
 
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, sess *session) {

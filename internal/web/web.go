@@ -39,6 +39,7 @@ type Store interface {
 	store.SCRAMStore
 	store.AccountFlagStore
 	store.SieveStore
+	store.ServerState
 	GetAccountByID(ctx context.Context, id int64) (store.Account, error)
 	SetPasswordHash(ctx context.Context, address, hash string) error
 }
@@ -112,6 +113,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("GET /web/sieve", s.secure(s.authed(s.serveSieve)))
 	mux.Handle("POST /web/sieve", s.secure(s.authed(s.serveSaveSieve)))
 	mux.Handle("POST /web/sieve/rule", s.secure(s.authed(s.serveAddRule)))
+	mux.Handle("POST /web/remote-images", s.secure(s.authed(s.serveImageSender)))
 }
 
 // secure redirects plain http to https unless a password may travel

@@ -18,7 +18,7 @@ interface Email {
   [header: string]: unknown;
 }
 interface Part { partId: string; blobId: string; type: string; name: string | null; size: number; disposition: string | null }
-interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string }
+interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string; imageSenders: string[] }
 
 const pageSize = 50;
 const listProps = ["id", "blobId", "threadId", "mailboxIds", "keywords", "from", "to", "subject", "receivedAt", "preview", "hasAttachment"];
@@ -393,7 +393,21 @@ async function openEmail(id: string, seen: boolean): Promise<void> {
     const t2 = await c.call([["Email/get", { accountId: c.accountId, ids: [...others, id], properties: ["id", "from", "subject", "receivedAt", "keywords"] }, "g"]]);
     conv = t2.g.list as Email[];
   }
-  renderMessage(e, false, conv);
+  renderMessage(e, imagesAllowed(e), conv);
+}
+
+// imagesAllowed: the sender is one whose remote images the user chose to
+// always see (a setting kept on the server).
+function imagesAllowed(e: Email): boolean {
+  const from = e.from?.[0]?.email?.toLowerCase();
+  return !!from && (state.ws?.imageSenders ?? []).includes(from);
+}
+
+async function allowSender(e: Email, allow: boolean, conv: Email[]): Promise<void> {
+  const from = e.from?.[0]?.email;
+  if (!from) return;
+  state.ws = await postJSON("/web/remote-images", { sender: from, allow });
+  renderMessage(e, allow, conv);
 }
 
 function renderMessage(e: Email, images = false, conv: Email[] = []): void {
@@ -405,8 +419,11 @@ function renderMessage(e: Email, images = false, conv: Email[] = []): void {
     const frame = el("iframe", { class: "body", title: e.subject || "message", sandbox: "allow-popups allow-popups-to-escape-sandbox", referrerpolicy: "no-referrer",
       src: "/web/html/" + encodeURIComponent(html.blobId) + (images ? "?images=1" : "") });
     body = el("div", {},
-      images ? null : el("p", { class: "images" }, t("imagesBlocked") + " ",
-        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true, conv) }, t("showImages"))),
+      images ? (imagesAllowed(e) ? el("p", { class: "images" },
+        el("button", { type: "button", id: "never-images", onclick: () => void guard(() => allowSender(e, false, conv)) }, t("neverImages") + " " + e.from![0].email)) : null) :
+      el("p", { class: "images" }, t("imagesBlocked") + " ",
+        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true, conv) }, t("showImages")), " ",
+        e.from?.[0] ? el("button", { type: "button", id: "always-images", onclick: () => void guard(() => allowSender(e, true, conv)) }, t("alwaysImages") + " " + e.from[0].email) : null),
       frame);
   } else {
     const text = (e.textBody ?? []).map((p) => e.bodyValues?.[p.partId]?.value ?? "").join("\n");

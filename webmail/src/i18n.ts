@@ -25,7 +25,7 @@ const en = {
   appleProfile: "Download the profile for iPhone, iPad and Mac",
   sortBy: "Sort by", sort_date: "Newest first", sort_from: "Sender", sort_subject: "Subject", sort_size: "Largest first",
   selected: "selected", advanced: "Advanced search", hasAttachment: "Has attachments", dateFrom: "From date", dateTo: "To date",
-  folder: "Folder", anyFolder: "All folders",
+  folder: "Folder", anyFolder: "All folders", alwaysImages: "Always show images from", neverImages: "Stop showing images from",
 };
 
 type Dict = typeof en;
@@ -55,7 +55,7 @@ const ru: Dict = {
   appleProfile: "Скачать профиль для iPhone, iPad и Mac",
   sortBy: "Сортировка", sort_date: "Сначала новые", sort_from: "Отправитель", sort_subject: "Тема", sort_size: "Сначала большие",
   selected: "выбрано", advanced: "Расширенный поиск", hasAttachment: "С вложениями", dateFrom: "С даты", dateTo: "По дату",
-  folder: "Папка", anyFolder: "Все папки",
+  folder: "Папка", anyFolder: "Все папки", alwaysImages: "Всегда показывать картинки от", neverImages: "Не показывать картинки от",
 };
 
 export type Key = keyof Dict;
