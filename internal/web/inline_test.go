@@ -34,3 +34,28 @@ func TestInlineImages(t *testing.T) {
 		t.Errorf("images allowed, no cids:\n%s", out)
 	}
 }
+
+// FuzzImagesByCID: any message gives only data: URLs of the allowed image
+// types, within the bounds, and never fails.
+func FuzzImagesByCID(f *testing.F) {
+	raw, err := os.ReadFile("testdata/inline/related.eml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(raw)
+	f.Add([]byte("Content-Type: image/png\r\nContent-ID: <a>\r\n\r\nxx"))
+	f.Add([]byte("Content-Type: multipart/related; boundary=x\r\n\r\n--x\r\nContent-Type: image/gif\r\nContent-Id: b\r\n\r\nGIF\r\n--x--"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		total := 0
+		for cid, u := range imagesByCID(in) {
+			mt, _, ok := strings.Cut(strings.TrimPrefix(u, "data:"), ";base64,")
+			if cid == "" || !strings.HasPrefix(u, "data:") || !ok || !inlineTypes[mt] {
+				t.Fatalf("%q: %q", cid, u)
+			}
+			total += len(u)
+		}
+		if total > maxInlineTotal*4/3+1000 {
+			t.Fatalf("%d bytes of images", total)
+		}
+	})
+}
