@@ -241,9 +241,8 @@ function renderList(): void {
   const title = state.adv ? t("results") : state.query ? t("results") + ": " + state.query : mb ? mailboxName(mb) : "";
   const outgoing = mb?.role === "sent" || mb?.role === "drafts";
   const end = Math.min(state.position + state.emails.length, state.total);
-  clear($("list"),
-    el("h2", { class: "list-title" }, title),
-    listTools(), state.advForm,
+  const head = [el("h2", { class: "list-title" }, title), listTools()];
+  const rest = [
     state.emails.length === 0 ? el("p", { class: "empty" }, t("noMessages")) :
       el("ul", { id: "messages" }, ...state.emails.map((e, i) =>
         el("li", { class: (e.keywords.$seen ? "" : "unseen ") + (i === state.sel ? "selected" : "") },
@@ -259,7 +258,19 @@ function renderList(): void {
     el("div", { class: "pager" },
       el("button", { type: "button", disabled: state.position === 0, onclick: () => { state.position = Math.max(0, state.position - pageSize); void guard(loadList); } }, t("prev")),
       el("span", {}, state.total ? `${state.position + 1}–${end} / ${state.total}` : ""),
-      el("button", { type: "button", disabled: end >= state.total, onclick: () => { state.position += pageSize; void guard(loadList); } }, t("next"))));
+      el("button", { type: "button", disabled: end >= state.total, onclick: () => { state.position += pageSize; void guard(loadList); } }, t("next")))];
+  const list = $("list");
+  const form = state.advForm;
+  if (form && form.parentElement === list) {
+    // The open advanced search stays in place (focus, what is typed) when
+    // a push redraws the list around it.
+    while (list.firstChild && list.firstChild !== form) list.firstChild.remove();
+    while (form.nextSibling) form.nextSibling.remove();
+    form.before(...head);
+    form.after(...rest);
+    return;
+  }
+  clear(list, ...head, form, ...rest);
 }
 
 // ---- many messages at once: ticks (shift-click for a range), the
@@ -331,12 +342,14 @@ function toggleAdvanced(): void {
   renderList();
 }
 
+// advancedForm's inputs are not named like Element methods ("before",
+// "after", "remove"): a form's named inputs shadow them.
 function advancedForm(): HTMLFormElement {
   const field = (name: string, label: string, type = "text") => el("label", {}, label, el("input", { name, type }));
   const f = el("form", { id: "adv-form", role: "search" },
     field("from", t("from")), field("to", t("to")), field("subject", t("subject")),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "hasAttachment" }), t("hasAttachment")),
-    field("after", t("dateFrom"), "date"), field("before", t("dateTo"), "date"),
+    field("since", t("dateFrom"), "date"), field("until", t("dateTo"), "date"),
     el("label", {}, t("folder"), el("select", { name: "folder" }, el("option", { value: "" }, t("anyFolder")),
       ...state.mailboxes.map((m) => el("option", { value: m.id }, mailboxName(m))))),
     el("button", { type: "submit" }, t("search")));
@@ -346,8 +359,8 @@ function advancedForm(): HTMLFormElement {
     const conds: Record<string, unknown>[] = [];
     for (const k of ["from", "to", "subject"]) if (v(k)) conds.push({ [k]: v(k) });
     if ((f.elements.namedItem("hasAttachment") as HTMLInputElement).checked) conds.push({ hasAttachment: true });
-    if (v("after")) conds.push({ after: v("after") + "T00:00:00Z" });
-    if (v("before")) conds.push({ before: v("before") + "T23:59:59Z" });
+    if (v("since")) conds.push({ after: v("since") + "T00:00:00Z" });
+    if (v("until")) conds.push({ before: v("until") + "T23:59:59Z" });
     if (v("folder")) conds.push({ inMailbox: v("folder") });
     state.adv = { operator: "AND", conditions: conds };
     state.query = "";
