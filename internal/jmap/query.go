@@ -33,6 +33,7 @@ type filter struct {
 	Subject            string   `json:"subject"`
 	Body               string   `json:"body"`
 	Header             []string `json:"header"`
+	HasAttachment      *bool    `json:"hasAttachment"`
 
 	before, after time.Time
 	depth         int
@@ -42,7 +43,7 @@ type filter struct {
 var knownFilter = map[string]bool{"operator": true, "conditions": true, "inMailbox": true,
 	"inMailboxOtherThan": true, "before": true, "after": true, "minSize": true, "maxSize": true,
 	"hasKeyword": true, "notKeyword": true, "text": true, "from": true, "to": true, "cc": true,
-	"bcc": true, "subject": true, "body": true, "header": true}
+	"bcc": true, "subject": true, "body": true, "header": true, "hasAttachment": true}
 
 func checkFilter(raw json.RawMessage, depth int) *methodError {
 	if depth > 10 {
@@ -74,8 +75,9 @@ func checkFilter(raw json.RawMessage, depth int) *methodError {
 // matcher evaluates a filter against messages, asking the store's search
 // index for text conditions once per mailbox.
 type matcher struct {
-	c     *call
-	cache map[string]map[uint32]bool
+	c        *call
+	cache    map[string]map[uint32]bool
+	contents *contents
 }
 
 func (m *matcher) search(mb int64, field store.SearchField, value string) (map[uint32]bool, error) {
@@ -147,6 +149,12 @@ func (m *matcher) match(f *filter, msg store.Message) (bool, error) {
 		}
 		set, err := m.search(msg.MailboxID, t.field, t.value)
 		if err != nil || !set[msg.UID] {
+			return false, err
+		}
+	}
+	if f.HasAttachment != nil {
+		cf, err := m.contents.get(msg)
+		if err != nil || cf.hasAttachment != *f.HasAttachment {
 			return false, err
 		}
 	}
@@ -248,7 +256,7 @@ func emailQuery(c *call) (any, *methodError) {
 		return nil, errInvalidArgs("limit must not be negative")
 	}
 	for _, s := range sorts {
-		if s.Property != "receivedAt" && s.Property != "size" && s.Property != "id" {
+		if s.Property != "receivedAt" && s.Property != "size" && s.Property != "id" && !contentSort(s.Property) {
 			return nil, &methodError{Type: "unsupportedSort", Description: s.Property}
 		}
 	}
@@ -259,7 +267,7 @@ func emailQuery(c *call) (any, *methodError) {
 	if res, ok, me := c.queryByDate(f, sorts, state, position, limit, anchor, calculateTotal, collapse); ok || me != nil {
 		return res, me
 	}
-	m := &matcher{c: c, cache: map[string]map[uint32]bool{}}
+	m := &matcher{c: c, cache: map[string]map[uint32]bool{}, contents: &contents{c: c}}
 	var hits []store.Message
 	for _, mb := range mbs {
 		if f != nil && f.Operator == "" && f.InMailbox != "" && f.InMailbox != mailboxID(mb.ID) {
@@ -297,6 +305,8 @@ func emailQuery(c *call) (any, *methodError) {
 				d = a.InternalDate.Compare(b.InternalDate)
 			case "size":
 				d = cmp.Compare(a.Size, b.Size)
+			case "from", "subject":
+				d = m.contents.compare(s.Property, a, b)
 			}
 			if d == 0 {
 				d = cmp.Compare(a.MailboxID, b.MailboxID)*2 + cmp.Compare(int64(a.UID), int64(b.UID))

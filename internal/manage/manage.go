@@ -177,6 +177,15 @@ func (m *Manager) SetPassword(ctx context.Context, address, password string) (st
 	if err := auth.SetSCRAMKeys(ctx, m.Store, addr, hash, pw); err != nil {
 		return "", fmt.Errorf("user %s: %w", addr, err)
 	}
+	// Whoever knew the old password is logged out of the webmail on every
+	// browser (the store's sessions are every node's).
+	acct, err := m.Store.GetAccount(ctx, addr)
+	if err == nil {
+		_, err = m.Store.RemoveWebSessions(ctx, acct.ID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("user %s: ending webmail sessions: %w", addr, err)
+	}
 	return generated, nil
 }
 

@@ -19,13 +19,27 @@ const viewerStyle = `body{font:15px/1.45 system-ui,sans-serif;margin:8px;overflo
 // javascript: or data: URL, CSS), links that open outside. With
 // images false every remote image's address is removed, so nothing is
 // fetched even without the Content-Security-Policy that also forbids it.
-func sanitise(html []byte, images bool) []byte {
+// An image's cid: URL (RFC 2392) becomes the data: URL cids has for it
+// (inlineImages), or nothing.
+func sanitise(html []byte, images bool, cids map[string]string) []byte {
 	p := bluemonday.UGCPolicy()
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(true)
-	if !images {
-		p.RewriteSrc(func(u *url.URL) { *u = url.URL{Scheme: "about", Opaque: "blank"} })
-	}
+	p.AllowURLSchemeWithCustomPolicy("cid", func(*url.URL) bool { return true })
+	p.RewriteSrc(func(u *url.URL) {
+		switch {
+		case u.Scheme == "cid":
+			id, err := url.PathUnescape(u.Opaque)
+			if data, ok := cids[id]; ok && err == nil {
+				// A data: URL parses as scheme and opaque part.
+				*u = url.URL{Scheme: "data", Opaque: strings.TrimPrefix(data, "data:")}
+				return
+			}
+			*u = url.URL{Scheme: "about", Opaque: "blank"}
+		case !images:
+			*u = url.URL{Scheme: "about", Opaque: "blank"}
+		}
+	})
 	return p.SanitizeBytes(html)
 }
 
@@ -46,7 +60,7 @@ func (s *Server) serveHTML(w http.ResponseWriter, r *http.Request, sess *session
 		// Plain text as the same kind of page, escaped.
 		body = append(append([]byte("<pre>"), []byte(escapeHTML(string(data)))...), "</pre>"...)
 	} else {
-		body = sanitise(data, images)
+		body = sanitise(data, images, s.inlineImages(r.Context(), sess.AccountID, r.PathValue("blob")))
 	}
 	img := "data:"
 	if images {

@@ -31,7 +31,7 @@ func TestSanitiseGolden(t *testing.T) {
 			if images {
 				golden = strings.TrimSuffix(f, ".html") + ".images.golden"
 			}
-			got := sanitise(in, images)
+			got := sanitise(in, images, nil)
 			if *update {
 				os.WriteFile(golden, got, 0o644)
 				continue
@@ -60,7 +60,7 @@ func FuzzSanitise(f *testing.F) {
 	bad := map[string]bool{"script": true, "form": true, "iframe": true, "frame": true, "style": true, "object": true, "embed": true,
 		"link": true, "meta": true, "base": true, "input": true, "button": true, "svg": true, "math": true}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out := sanitise(in, false)
+		out := sanitise(in, false, nil)
 		z := html.NewTokenizer(bytes.NewReader(out))
 		for {
 			tt := z.Next()

@@ -79,6 +79,12 @@ func (s *Server) current(r *http.Request) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
+	// A disabled account's sessions stop at once, as its logins do
+	// (auth.ErrDisabled); they work again if it is enabled before they
+	// expire. A password changed elsewhere ends them in manage.SetPassword.
+	if f, err := s.opts.Store.AccountFlags(r.Context(), acct.ID); err != nil || f.Disabled {
+		return nil, false
+	}
 	return &session{WebSession: ws, acct: acct}, true
 }
 
@@ -193,9 +199,14 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, acct store
 		writeError(w, http.StatusServiceUnavailable, "try again later")
 		return
 	}
+	senders, err := s.imageSenders(r, acct)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "try again later")
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"username": acct.Address, "csrf": csrf,
 		"totp": set.TOTPSecret != "", "signature": set.Signature, "language": set.Language,
-		"authservId": s.opts.AuthservID})
+		"authservId": s.opts.AuthservID, "imageSenders": append([]string{}, senders...)})
 }
 
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, sess *session) {

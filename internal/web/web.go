@@ -37,6 +37,9 @@ type Store interface {
 	store.WebSessions
 	store.AppPasswords
 	store.SCRAMStore
+	store.AccountFlagStore
+	store.SieveStore
+	store.ServerState
 	GetAccountByID(ctx context.Context, id int64) (store.Account, error)
 	SetPasswordHash(ctx context.Context, address, hash string) error
 }
@@ -107,6 +110,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST /web/totp/enable", s.secure(s.authed(s.serveTOTPEnable)))
 	mux.Handle("POST /web/totp/disable", s.secure(s.authed(s.serveTOTPDisable)))
 	mux.Handle("POST /web/settings", s.secure(s.authed(s.serveSettings)))
+	mux.Handle("GET /web/sieve", s.secure(s.authed(s.serveSieve)))
+	mux.Handle("POST /web/sieve", s.secure(s.authed(s.serveSaveSieve)))
+	mux.Handle("POST /web/sieve/rule", s.secure(s.authed(s.serveAddRule)))
+	mux.Handle("POST /web/remote-images", s.secure(s.authed(s.serveImageSender)))
 }
 
 // secure redirects plain http to https unless a password may travel

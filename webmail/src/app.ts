@@ -7,6 +7,7 @@ import { $, clear, el } from "./dom";
 import { roleNames, setLanguage, t } from "./i18n";
 import { Addr, Attachment, buildMessage, parseAddrs } from "./mime";
 import { verdicts } from "./verdict";
+import { appleProfile, filtersForm, vacationForm } from "./filters";
 
 interface Mailbox { id: string; name: string; role: string | null; unreadEmails: number; totalEmails: number }
 interface Email {
@@ -17,7 +18,7 @@ interface Email {
   [header: string]: unknown;
 }
 interface Part { partId: string; blobId: string; type: string; name: string | null; size: number; disposition: string | null }
-interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string }
+interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string; imageSenders: string[] }
 
 const pageSize = 50;
 const listProps = ["id", "blobId", "threadId", "mailboxIds", "keywords", "from", "to", "subject", "receivedAt", "preview", "hasAttachment"];
@@ -38,6 +39,17 @@ const state = {
   open: null as Email | null,
   identities: [] as { id: string; email: string; name: string }[],
   composing: false,
+  checked: new Set<string>(), // Email ids ticked in the list ("select many")
+  lastCheck: -1, // the row last ticked, for shift-click ranges
+  sort: "date",
+  adv: null as Record<string, unknown> | null, // the advanced search's filter
+  advForm: null as HTMLFormElement | null, // kept (with what was typed) while open, across redraws
+};
+
+// sorts are the list's orders (RFC 8621 §4.4.2 properties).
+const sorts: Record<string, { property: string; isAscending: boolean }> = {
+  date: { property: "receivedAt", isAscending: false }, from: { property: "from", isAscending: true },
+  subject: { property: "subject", isAscending: true }, size: { property: "size", isAscending: false },
 };
 
 function client(): Client {
@@ -172,7 +184,9 @@ function renderFolders(): void {
 async function selectMailbox(id: string): Promise<void> {
   state.current = id;
   state.query = "";
+  state.adv = null;
   state.position = 0;
+  state.checked.clear();
   ($("q") as HTMLInputElement).value = "";
   renderFolders();
   await loadList();
@@ -180,16 +194,18 @@ async function selectMailbox(id: string): Promise<void> {
 
 async function search(): Promise<void> {
   state.query = ($("q") as HTMLInputElement).value.trim();
+  state.adv = null;
   state.position = 0;
+  state.checked.clear();
   renderFolders();
   await loadList();
 }
 
 async function loadList(): Promise<void> {
   const c = client();
-  const filter = state.query ? { text: state.query } : { inMailbox: state.current };
+  const filter = state.adv ?? (state.query ? { text: state.query } : { inMailbox: state.current });
   const r = await c.call([
-    ["Email/query", { accountId: c.accountId, filter, sort: [{ property: "receivedAt", isAscending: false }], position: state.position, limit: pageSize, calculateTotal: true }, "q"],
+    ["Email/query", { accountId: c.accountId, filter, sort: [sorts[state.sort]], position: state.position, limit: pageSize, calculateTotal: true }, "q"],
     ["Email/get", { accountId: c.accountId, "#ids": { resultOf: "q", name: "Email/query", path: "/ids" }, properties: listProps }, "g"],
     ["Thread/get", { accountId: c.accountId, "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } }, "t"],
   ]);
@@ -200,7 +216,7 @@ async function loadList(): Promise<void> {
   // Conversation view: one row per thread on the page, its newest message.
   const shown = new Set<string>();
   state.emails = (r.q.ids as string[]).map((id) => byId.get(id)).filter((e): e is Email => {
-    if (!e || (!state.query && shown.has(e.threadId))) return false;
+    if (!e || (!state.query && !state.adv && shown.has(e.threadId))) return false;
     shown.add(e.threadId);
     return true;
   });
@@ -222,14 +238,16 @@ function fmtDate(s: string): string {
 
 function renderList(): void {
   const mb = state.mailboxes.find((m) => m.id === state.current);
-  const title = state.query ? t("results") + ": " + state.query : mb ? mailboxName(mb) : "";
+  const title = state.adv ? t("results") : state.query ? t("results") + ": " + state.query : mb ? mailboxName(mb) : "";
   const outgoing = mb?.role === "sent" || mb?.role === "drafts";
   const end = Math.min(state.position + state.emails.length, state.total);
-  clear($("list"),
-    el("h2", { class: "list-title" }, title),
+  const head = [el("h2", { class: "list-title" }, title), listTools()];
+  const rest = [
     state.emails.length === 0 ? el("p", { class: "empty" }, t("noMessages")) :
       el("ul", { id: "messages" }, ...state.emails.map((e, i) =>
         el("li", { class: (e.keywords.$seen ? "" : "unseen ") + (i === state.sel ? "selected" : "") },
+          el("input", { type: "checkbox", class: "pick", "data-id": e.id, "aria-label": e.subject || t("noSubject"),
+            ...(state.checked.has(e.id) ? { checked: true } : {}), onclick: (ev: Event) => pick(i, ev as MouseEvent) }),
           el("button", { type: "button", class: "row", "data-id": e.id, draggable: "true", onclick: () => void guard(() => openMessage(i)),
             ondragstart: (ev: Event) => (ev as DragEvent).dataTransfer?.setData("application/x-pochta-email", e.id) },
             el("span", { class: "from" }, outgoing ? who(e.to) : who(e.from)),
@@ -240,7 +258,118 @@ function renderList(): void {
     el("div", { class: "pager" },
       el("button", { type: "button", disabled: state.position === 0, onclick: () => { state.position = Math.max(0, state.position - pageSize); void guard(loadList); } }, t("prev")),
       el("span", {}, state.total ? `${state.position + 1}–${end} / ${state.total}` : ""),
-      el("button", { type: "button", disabled: end >= state.total, onclick: () => { state.position += pageSize; void guard(loadList); } }, t("next"))));
+      el("button", { type: "button", disabled: end >= state.total, onclick: () => { state.position += pageSize; void guard(loadList); } }, t("next")))];
+  const list = $("list");
+  const form = state.advForm;
+  if (form && form.parentElement === list) {
+    // The open advanced search stays in place (focus, what is typed) when
+    // a push redraws the list around it.
+    while (list.firstChild && list.firstChild !== form) list.firstChild.remove();
+    while (form.nextSibling) form.nextSibling.remove();
+    form.before(...head);
+    form.after(...rest);
+    return;
+  }
+  clear(list, ...head, form, ...rest);
+}
+
+// ---- many messages at once: ticks (shift-click for a range), the
+// bulk actions, the sort and the advanced search
+
+function pick(i: number, ev: MouseEvent): void {
+  const on = (ev.target as HTMLInputElement).checked;
+  const from = ev.shiftKey && state.lastCheck >= 0 ? Math.min(state.lastCheck, i) : i;
+  const to = ev.shiftKey && state.lastCheck >= 0 ? Math.max(state.lastCheck, i) : i;
+  for (let k = from; k <= to; k++) {
+    const id = state.emails[k]?.id;
+    if (id && on) state.checked.add(id);
+    else if (id) state.checked.delete(id);
+  }
+  state.lastCheck = i;
+  renderList();
+}
+
+function listTools(): HTMLElement {
+  const sortSel = el("select", { id: "sort", "aria-label": t("sortBy"), onchange: (ev: Event) => {
+    state.sort = (ev.target as HTMLSelectElement).value;
+    state.position = 0;
+    void guard(loadList);
+  } }, ...Object.keys(sorts).map((k) => el("option", { value: k, ...(k === state.sort ? { selected: true } : {}) }, t(("sort_" + k) as "sort_date"))));
+  const n = state.checked.size;
+  const bulk = n === 0 ? null : el("div", { id: "bulk", role: "toolbar" },
+    el("span", {}, String(n) + " " + t("selected")),
+    el("button", { type: "button", id: "bulk-read", onclick: () => void guard(() => bulkUpdate({ "keywords/$seen": true })) }, t("markRead")),
+    el("button", { type: "button", id: "bulk-unread", onclick: () => void guard(() => bulkUpdate({ "keywords/$seen": null })) }, t("markUnread")),
+    el("button", { type: "button", id: "bulk-delete", onclick: () => void guard(bulkDelete) }, t("delete")),
+    byRole("junk") ? el("button", { type: "button", id: "bulk-spam", onclick: () => void guard(() => bulkUpdate({ mailboxIds: { [byRole("junk")!.id]: true } })) }, t("spam")) : null,
+    el("select", { id: "bulk-move", "aria-label": t("moveTo"), onchange: (ev: Event) => {
+      const dest = (ev.target as HTMLSelectElement).value;
+      if (dest) void guard(() => bulkUpdate({ mailboxIds: { [dest]: true } }));
+    } }, el("option", { value: "" }, t("moveTo")), ...state.mailboxes.map((m) => el("option", { value: m.id }, mailboxName(m)))));
+  return el("div", { class: "list-tools" }, sortSel,
+    el("button", { type: "button", id: "adv-btn", "aria-expanded": state.advForm ? "true" : "false", onclick: () => toggleAdvanced() }, t("advanced")), bulk);
+}
+
+// bulkUpdate applies one change to every ticked message in one Email/set.
+async function bulkUpdate(change: Record<string, unknown>): Promise<void> {
+  const c = client();
+  const update: Record<string, unknown> = {};
+  for (const id of state.checked) update[id] = change;
+  const r = await c.call([["Email/set", { accountId: c.accountId, update }, "s"]]);
+  state.checked.clear();
+  if (state.open && update[state.open.id] && r.s.updated?.[state.open.id] !== undefined) {
+    state.open = null;
+    clear($("reader"));
+  }
+  await refresh();
+}
+
+// bulkDelete moves the ticked messages to Trash, or destroys them there.
+async function bulkDelete(): Promise<void> {
+  const trash = byRole("trash");
+  if (trash && state.current !== trash.id) {
+    await bulkUpdate({ mailboxIds: { [trash.id]: true } });
+    return;
+  }
+  const c = client();
+  await c.call([["Email/set", { accountId: c.accountId, destroy: [...state.checked] }, "d"]]);
+  state.checked.clear();
+  await refresh();
+}
+
+function toggleAdvanced(): void {
+  state.advForm = state.advForm ? null : advancedForm();
+  renderList();
+}
+
+// advancedForm's inputs are not named like Element methods ("before",
+// "after", "remove"): a form's named inputs shadow them.
+function advancedForm(): HTMLFormElement {
+  const field = (name: string, label: string, type = "text") => el("label", {}, label, el("input", { name, type }));
+  const f = el("form", { id: "adv-form", role: "search" },
+    field("from", t("from")), field("to", t("to")), field("subject", t("subject")),
+    el("label", { class: "check" }, el("input", { type: "checkbox", name: "hasAttachment" }), t("hasAttachment")),
+    field("since", t("dateFrom"), "date"), field("until", t("dateTo"), "date"),
+    el("label", {}, t("folder"), el("select", { name: "folder" }, el("option", { value: "" }, t("anyFolder")),
+      ...state.mailboxes.map((m) => el("option", { value: m.id }, mailboxName(m))))),
+    el("button", { type: "submit" }, t("search")));
+  f.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value.trim();
+    const conds: Record<string, unknown>[] = [];
+    for (const k of ["from", "to", "subject"]) if (v(k)) conds.push({ [k]: v(k) });
+    if ((f.elements.namedItem("hasAttachment") as HTMLInputElement).checked) conds.push({ hasAttachment: true });
+    if (v("since")) conds.push({ after: v("since") + "T00:00:00Z" });
+    if (v("until")) conds.push({ before: v("until") + "T23:59:59Z" });
+    if (v("folder")) conds.push({ inMailbox: v("folder") });
+    state.adv = { operator: "AND", conditions: conds };
+    state.query = "";
+    state.position = 0;
+    state.checked.clear();
+    renderFolders();
+    void guard(loadList);
+  });
+  return f;
 }
 
 async function refresh(): Promise<void> {
@@ -277,7 +406,21 @@ async function openEmail(id: string, seen: boolean): Promise<void> {
     const t2 = await c.call([["Email/get", { accountId: c.accountId, ids: [...others, id], properties: ["id", "from", "subject", "receivedAt", "keywords"] }, "g"]]);
     conv = t2.g.list as Email[];
   }
-  renderMessage(e, false, conv);
+  renderMessage(e, imagesAllowed(e), conv);
+}
+
+// imagesAllowed: the sender is one whose remote images the user chose to
+// always see (a setting kept on the server).
+function imagesAllowed(e: Email): boolean {
+  const from = e.from?.[0]?.email?.toLowerCase();
+  return !!from && (state.ws?.imageSenders ?? []).includes(from);
+}
+
+async function allowSender(e: Email, allow: boolean, conv: Email[]): Promise<void> {
+  const from = e.from?.[0]?.email;
+  if (!from) return;
+  state.ws = await postJSON("/web/remote-images", { sender: from, allow });
+  renderMessage(e, allow, conv);
 }
 
 function renderMessage(e: Email, images = false, conv: Email[] = []): void {
@@ -289,8 +432,11 @@ function renderMessage(e: Email, images = false, conv: Email[] = []): void {
     const frame = el("iframe", { class: "body", title: e.subject || "message", sandbox: "allow-popups allow-popups-to-escape-sandbox", referrerpolicy: "no-referrer",
       src: "/web/html/" + encodeURIComponent(html.blobId) + (images ? "?images=1" : "") });
     body = el("div", {},
-      images ? null : el("p", { class: "images" }, t("imagesBlocked") + " ",
-        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true, conv) }, t("showImages"))),
+      images ? (imagesAllowed(e) ? el("p", { class: "images" },
+        el("button", { type: "button", id: "never-images", onclick: () => void guard(() => allowSender(e, false, conv)) }, t("neverImages") + " " + e.from![0].email)) : null) :
+      el("p", { class: "images" }, t("imagesBlocked") + " ",
+        el("button", { type: "button", id: "show-images", onclick: () => renderMessage(e, true, conv) }, t("showImages")), " ",
+        e.from?.[0] ? el("button", { type: "button", id: "always-images", onclick: () => void guard(() => allowSender(e, true, conv)) }, t("alwaysImages") + " " + e.from[0].email) : null),
       frame);
   } else {
     const text = (e.textBody ?? []).map((p) => e.bodyValues?.[p.partId]?.value ?? "").join("\n");
@@ -648,6 +794,9 @@ async function showSettings(): Promise<void> {
   clear($("reader"),
     el("div", { class: "toolbar" }, el("button", { type: "button", class: "phone", onclick: () => document.body.classList.remove("reading") }, t("back"))),
     el("div", { class: "settings" }, el("h2", {}, t("settings") + " — " + ws.username), pw, ap, totpBox, prefs,
+      vacationForm(client(), (m) => notice(m, true)),
+      filtersForm(() => state.ws?.csrf ?? "", state.mailboxes.filter((m) => m.role !== "drafts" && m.role !== "sent").map((m) => ({ name: m.name, label: mailboxName(m) }))),
+      appleProfile(ws.username),
       el("p", {}, el("button", { type: "button", id: "logout-all", onclick: () => void guard(async () => { await postJSON("/web/logout-all", {}); location.reload(); }) }, t("logoutAll")))));
   await loadAP();
 }

@@ -19,6 +19,13 @@ const en = {
   shortcuts: "Keys: j/k next/previous, r reply, a reply all, f forward, e archive, # delete, / search, c compose",
   results: "Search results", me: "me", noSubject: "(no subject)", fwdNote: "The original message is attached.",
   identity: "From",
+  vacation: "Vacation reply", vacationOn: "Reply automatically while I am away", vacationText: "Message",
+  filters: "Filters", newRule: "New rule", ruleIf: "If", ruleContains: "contains", ruleThen: "then",
+  ruleMove: "Move to folder", ruleDiscard: "Delete for good", ruleFolder: "Folder", sieveScript: "Sieve script",
+  appleProfile: "Download the profile for iPhone, iPad and Mac",
+  sortBy: "Sort by", sort_date: "Newest first", sort_from: "Sender", sort_subject: "Subject", sort_size: "Largest first",
+  selected: "selected", advanced: "Advanced search", hasAttachment: "Has attachments", dateFrom: "From date", dateTo: "To date",
+  folder: "Folder", anyFolder: "All folders", alwaysImages: "Always show images from", neverImages: "Stop showing images from",
 };
 
 type Dict = typeof en;
@@ -42,6 +49,13 @@ const ru: Dict = {
   shortcuts: "Клавиши: j/k следующее/предыдущее, r ответить, a ответить всем, f переслать, e в архив, # удалить, / поиск, c написать",
   results: "Результаты поиска", me: "я", noSubject: "(без темы)", fwdNote: "Исходное письмо приложено.",
   identity: "От",
+  vacation: "Автоответ", vacationOn: "Отвечать автоматически, пока меня нет", vacationText: "Текст",
+  filters: "Фильтры", newRule: "Новое правило", ruleIf: "Если", ruleContains: "содержит", ruleThen: "то",
+  ruleMove: "Переместить в папку", ruleDiscard: "Удалить навсегда", ruleFolder: "Папка", sieveScript: "Сценарий Sieve",
+  appleProfile: "Скачать профиль для iPhone, iPad и Mac",
+  sortBy: "Сортировка", sort_date: "Сначала новые", sort_from: "Отправитель", sort_subject: "Тема", sort_size: "Сначала большие",
+  selected: "выбрано", advanced: "Расширенный поиск", hasAttachment: "С вложениями", dateFrom: "С даты", dateTo: "По дату",
+  folder: "Папка", anyFolder: "Все папки", alwaysImages: "Всегда показывать картинки от", neverImages: "Не показывать картинки от",
 };
 
 export type Key = keyof Dict;

@@ -12,7 +12,7 @@ export interface Session {
 
 export type Invocation = [string, Record<string, unknown>, string];
 
-const using = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:submission"];
+const using = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail", "urn:ietf:params:jmap:submission", "urn:ietf:params:jmap:vacationresponse"];
 
 export class NotLoggedIn extends Error {}
 
