@@ -50,6 +50,16 @@ func (s *Server) Blob(ctx context.Context, accountID int64, blobID string) ([]by
 	return s.blobContent(ctx, accountID, blobID)
 }
 
+// MessageBlob returns the blob id of the whole message that a part's blob
+// id belongs to; ok is false when blobID does not name a message part.
+func (s *Server) MessageBlob(blobID string) (string, bool) {
+	n, part, ok := parseID(blobID, 'b')
+	if !ok || part == "" {
+		return "", false
+	}
+	return msgRef{Email: n}.blobID(), true
+}
+
 // serveUpload stores a blob (RFC 8620 §6.1).
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, acct *account) {
 	if strings.Trim(strings.TrimPrefix(r.URL.Path, "/jmap/upload/"), "/") != acct.id {

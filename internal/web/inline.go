@@ -27,10 +27,10 @@ const (
 var inlineTypes = map[string]bool{"image/png": true, "image/jpeg": true, "image/gif": true, "image/webp": true}
 
 // inlineImages returns the data: URL of each image part of the message
-// that holds the part blobID ("b12.2" is part 2 of message "b12"), by
-// its Content-ID without angle brackets; nil when there are none.
+// that holds the part blobID, by its Content-ID without angle brackets;
+// nil when there are none.
 func (s *Server) inlineImages(ctx context.Context, accountID int64, blobID string) map[string]string {
-	msgBlob, _, isPart := strings.Cut(blobID, ".")
+	msgBlob, isPart := s.opts.Blobs.MessageBlob(blobID)
 	if !isPart {
 		return nil
 	}

@@ -47,6 +47,9 @@ type Store interface {
 // Blobs reads a message part of an account (jmap.Server.Blob).
 type Blobs interface {
 	Blob(ctx context.Context, accountID int64, blobID string) ([]byte, string, bool)
+	// MessageBlob: the whole message's blob id for a part's blob id
+	// (jmap.Server.MessageBlob; the id format is JMAP's business).
+	MessageBlob(blobID string) (string, bool)
 }
 
 // Options configure a Server.
