@@ -27,12 +27,8 @@ const (
 // are left untrained (and unmarked).
 const maxTrainPerCommand = 500
 
-// trainee is one message to train: its UID in the mailbox it is in now
-// and its flags before the user's command.
-type trainee struct {
-	uid   uint32
-	prior []string
-}
+// trainee is one message to train (its UID now, its flags before).
+type trainee = spamrule.Trainee
 
 // copyClass says what a COPY or MOVE from src to dst teaches
 // (spam.MoveTeaches); ok is false when it teaches nothing.
@@ -67,7 +63,7 @@ func (s *session) trainCopied(src, dst store.Mailbox, pairs []store.UIDPair, pri
 	}
 	list := make([]trainee, 0, len(pairs))
 	for _, p := range pairs {
-		list = append(list, trainee{uid: p.Dst, prior: prior[p.Src]})
+		list = append(list, trainee{UID: p.Dst, Prior: prior[p.Src]})
 	}
 	s.train(dst.ID, list, spam)
 }
@@ -85,78 +81,22 @@ func (s *session) trainStored(mailboxID int64, changed []store.Message, prior ma
 		newNotJunk := m.HasFlag(kwNotJunk) && !hasFlag(before, kwNotJunk)
 		switch {
 		case newJunk && !newNotJunk:
-			spam = append(spam, trainee{m.UID, before})
+			spam = append(spam, trainee{UID: m.UID, Prior: before})
 		case newNotJunk && !newJunk:
-			ham = append(ham, trainee{m.UID, before})
+			ham = append(ham, trainee{UID: m.UID, Prior: before})
 		}
 	}
 	s.train(mailboxID, spam, true)
 	s.train(mailboxID, ham, false)
 }
 
-// train teaches the Trainer each message that was not already trained as
-// this class (undoing its training as the other class), then marks them
-// with the class keyword and removes the other one. Errors are logged:
-// training never fails the user's command.
+// train teaches the Trainer the messages of list (spam.Teach: once per
+// class, undoing the other, at most maxTrainPerCommand) and marks them.
 func (s *session) train(mailboxID int64, list []trainee, spam bool) {
 	if len(list) == 0 || s.srv.opts.Trainer == nil {
 		return
 	}
-	mine, other := kwNotJunk, kwJunk
-	if spam {
-		mine, other = kwJunk, kwNotJunk
-	}
-	var set store.UIDSet
-	trained := 0
-	for _, t := range list {
-		if hasFlag(t.prior, mine) {
-			set = append(set, store.UIDRange{Start: t.uid, Stop: t.uid})
-			continue // already counted as this class
-		}
-		if trained >= maxTrainPerCommand {
-			s.srv.log.Warn("spam training: too many messages in one command, rest left untrained", "account", s.acct.Address, "limit", maxTrainPerCommand, "messages", len(list))
-			break
-		}
-		if err := s.trainOne(mailboxID, t.uid, spam, hasFlag(t.prior, other)); err != nil {
-			s.srv.log.Warn("spam training failed", "account", s.acct.Address, "uid", t.uid, "err", err)
-			continue
-		}
-		trained++
-		set = append(set, store.UIDRange{Start: t.uid, Stop: t.uid})
-	}
-	if len(set) == 0 {
-		return
-	}
-	st := s.srv.opts.Store
-	if _, _, err := st.SetFlags(s.ctx, mailboxID, set, store.FlagsAdd, []string{mine}, 0); err != nil {
-		s.srv.log.Warn("spam training: setting "+mine+" failed", "account", s.acct.Address, "err", err)
-	}
-	if _, _, err := st.SetFlags(s.ctx, mailboxID, set, store.FlagsRemove, []string{other}, 0); err != nil {
-		s.srv.log.Warn("spam training: removing "+other+" failed", "account", s.acct.Address, "err", err)
-	}
-	if trained > 0 {
-		s.srv.log.Info("spam training", "account", s.acct.Address, "spam", spam, "messages", trained)
-	}
-}
-
-// trainOne trains one message as spam or ham, first taking back its
-// training as the other class when undoOther is set.
-func (s *session) trainOne(mailboxID int64, uid uint32, spam, undoOther bool) error {
-	for _, step := range []struct{ spam, undo, do bool }{{!spam, true, undoOther}, {spam, false, true}} {
-		if !step.do {
-			continue
-		}
-		r, err := s.srv.opts.Store.Open(s.ctx, mailboxID, uid)
-		if err != nil {
-			return err
-		}
-		err = s.srv.opts.Trainer.Train(s.ctx, s.acct.ID, r, step.spam, step.undo)
-		r.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	spamrule.Teach(s.ctx, s.srv.opts.Trainer, s.srv.opts.Store, s.srv.log.With("account", s.acct.Address), s.acct.ID, mailboxID, list, spam, maxTrainPerCommand)
 }
 
 func hasFlag(flags []string, f string) bool {

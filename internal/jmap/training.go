@@ -1,8 +1,6 @@
 package jmap
 
 import (
-	"strings"
-
 	spamrule "pochta/internal/spam"
 	"pochta/internal/store"
 )
@@ -19,42 +17,6 @@ func (c *call) trainMove(src, dst store.Mailbox, dstUID uint32, prior []string) 
 	if t == nil || !ok {
 		return
 	}
-	mine, other := spamrule.KeywordNotJunk, spamrule.KeywordJunk
-	if spam {
-		mine, other = spamrule.KeywordJunk, spamrule.KeywordNotJunk
-	}
-	if !hasFlag(prior, mine) {
-		steps := []struct{ spam, undo bool }{{spam, false}}
-		if hasFlag(prior, other) {
-			steps = []struct{ spam, undo bool }{{!spam, true}, {spam, false}}
-		}
-		for _, step := range steps {
-			r, err := c.s.st.Open(c.ctx, dst.ID, dstUID)
-			if err == nil {
-				err = t.Train(c.ctx, c.acct.ID, r, step.spam, step.undo)
-				r.Close()
-			}
-			if err != nil {
-				c.s.opts.Logger.Warn("spam training failed", "account", c.acct.Address, "err", err)
-				return
-			}
-		}
-		c.s.opts.Logger.Info("spam training", "account", c.acct.Address, "spam", spam, "messages", 1)
-	}
-	set := store.UIDSet{{Start: dstUID, Stop: dstUID}}
-	if _, _, err := c.s.st.SetFlags(c.ctx, dst.ID, set, store.FlagsAdd, []string{mine}, 0); err != nil {
-		c.s.opts.Logger.Warn("spam training: setting "+mine+" failed", "err", err)
-	}
-	if _, _, err := c.s.st.SetFlags(c.ctx, dst.ID, set, store.FlagsRemove, []string{other}, 0); err != nil {
-		c.s.opts.Logger.Warn("spam training: removing "+other+" failed", "err", err)
-	}
-}
-
-func hasFlag(flags []string, f string) bool {
-	for _, x := range flags {
-		if strings.EqualFold(x, f) {
-			return true
-		}
-	}
-	return false
+	log := c.s.opts.Logger.With("account", c.acct.Address)
+	spamrule.Teach(c.ctx, t, c.s.st, log, c.acct.ID, dst.ID, []spamrule.Trainee{{UID: dstUID, Prior: prior}}, spam, 1)
 }
