@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,7 +10,9 @@ import (
 )
 
 // TestWebmailBrowserFilters: in the browser's settings, a rule of the
-// simple editor becomes Sieve in the raw editor; a raw script with a
+// simple editor becomes Sieve in the raw editor; its folder menu lists
+// nested folders by their full name, and a message delivered over SMTP
+// that matches the rule lands in the nested folder; a raw script with a
 // syntax error shows the parser's line and is not stored; the vacation
 // reply is saved through JMAP into the same script; the Apple profile link
 // names the user.
@@ -17,23 +20,44 @@ func TestWebmailBrowserFilters(t *testing.T) {
 	a := startApp(t)
 	ctx := context.Background()
 	acct, _ := a.Store.GetAccount(ctx, "kate@example.test")
-	if _, err := a.Store.CreateMailbox(ctx, acct.ID, "Bills", ""); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"Bills", "Lists", "Lists/Go"} {
+		if _, err := a.Store.CreateMailbox(ctx, acct.ID, name, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	b := newBrowser(t, a)
 	b.login("kate@example.test", "pw")
 	b.click("settings", `#settings-btn`, chromedp.ByQuery)
 	b.until("settings shown", `!!document.getElementById('rule-form')`)
+	var folders []string
+	b.eval(`[...document.querySelectorAll('#rule-form select[name=mailbox] option')].map(o => o.value + '=' + o.textContent)`, &folders)
+	for _, want := range []string{"Bills=Bills", "Lists=Lists", "Lists/Go=Lists/Go"} {
+		if !slices.Contains(folders, want) {
+			t.Fatalf("the rule's folder menu %q lacks %q", folders, want)
+		}
+	}
 	b.run("add a rule",
 		chromedp.SetValue(`#rule-form select[name=header]`, "Subject", chromedp.ByQuery),
 		chromedp.SendKeys(`#rule-form input[name=contains]`, "invoice", chromedp.ByQuery),
 		chromedp.SetValue(`#rule-form select[name=action]`, "move", chromedp.ByQuery),
-		chromedp.SetValue(`#rule-form select[name=mailbox]`, "Bills", chromedp.ByQuery),
+		chromedp.SetValue(`#rule-form select[name=mailbox]`, "Lists/Go", chromedp.ByQuery),
 		chromedp.Click(`#rule-form button[type=submit]`, chromedp.ByQuery))
-	b.until("the rule in the raw editor", `document.getElementById('sieve-script').value.includes('fileinto "Bills"')`)
+	b.until("the rule in the raw editor", `document.getElementById('sieve-script').value.includes('fileinto "Lists/Go"')`)
 	sc, err := a.Store.ActiveSieveScript(ctx, acct.ID)
-	if err != nil || !strings.Contains(sc.Content, `if header :contains "Subject" "invoice" { fileinto "Bills"; stop; }`) {
+	if err != nil || !strings.Contains(sc.Content, `if header :contains "Subject" "invoice" { fileinto "Lists/Go"; stop; }`) {
 		t.Fatalf("active script after the rule: %v\n%s", err, sc.Content)
+	}
+	// Delivered over SMTP, the matching message is filed into Lists/Go
+	// (JMAP: the mailbox "Go" whose parent is "Lists"), not a new
+	// top-level "Go".
+	deliverRaw(t, a, "kate@example.test", "From: <ann@remote.test>\r\nTo: <kate@example.test>\r\nSubject: Your invoice 7\r\n\r\nPay.\r\n")
+	jc := newJMAPClient(t, a, "kate@example.test")
+	e := findEmail(jc, "Your invoice 7")
+	if e == nil {
+		t.Fatal("the invoice was not delivered")
+	}
+	if got := mailboxPath(jc, onlyKey(e["mailboxIds"])); got != "Lists/Go" {
+		t.Fatalf("the invoice was filed into %q, want Lists/Go", got)
 	}
 
 	b.run("save a broken script",
@@ -51,7 +75,7 @@ func TestWebmailBrowserFilters(t *testing.T) {
 		chromedp.Click(`#vacation-form button[type=submit]`, chromedp.ByQuery))
 	b.until("vacation saved", `document.getElementById('vacation-status').textContent !== ''`)
 	sc, _ = a.Store.ActiveSieveScript(ctx, acct.ID)
-	if !strings.Contains(sc.Content, "Back on Monday") || !strings.Contains(sc.Content, `fileinto "Bills"`) {
+	if !strings.Contains(sc.Content, "Back on Monday") || !strings.Contains(sc.Content, `fileinto "Lists/Go"`) {
 		t.Fatalf("script after the vacation reply:\n%s", sc.Content)
 	}
 	var href string
@@ -60,4 +84,23 @@ func TestWebmailBrowserFilters(t *testing.T) {
 		t.Fatalf("Apple profile link %q", href)
 	}
 	b.screenshot("settings-filters")
+}
+
+// mailboxPath is a mailbox's full name through JMAP: its name and its
+// parents' joined by "/".
+func mailboxPath(c *jmapClient, id string) string {
+	c.t.Helper()
+	got := c.args(`[["Mailbox/get",{"accountId":"ACCT","properties":["id","name","parentId"]},"m"]]`, "Mailbox/get")
+	byID := map[string]map[string]any{}
+	for _, m := range got["list"].([]any) {
+		mb := m.(map[string]any)
+		byID[mb["id"].(string)] = mb
+	}
+	var parts []string
+	for mb := byID[id]; mb != nil && len(parts) <= len(byID); {
+		parts = append([]string{mb["name"].(string)}, parts...)
+		p, _ := mb["parentId"].(string)
+		mb = byID[p]
+	}
+	return strings.Join(parts, "/")
 }

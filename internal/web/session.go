@@ -206,7 +206,10 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, acct store
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"username": acct.Address, "csrf": csrf,
 		"totp": set.TOTPSecret != "", "signature": set.Signature, "language": set.Language,
-		"authservId": s.opts.AuthservID, "imageSenders": append([]string{}, senders...)})
+		"authservId": s.opts.AuthservID, "imageSenders": append([]string{}, senders...),
+		// The full names of nested folders (Sieve's fileinto) join
+		// JMAP's names with it.
+		"mailboxDelimiter": store.Delimiter})
 }
 
 func (s *Server) serveLogout(w http.ResponseWriter, r *http.Request, sess *session) {

@@ -9,7 +9,10 @@ import { Addr, Attachment, buildMessage, parseAddrs } from "./mime";
 import { verdicts } from "./verdict";
 import { appleProfile, filtersForm, vacationForm } from "./filters";
 
-interface Mailbox { id: string; name: string; role: string | null; unreadEmails: number; totalEmails: number }
+// path is the mailbox's full name (its parents' names and its own joined
+// by the server's hierarchy separator): the name Sieve's fileinto and IMAP
+// know it by; depth is how many parents it has.
+interface Mailbox { id: string; name: string; parentId: string | null; role: string | null; unreadEmails: number; totalEmails: number; path: string; depth: number }
 interface Email {
   id: string; blobId: string; threadId: string; mailboxIds: Record<string, boolean>; keywords: Record<string, boolean>;
   from: Addr[] | null; to: Addr[] | null; cc: Addr[] | null; replyTo: Addr[] | null; subject: string | null;
@@ -18,7 +21,7 @@ interface Email {
   [header: string]: unknown;
 }
 interface Part { partId: string; blobId: string; type: string; name: string | null; size: number; disposition: string | null }
-interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string; imageSenders: string[] }
+interface WebSession { username: string; csrf: string; totp: boolean; signature: string; language: string; authservId: string; imageSenders: string[]; mailboxDelimiter: string }
 
 const pageSize = 50;
 const listProps = ["id", "blobId", "threadId", "mailboxIds", "keywords", "from", "to", "subject", "receivedAt", "preview", "hasAttachment"];
@@ -147,9 +150,12 @@ function layout(): void {
     el("div", { id: "notice", class: "notice", role: "status" }));
 }
 
-function mailboxName(m: Mailbox): string {
+// mailboxName names a folder in menus and titles: a role's translated
+// name, else its full path ("Lists/Go"); leaf gives the last part only,
+// for the indented folder tree.
+function mailboxName(m: Mailbox, leaf = false): string {
   const lang = document.documentElement.lang === "ru" ? "ru" : "en";
-  return m.role && roleNames[m.role] ? roleNames[m.role][lang] : m.name;
+  return m.role && roleNames[m.role] ? roleNames[m.role][lang] : leaf ? m.name : m.path;
 }
 
 function byRole(role: string): Mailbox | undefined {
@@ -157,10 +163,37 @@ function byRole(role: string): Mailbox | undefined {
 }
 
 async function loadMailboxes(): Promise<void> {
-  const r = await client().call([["Mailbox/get", { accountId: client().accountId, properties: ["id", "name", "role", "unreadEmails", "totalEmails"] }, "m"]]);
+  const r = await client().call([["Mailbox/get", { accountId: client().accountId, properties: ["id", "name", "parentId", "role", "unreadEmails", "totalEmails"] }, "m"]]);
+  const list = r.m.list as Mailbox[];
+  // JMAP names a mailbox by its last part and its parent (RFC 8621 §2);
+  // the full path is what the server's other interfaces use.
+  const byId = new Map(list.map((m) => [m.id, m]));
+  const sep = state.ws?.mailboxDelimiter || "/";
+  const root = new Map<string, Mailbox>();
+  for (const m of list) {
+    const parts = [m.name];
+    let top = m;
+    for (let p = m.parentId ? byId.get(m.parentId) : undefined; p && parts.length <= list.length; p = p.parentId ? byId.get(p.parentId) : undefined) {
+      parts.unshift(p.name);
+      top = p;
+    }
+    m.path = parts.join(sep);
+    m.depth = parts.length - 1;
+    root.set(m.id, top);
+  }
+  // Role folders first, each with its children under it, then the others
+  // in path order.
   const order = ["inbox", "drafts", "sent", "archive", "junk", "trash"];
-  const rank = (m: Mailbox) => (m.role && order.includes(m.role) ? order.indexOf(m.role) : order.length);
-  state.mailboxes = (r.m.list as Mailbox[]).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  const rank = (m: Mailbox) => {
+    const r = root.get(m.id)?.role;
+    return r && order.includes(r) ? order.indexOf(r) : order.length;
+  };
+  const cmp = (a: Mailbox, b: Mailbox) => {
+    const x = a.path.split(sep), y = b.path.split(sep);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i].localeCompare(y[i]);
+    return x.length - y.length;
+  };
+  state.mailboxes = list.sort((a, b) => rank(a) - rank(b) || cmp(a, b));
   renderFolders();
 }
 
@@ -168,7 +201,7 @@ function renderFolders(): void {
   clear($("folders"), el("ul", {}, ...state.mailboxes.map((m) =>
     el("li", {},
       el("button", {
-        type: "button", class: "folder" + (m.id === state.current && !state.query ? " current" : ""), "data-id": m.id, "data-role": m.role ?? "",
+        type: "button", class: "folder" + (m.id === state.current && !state.query ? " current" : ""), "data-id": m.id, "data-role": m.role ?? "", "data-depth": String(Math.min(m.depth, 4)), title: m.path,
         onclick: () => { document.body.classList.remove("folders-open"); void guard(() => selectMailbox(m.id)); },
         ondragover: (ev: Event) => ev.preventDefault(),
         ondrop: (ev: Event) => {
@@ -176,7 +209,7 @@ function renderFolders(): void {
           const id = (ev as DragEvent).dataTransfer?.getData("application/x-pochta-email");
           if (id) void guard(() => moveEmail(id, m.id));
         },
-      }, el("span", { class: "name" }, mailboxName(m)), m.unreadEmails > 0 ? el("span", { class: "unread", "aria-label": "unread" }, String(m.unreadEmails)) : null)))),
+      }, el("span", { class: "name" }, mailboxName(m, true)), m.unreadEmails > 0 ? el("span", { class: "unread", "aria-label": "unread" }, String(m.unreadEmails)) : null)))),
     // On a phone the header has no room for Settings: it is here.
     el("button", { type: "button", class: "folder phone", onclick: () => { document.body.classList.remove("folders-open"); void guard(showSettings); } }, t("settings")));
 }
@@ -310,11 +343,29 @@ function listTools(): HTMLElement {
     el("button", { type: "button", id: "adv-btn", "aria-expanded": state.advForm ? "true" : "false", onclick: () => toggleAdvanced() }, t("advanced")), bulk);
 }
 
-// bulkUpdate applies one change to every ticked message in one Email/set.
+// bulkIds are the messages the ticks stand for. In a folder's
+// conversation view a row stands for its whole conversation, so every
+// message of the ticked threads that is in this folder (as Gmail and
+// Fastmail do); in search results each row is one message.
+async function bulkIds(): Promise<string[]> {
+  const ticked = [...state.checked];
+  if (state.query || state.adv) return ticked;
+  const c = client();
+  const byTicked = new Map(state.emails.map((e) => [e.id, e.threadId]));
+  const all = new Set(ticked);
+  for (const id of ticked) for (const x of state.threads[byTicked.get(id) ?? ""] ?? []) all.add(x);
+  if (all.size === ticked.length) return ticked;
+  const r = await c.call([["Email/get", { accountId: c.accountId, ids: [...all], properties: ["id", "mailboxIds"] }, "g"]]);
+  const here = (r.g.list as Email[]).filter((e) => e.mailboxIds[state.current]).map((e) => e.id);
+  return [...new Set([...ticked, ...here])];
+}
+
+// bulkUpdate applies one change to every message of the ticked rows in
+// one Email/set.
 async function bulkUpdate(change: Record<string, unknown>): Promise<void> {
   const c = client();
   const update: Record<string, unknown> = {};
-  for (const id of state.checked) update[id] = change;
+  for (const id of await bulkIds()) update[id] = change;
   const r = await c.call([["Email/set", { accountId: c.accountId, update }, "s"]]);
   state.checked.clear();
   if (state.open && update[state.open.id] && r.s.updated?.[state.open.id] !== undefined) {
@@ -332,7 +383,7 @@ async function bulkDelete(): Promise<void> {
     return;
   }
   const c = client();
-  await c.call([["Email/set", { accountId: c.accountId, destroy: [...state.checked] }, "d"]]);
+  await c.call([["Email/set", { accountId: c.accountId, destroy: await bulkIds() }, "d"]]);
   state.checked.clear();
   await refresh();
 }
@@ -452,6 +503,7 @@ function renderMessage(e: Email, images = false, conv: Email[] = []): void {
       btn("reply-btn", t("reply"), () => compose("reply", e)),
       btn("replyall-btn", t("replyAll"), () => compose("all", e)),
       btn("forward-btn", t("forward"), () => compose("forward", e)),
+      btn("forward-attach-btn", t("forwardAttach"), () => compose("attach", e)),
       btn("archive-btn", t("archive"), archiveOpen),
       btn("delete-btn", t("delete"), deleteOpen),
       inJunk ? btn("notspam-btn", t("notSpam"), notSpamOpen) : btn("spam-btn", t("spam"), spamOpen),
@@ -578,7 +630,11 @@ async function notSpamOpen(): Promise<void> {
 
 let draftId = "";
 
-async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email): Promise<void> {
+// compose opens the editor: a new message, a reply (to the sender or
+// all), a forward (the text inline and the original attached) or a
+// forward as attachment ("attach": the original as a message/rfc822
+// attachment, nothing inline).
+async function compose(mode: "new" | "reply" | "all" | "forward" | "attach", orig?: Email): Promise<void> {
   if (state.composing) return;
   state.composing = true;
   draftId = "";
@@ -589,10 +645,10 @@ async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email):
   if (orig) {
     const quoted = (orig.textBody ?? []).map((p) => orig.bodyValues?.[p.partId]?.value ?? "").join("\n");
     const s = orig.subject ?? "";
-    if (mode === "forward") {
+    if (mode === "forward" || mode === "attach") {
       subject = /^fwd?:/i.test(s) ? s : "Fwd: " + s;
       // Forwarded both ways: the text inline, the whole message attached.
-      text = sig + "\n\n---------- " + t("forward") + " ----------\n" + t("from") + ": " + fullAddrs(orig.from) + "\n" + t("date") + ": " +
+      text = mode === "attach" ? sig : sig + "\n\n---------- " + t("forward") + " ----------\n" + t("from") + ": " + fullAddrs(orig.from) + "\n" + t("date") + ": " +
         new Date(orig.receivedAt).toLocaleString() + "\n" + t("subject") + ": " + s + "\n" + t("to") + ": " + fullAddrs(orig.to) + "\n\n" + quoted +
         "\n\n" + t("fwdNote") + "\n";
       const r = await fetch(client().downloadURL(orig.blobId, "message.eml", "message/rfc822"), { credentials: "same-origin" });
@@ -643,13 +699,13 @@ async function compose(mode: "new" | "reply" | "all" | "forward", orig?: Email):
   form.addEventListener("drop", (ev) => { ev.preventDefault(); void addFiles(ev.dataTransfer?.files ?? null); });
   const draftTimer = window.setInterval(() => void guard(() => saveDraft(form, attachments)), 60000);
   form.dataset.timer = String(draftTimer);
-  if (orig && mode !== "forward") {
+  if (orig && mode !== "forward" && mode !== "attach") {
     const irt = orig.messageId ?? [];
     form.dataset.inReplyTo = irt.join(" ");
     form.dataset.references = [...(orig.references ?? []), ...irt].join(" ");
   }
   document.body.append(form);
-  const first = (mode === "new" || mode === "forward" ? form.elements.namedItem("to") : form.elements.namedItem("text")) as HTMLElement;
+  const first = (mode === "new" || mode === "forward" || mode === "attach" ? form.elements.namedItem("to") : form.elements.namedItem("text")) as HTMLElement;
   first.focus();
 }
 
@@ -795,7 +851,7 @@ async function showSettings(): Promise<void> {
     el("div", { class: "toolbar" }, el("button", { type: "button", class: "phone", onclick: () => document.body.classList.remove("reading") }, t("back"))),
     el("div", { class: "settings" }, el("h2", {}, t("settings") + " — " + ws.username), pw, ap, totpBox, prefs,
       vacationForm(client(), (m) => notice(m, true)),
-      filtersForm(() => state.ws?.csrf ?? "", state.mailboxes.filter((m) => m.role !== "drafts" && m.role !== "sent").map((m) => ({ name: m.name, label: mailboxName(m) }))),
+      filtersForm(() => state.ws?.csrf ?? "", state.mailboxes.filter((m) => m.role !== "drafts" && m.role !== "sent").map((m) => ({ name: m.path, label: mailboxName(m) }))),
       appleProfile(ws.username),
       el("p", {}, el("button", { type: "button", id: "logout-all", onclick: () => void guard(async () => { await postJSON("/web/logout-all", {}); location.reload(); }) }, t("logoutAll")))));
   await loadAP();

@@ -6,6 +6,9 @@ import { Client } from "./jmap";
 import { el } from "./dom";
 import { t } from "./i18n";
 
+// FolderChoice is a folder of the rule editor's menu: name is its full
+// name with the server's hierarchy separator ("Lists/Go"), the name
+// Sieve's fileinto (RFC 5228 §4.1) files into; label is what is shown.
 export interface FolderChoice { name: string; label: string }
 
 // send posts JSON with the session's CSRF token and returns the answer

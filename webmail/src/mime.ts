@@ -64,6 +64,37 @@ function filename(name: string): string {
   return "filename*=utf-8''" + encodeURIComponent(name).replace(/['()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
 }
 
+// asMessage gives a message/rfc822 attachment as itself, lines ending in
+// CRLF, with its 7bit or 8bit encoding (RFC 2046 §5.2.1 forbids base64 and
+// quoted-printable for message/rfc822), or null when it cannot travel so
+// (a NUL byte or a line over 998 octets, RFC 5322 §2.1.1).
+function asMessage(data: Uint8Array): { cte: string; data: Uint8Array } | null {
+  const out: number[] = [];
+  let line = 0, high = false;
+  for (let i = 0; i < data.length; i++) {
+    const b = data[i];
+    if (b === 0) return null;
+    if (b === 13 && data[i + 1] === 10) continue; // the CR of a CRLF, added back below
+    if (b === 10 || b === 13) { out.push(13, 10); line = 0; continue; }
+    if (++line > 998) return null;
+    if (b > 127) high = true;
+    out.push(b);
+  }
+  if (line > 0) out.push(13, 10);
+  return { cte: high ? "8bit" : "7bit", data: Uint8Array.from(out) };
+}
+
+function concat(chunks: (string | Uint8Array)[]): Uint8Array {
+  const bytes = chunks.map((c) => (typeof c === "string" ? enc.encode(c) : c));
+  const out = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
+  let at = 0;
+  for (const b of bytes) { out.set(b, at); at += b.length; }
+  return out;
+}
+
+// buildMessage writes the draft as a message: text alone, or
+// multipart/mixed with the text (left out when empty, as in a forward as
+// attachment) and the attachments.
 export function buildMessage(d: Draft): Uint8Array {
   const domain = d.from.email.split("@")[1] || "localhost";
   const h: string[] = [];
@@ -78,21 +109,20 @@ export function buildMessage(d: Draft): Uint8Array {
   h.push("MIME-Version: 1.0");
   const text = "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
     wrap76(b64(enc.encode(d.text.replace(/\r?\n/g, "\r\n"))));
-  let body: string;
-  if (d.attachments.length === 0) {
-    body = h.join("\r\n") + "\r\n" + text;
-  } else {
-    const boundary = "=_" + randomHex(16);
-    let s = h.join("\r\n") + "\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n";
-    s += "--" + boundary + "\r\n" + text;
-    for (const a of d.attachments) {
-      const type = /^[\w.+-]+\/[\w.+-]+$/.test(a.type) ? a.type : "application/octet-stream";
-      s += "--" + boundary + "\r\nContent-Type: " + type + "\r\nContent-Disposition: attachment; " + filename(a.name) +
-        "\r\nContent-Transfer-Encoding: base64\r\n\r\n" + wrap76(b64(a.data));
-    }
-    body = s + "--" + boundary + "--\r\n";
+  if (d.attachments.length === 0) return enc.encode(h.join("\r\n") + "\r\n" + text);
+  const boundary = "=_" + randomHex(16);
+  const out: (string | Uint8Array)[] = [h.join("\r\n") + "\r\nContent-Type: multipart/mixed; boundary=\"" + boundary + "\"\r\n\r\n"];
+  if (d.text.trim() !== "") out.push("--" + boundary + "\r\n" + text);
+  for (const a of d.attachments) {
+    const type = /^[\w.+-]+\/[\w.+-]+$/.test(a.type) ? a.type : "application/octet-stream";
+    const msg = type.toLowerCase() === "message/rfc822" ? asMessage(a.data) : null;
+    const head = "--" + boundary + "\r\nContent-Type: " + (msg || type.toLowerCase() !== "message/rfc822" ? type : "application/octet-stream") +
+      "\r\nContent-Disposition: attachment; " + filename(a.name) + "\r\nContent-Transfer-Encoding: ";
+    if (msg) out.push(head + msg.cte + "\r\n\r\n", msg.data);
+    else out.push(head + "base64\r\n\r\n" + wrap76(b64(a.data)));
   }
-  return enc.encode(body);
+  out.push("--" + boundary + "--\r\n");
+  return concat(out);
 }
 
 // parseAddrs reads a comma-separated list typed by the user.
