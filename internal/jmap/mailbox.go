@@ -61,6 +61,21 @@ func (c *call) getIDs() ([]string, bool, *methodError) {
 	return ids, all, nil
 }
 
+// mailboxParent gives a mailbox's JMAP name (RFC 8621 §2: the name under
+// its parent): the part of its full name after its nearest superior that
+// exists. IMAP DELETE of a parent leaves its children (RFC 9051 §6.3.5),
+// so "Lists/Go" without "Lists" is the top-level "Lists/Go", and a parent's full name and the
+// name joined by the separator are always the full name (which Sieve's
+// fileinto and IMAP use).
+func mailboxParent(name string, exists func(string) bool) string {
+	for i := strings.LastIndex(name, store.Delimiter); i >= 0; i = strings.LastIndex(name[:i], store.Delimiter) {
+		if exists(name[:i]) {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
 // Mailbox/get (RFC 8621 §2.1).
 func mailboxGet(c *call) (any, *methodError) {
 	ids, all, me := c.getIDs()
@@ -100,12 +115,9 @@ func mailboxGet(c *call) (any, *methodError) {
 		if err != nil {
 			return nil, errServerFail(err)
 		}
-		name, parent := mb.Name, any(nil)
-		if i := strings.LastIndex(mb.Name, store.Delimiter); i >= 0 {
-			name = mb.Name[i+1:]
-			if pid, ok := byName[mb.Name[:i]]; ok {
-				parent = mailboxID(pid)
-			}
+		name, parent := mailboxParent(mb.Name, func(n string) bool { _, ok := byName[n]; return ok }), any(nil)
+		if pn := strings.TrimSuffix(mb.Name, store.Delimiter+name); pn != mb.Name {
+			parent = mailboxID(byName[pn])
 		}
 		unread := int64(st.Unseen)
 		obj := map[string]any{
@@ -162,12 +174,9 @@ func mailboxQuery(c *call) (any, *methodError) {
 	sort.Slice(mbs, func(i, j int) bool { return mbs[i].Name < mbs[j].Name })
 	ids := []string{}
 	for _, mb := range mbs {
-		name, parent := mb.Name, ""
-		if i := strings.LastIndex(mb.Name, store.Delimiter); i >= 0 {
-			name = mb.Name[i+1:]
-			if pid, ok := byName[mb.Name[:i]]; ok {
-				parent = mailboxID(pid)
-			}
+		name, parent := mailboxParent(mb.Name, func(n string) bool { _, ok := byName[n]; return ok }), ""
+		if pn := strings.TrimSuffix(mb.Name, store.Delimiter+name); pn != mb.Name {
+			parent = mailboxID(byName[pn])
 		}
 		r, _ := role(mb).(string)
 		if (filter.ParentID != nil && *filter.ParentID != parent) ||
@@ -238,8 +247,10 @@ func mailboxSet(c *call) (any, *methodError) {
 		return nil, me
 	}
 	byID := map[int64]store.Mailbox{}
+	exists := map[string]bool{}
 	for _, mb := range mbs {
 		byID[mb.ID] = mb
+		exists[mb.Name] = true
 	}
 	parentName := func(v any) (string, bool) {
 		pid, _ := v.(string)
@@ -290,7 +301,7 @@ func mailboxSet(c *call) (any, *methodError) {
 			notUpdated[id] = setError("notFound", "")
 			continue
 		}
-		if err := c.updateMailbox(mb, patch, parentName); err != nil {
+		if err := c.updateMailbox(mb, patch, parentName, func(n string) bool { return exists[n] }); err != nil {
 			notUpdated[id] = setError(setErrType(err), err.Error())
 			continue
 		}
@@ -374,11 +385,9 @@ func (c *call) mayDestroy(mb store.Mailbox, mbs []store.Mailbox, removeEmails bo
 }
 
 // updateMailbox applies name, parentId and isSubscribed changes.
-func (c *call) updateMailbox(mb store.Mailbox, patch map[string]any, parentName func(any) (string, bool)) error {
-	leaf, parent := mb.Name, ""
-	if i := strings.LastIndex(mb.Name, store.Delimiter); i >= 0 {
-		leaf, parent = mb.Name[i+1:], mb.Name[:i]
-	}
+func (c *call) updateMailbox(mb store.Mailbox, patch map[string]any, parentName func(any) (string, bool), exists func(string) bool) error {
+	leaf := mailboxParent(mb.Name, exists)
+	parent := strings.TrimSuffix(strings.TrimSuffix(mb.Name, leaf), store.Delimiter)
 	for k, v := range patch {
 		switch k {
 		case "name":
