@@ -67,9 +67,12 @@ func TestWebmailBrowserConversation(t *testing.T) {
 	b := newBrowser(t, a)
 	b.login("kate@example.test", "pw")
 	b.until("two rows, one a conversation of four", `document.querySelectorAll('#messages .pick').length === 2 && document.querySelector('#messages li:nth-child(1) .count')?.textContent === '4'`)
+	// The pager counts messages: all four of the inbox are on this page.
+	b.until("one page", `document.querySelector('.pager span').textContent === '1–4 / 4' && document.querySelector('.pager button:last-child').disabled`)
 	b.until("the nested folder under its parent", `document.querySelector('#folders button[title="Lists/Go"]')?.dataset.depth === '1'`)
 	b.click("tick the conversation", `#messages li:nth-child(1) .pick`, chromedp.ByQuery)
 	b.until("the move menu names Lists/Go", `[...document.querySelectorAll('#bulk-move option')].some(o => o.textContent === 'Lists/Go')`)
+	b.screenshot("list-conversation-ticked")
 	b.eval(`(() => { const s = document.getElementById('bulk-move'); s.value = [...s.options].find(o => o.textContent === 'Lists/Go').value; s.dispatchEvent(new Event('change')); return true })()`, new(bool))
 	b.until("only Other left", `[...document.querySelectorAll('#messages .subject')].map(e => e.textContent).join() === 'Other'`)
 	_, where := plans()

@@ -36,6 +36,7 @@ const state = {
   query: "",
   position: 0,
   total: 0,
+  pageLength: 0, // messages on the page (conversations fold several into a row)
   emails: [] as Email[],
   threads: {} as Record<string, string[]>, // threadId → its Email ids, oldest first
   sel: -1,
@@ -243,6 +244,7 @@ async function loadList(): Promise<void> {
     ["Thread/get", { accountId: c.accountId, "#ids": { resultOf: "g", name: "Email/get", path: "/list/*/threadId" } }, "t"],
   ]);
   state.total = r.q.total ?? 0;
+  state.pageLength = (r.q.ids as string[]).length;
   state.threads = {};
   for (const th of r.t.list as { id: string; emailIds: string[] }[]) state.threads[th.id] = th.emailIds;
   const byId = new Map((r.g.list as Email[]).map((e) => [e.id, e]));
@@ -273,7 +275,7 @@ function renderList(): void {
   const mb = state.mailboxes.find((m) => m.id === state.current);
   const title = state.adv ? t("results") : state.query ? t("results") + ": " + state.query : mb ? mailboxName(mb) : "";
   const outgoing = mb?.role === "sent" || mb?.role === "drafts";
-  const end = Math.min(state.position + state.emails.length, state.total);
+  const end = Math.min(state.position + state.pageLength, state.total);
   const head = [el("h2", { class: "list-title" }, title), listTools()];
   const rest = [
     state.emails.length === 0 ? el("p", { class: "empty" }, t("noMessages")) :
@@ -343,17 +345,17 @@ function listTools(): HTMLElement {
     el("button", { type: "button", id: "adv-btn", "aria-expanded": state.advForm ? "true" : "false", onclick: () => toggleAdvanced() }, t("advanced")), bulk);
 }
 
-// bulkIds are the messages the ticks stand for. In a folder's
-// conversation view a row stands for its whole conversation, so every
-// message of the ticked threads that is in this folder (as Gmail and
-// Fastmail do); in search results each row is one message.
-async function bulkIds(): Promise<string[]> {
-  const ticked = [...state.checked];
+// rowIds are the messages rows of the list stand for (the ticked ones,
+// or one dragged). In a folder's conversation view a row stands for its
+// whole conversation, so every message of its thread that is in this
+// folder (as Gmail and Fastmail do); in search results each row is one
+// message.
+async function rowIds(ticked: string[]): Promise<string[]> {
   if (state.query || state.adv) return ticked;
   const c = client();
-  const byTicked = new Map(state.emails.map((e) => [e.id, e.threadId]));
+  const threadOf = new Map(state.emails.map((e) => [e.id, e.threadId]));
   const all = new Set(ticked);
-  for (const id of ticked) for (const x of state.threads[byTicked.get(id) ?? ""] ?? []) all.add(x);
+  for (const id of ticked) for (const x of state.threads[threadOf.get(id) ?? ""] ?? []) all.add(x);
   if (all.size === ticked.length) return ticked;
   const r = await c.call([["Email/get", { accountId: c.accountId, ids: [...all], properties: ["id", "mailboxIds"] }, "g"]]);
   const here = (r.g.list as Email[]).filter((e) => e.mailboxIds[state.current]).map((e) => e.id);
@@ -365,7 +367,7 @@ async function bulkIds(): Promise<string[]> {
 async function bulkUpdate(change: Record<string, unknown>): Promise<void> {
   const c = client();
   const update: Record<string, unknown> = {};
-  for (const id of await bulkIds()) update[id] = change;
+  for (const id of await rowIds([...state.checked])) update[id] = change;
   const r = await c.call([["Email/set", { accountId: c.accountId, update }, "s"]]);
   state.checked.clear();
   if (state.open && update[state.open.id] && r.s.updated?.[state.open.id] !== undefined) {
@@ -383,7 +385,7 @@ async function bulkDelete(): Promise<void> {
     return;
   }
   const c = client();
-  await c.call([["Email/set", { accountId: c.accountId, destroy: await bulkIds() }, "d"]]);
+  await c.call([["Email/set", { accountId: c.accountId, destroy: await rowIds([...state.checked]) }, "d"]]);
   state.checked.clear();
   await refresh();
 }
@@ -559,11 +561,13 @@ async function moveOpen(dest: string): Promise<void> {
   await afterRemoval();
 }
 
-// moveEmail moves a message dragged from the list onto a folder.
+// moveEmail moves a row dragged from the list (its conversation in this
+// folder) onto a folder.
 async function moveEmail(id: string, dest: string): Promise<void> {
   const c = client();
-  await c.call([["Email/set", { accountId: c.accountId, update: { [id]: { mailboxIds: { [dest]: true } } } }, "s"]]);
-  if (state.open?.id === id) { state.open = null; clear($("reader")); }
+  const ids = await rowIds([id]);
+  await c.call([["Email/set", { accountId: c.accountId, update: Object.fromEntries(ids.map((x) => [x, { mailboxIds: { [dest]: true } }])) }, "s"]]);
+  if (state.open && ids.includes(state.open.id)) { state.open = null; clear($("reader")); }
   await refresh();
 }
 
