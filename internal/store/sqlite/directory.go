@@ -10,6 +10,7 @@ import (
 
 	"pochta/internal/store"
 	"pochta/internal/store/names"
+	"pochta/internal/store/sqlstore"
 )
 
 // querier is what both *sql.DB and *sql.Tx offer.
@@ -160,6 +161,17 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (s
 	return s.addAccount(ctx, address, passwordHash, "")
 }
 
+// AddSourcedAccount implements store.AccountSources: the account row
+// (with its source and an empty, never matching password hash) and its
+// mailboxes are written in one transaction, so a crash never leaves a
+// directory user's account looking like one of the store's own.
+func (s *Store) AddSourcedAccount(ctx context.Context, address, source string) (store.Account, error) {
+	if source == "" {
+		return store.Account{}, fmt.Errorf("%w: empty account source", store.ErrInvalidName)
+	}
+	return s.addAccount(ctx, address, "", source)
+}
+
 // addAccount creates an account from source ("" for the store's own, see
 // sources.go) with its default mailboxes, in one transaction.
 func (s *Store) addAccount(ctx context.Context, address, passwordHash, source string) (store.Account, error) {
@@ -195,20 +207,10 @@ func (s *Store) addAccount(ctx context.Context, address, passwordHash, source st
 	return acc, nil
 }
 
-const accountCols = "id, address, password_hash, quota, created"
-
-func scanAccount(sc interface{ Scan(...any) error }) (store.Account, error) {
-	var a store.Account
-	var created int64
-	err := sc.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.QuotaBytes, &created)
-	a.Created = fromNano(created)
-	return a, err
-}
-
 // GetAccount implements store.Directory.
 func (s *Store) GetAccount(ctx context.Context, address string) (store.Account, error) {
 	address = strings.ToLower(strings.TrimSpace(address))
-	a, err := scanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", address))
+	a, err := sqlstore.ScanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+sqlstore.AccountCols+" FROM accounts WHERE address = ?", address))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, fmt.Errorf("%w: account %s", store.ErrNotFound, address)
 	}
@@ -217,7 +219,7 @@ func (s *Store) GetAccount(ctx context.Context, address string) (store.Account, 
 
 // GetAccountByID implements store.Directory.
 func (s *Store) GetAccountByID(ctx context.Context, id int64) (store.Account, error) {
-	a, err := scanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
+	a, err := sqlstore.ScanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+sqlstore.AccountCols+" FROM accounts WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, fmt.Errorf("%w: account %d", store.ErrNotFound, id)
 	}
@@ -226,7 +228,7 @@ func (s *Store) GetAccountByID(ctx context.Context, id int64) (store.Account, er
 
 // ListAccounts implements store.Directory.
 func (s *Store) ListAccounts(ctx context.Context, domain string) ([]store.Account, error) {
-	q, args := byDomain("SELECT "+accountCols+" FROM accounts", domain)
+	q, args := byDomain("SELECT "+sqlstore.AccountCols+" FROM accounts", domain)
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, dbErr(err)
@@ -234,7 +236,7 @@ func (s *Store) ListAccounts(ctx context.Context, domain string) ([]store.Accoun
 	defer rows.Close()
 	var out []store.Account
 	for rows.Next() {
-		a, err := scanAccount(rows)
+		a, err := sqlstore.ScanAccount(rows)
 		if err != nil {
 			return nil, dbErr(err)
 		}
