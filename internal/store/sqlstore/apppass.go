@@ -15,7 +15,7 @@ import (
 
 const appPasswordCols = "id, account_id, name, hash, protocols, created"
 
-func scanAppPassword(row interface{ Scan(...any) error }) (store.AppPassword, error) {
+func scanAppPassword(row scanner) (store.AppPassword, error) {
 	var p store.AppPassword
 	var protos string
 	var created int64
@@ -68,20 +68,8 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 
 // AppPasswords implements store.AppPasswords.
 func (s *Store) AppPasswords(ctx context.Context, accountID int64) ([]store.AppPassword, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+appPasswordCols+" FROM app_passwords WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.AppPassword
-	for rows.Next() {
-		p, err := scanAppPassword(rows)
-		if err != nil {
-			return nil, s.dbErr(err)
-		}
-		out = append(out, p)
-	}
-	return out, s.dbErr(rows.Err())
+	out, err := queryAll(ctx, s.rdb, scanAppPassword, "SELECT "+appPasswordCols+" FROM app_passwords WHERE account_id = ? ORDER BY name", accountID)
+	return out, s.dbErr(err)
 }
 
 // AppPasswordByHash implements store.AppPasswords.

@@ -48,22 +48,14 @@ func (s *Store) GetDomain(ctx context.Context, name string) (store.Domain, error
 
 // ListDomains implements store.Directory.
 func (s *Store) ListDomains(ctx context.Context) ([]store.Domain, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT name, catch_all, created FROM domains ORDER BY name")
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.Domain
-	for rows.Next() {
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (store.Domain, error) {
 		var d store.Domain
 		var created int64
-		if err := rows.Scan(&d.Name, &d.CatchAll, &created); err != nil {
-			return nil, s.dbErr(err)
-		}
+		err := rows.Scan(&d.Name, &d.CatchAll, &created)
 		d.Created = fromNano(created)
-		out = append(out, d)
-	}
-	return out, s.dbErr(rows.Err())
+		return d, err
+	}, "SELECT name, catch_all, created FROM domains ORDER BY name")
+	return out, s.dbErr(err)
 }
 
 // RemoveDomain implements store.Directory.
@@ -122,10 +114,22 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 	}))
 }
 
+// accountCols are the columns scanAccount reads, in its order.
+const accountCols = "id, address, password_hash, quota, created"
+
+// scanAccount reads a row of accountCols.
+func scanAccount(sc scanner) (store.Account, error) {
+	var a store.Account
+	var created int64
+	err := sc.Scan(&a.ID, &a.Address, &a.PasswordHash, &a.QuotaBytes, &created)
+	a.Created = fromNano(created)
+	return a, err
+}
+
 // GetAccount implements store.Directory.
 func (s *Store) GetAccount(ctx context.Context, address string) (store.Account, error) {
 	address = strings.ToLower(strings.TrimSpace(address))
-	a, err := ScanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+AccountCols+" FROM accounts WHERE address = ?", address))
+	a, err := scanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE address = ?", address))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, fmt.Errorf("%w: account %s", store.ErrNotFound, address)
 	}
@@ -134,7 +138,7 @@ func (s *Store) GetAccount(ctx context.Context, address string) (store.Account, 
 
 // GetAccountByID implements store.Directory.
 func (s *Store) GetAccountByID(ctx context.Context, id int64) (store.Account, error) {
-	a, err := ScanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+AccountCols+" FROM accounts WHERE id = ?", id))
+	a, err := scanAccount(s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+" FROM accounts WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, fmt.Errorf("%w: account %d", store.ErrNotFound, id)
 	}
@@ -143,21 +147,9 @@ func (s *Store) GetAccountByID(ctx context.Context, id int64) (store.Account, er
 
 // ListAccounts implements store.Directory.
 func (s *Store) ListAccounts(ctx context.Context, domain string) ([]store.Account, error) {
-	q, args := byDomain("SELECT "+AccountCols+" FROM accounts", domain)
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.Account
-	for rows.Next() {
-		a, err := ScanAccount(rows)
-		if err != nil {
-			return nil, s.dbErr(err)
-		}
-		out = append(out, a)
-	}
-	return out, s.dbErr(rows.Err())
+	q, args := byDomain("SELECT "+accountCols+" FROM accounts", domain)
+	out, err := queryAll(ctx, s.rdb, scanAccount, q, args...)
+	return out, s.dbErr(err)
 }
 
 func (s *Store) updateAccount(ctx context.Context, address, query string, arg any) error {
@@ -210,7 +202,7 @@ func (s *Store) AddAlias(ctx context.Context, address string, targets []string) 
 		return fmt.Errorf("%w: alias without targets", store.ErrInvalidName)
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := CheckNewAddress(bg, tx, addr, dom); err != nil {
+		if err := checkNewAddress(bg, tx, addr, dom); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(bg, "INSERT INTO aliases(address, domain, targets) VALUES(?, ?, ?)", addr, dom, strings.Join(ts, "\n"))
@@ -234,22 +226,14 @@ func (s *Store) GetAlias(ctx context.Context, address string) (store.Alias, erro
 // ListAliases implements store.Directory.
 func (s *Store) ListAliases(ctx context.Context, domain string) ([]store.Alias, error) {
 	q, args := byDomain("SELECT address, targets FROM aliases", domain)
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.Alias
-	for rows.Next() {
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (store.Alias, error) {
 		var a store.Alias
 		var ts string
-		if err := rows.Scan(&a.Address, &ts); err != nil {
-			return nil, s.dbErr(err)
-		}
+		err := rows.Scan(&a.Address, &ts)
 		a.Targets = strings.Split(ts, "\n")
-		out = append(out, a)
-	}
-	return out, s.dbErr(rows.Err())
+		return a, err
+	}, q, args...)
+	return out, s.dbErr(err)
 }
 
 // RemoveAlias implements store.Directory.
@@ -267,9 +251,9 @@ func (s *Store) RemoveAlias(ctx context.Context, address string) error {
 	}))
 }
 
-// CheckNewAddress checks that addr's domain is served and that no account
+// checkNewAddress checks that addr's domain is served and that no account
 // or alias has the address yet (an address is one or the other).
-func CheckNewAddress(ctx context.Context, tx DB, addr, dom string) error {
+func checkNewAddress(ctx context.Context, tx DB, addr, dom string) error {
 	ok, err := exists(ctx, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
 	if err != nil {
 		return err
@@ -298,10 +282,10 @@ func byDomain(q, domain string) (string, []any) {
 }
 
 // InsertAccount adds an account row from source ("" for the store's own)
-// in the write transaction tx, once CheckNewAddress allows it; the
+// in the write transaction tx, once checkNewAddress allows it; the
 // backend then makes its mailboxes in the same transaction.
 func InsertAccount(ctx context.Context, tx DB, addr, dom, passwordHash, source string) (store.Account, error) {
-	if err := CheckNewAddress(ctx, tx, addr, dom); err != nil {
+	if err := checkNewAddress(ctx, tx, addr, dom); err != nil {
 		return store.Account{}, err
 	}
 	acc := store.Account{Address: addr, PasswordHash: passwordHash}

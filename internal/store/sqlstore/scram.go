@@ -25,7 +25,7 @@ func (w withExtra) Scan(dest ...any) error { return w.row.Scan(append(dest, w.ex
 func (s *Store) SCRAMKeys(ctx context.Context, address string) (store.Account, string, error) {
 	address = strings.ToLower(strings.TrimSpace(address))
 	var keys string
-	a, err := ScanAccount(withExtra{s.rdb.QueryRowContext(ctx, "SELECT "+AccountCols+
+	a, err := scanAccount(withExtra{s.rdb.QueryRowContext(ctx, "SELECT "+accountCols+
 		", COALESCE((SELECT k.keys FROM scram_keys k WHERE k.account_id = accounts.id AND k.password_hash = accounts.password_hash), '')"+
 		" FROM accounts WHERE address = ?", address), []any{&keys}})
 	if errors.Is(err, sql.ErrNoRows) {

@@ -31,20 +31,11 @@ func checkScriptName(name string) error {
 }
 
 func (s *Store) SieveScripts(ctx context.Context, accountID int64) ([]store.SieveScript, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT name, content, active FROM sieve_scripts WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.SieveScript
-	for rows.Next() {
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (store.SieveScript, error) {
 		var sc store.SieveScript
-		if err := rows.Scan(&sc.Name, &sc.Content, &sc.Active); err != nil {
-			return nil, s.dbErr(err)
-		}
-		out = append(out, sc)
-	}
-	return out, s.dbErr(rows.Err())
+		return sc, rows.Scan(&sc.Name, &sc.Content, &sc.Active)
+	}, "SELECT name, content, active FROM sieve_scripts WHERE account_id = ? ORDER BY name", accountID)
+	return out, s.dbErr(err)
 }
 
 func (s *Store) getScript(ctx context.Context, q DB, accountID int64, where string, args ...any) (store.SieveScript, error) {

@@ -1,7 +1,8 @@
 // Package sqlstore is the SQL both backends share: the small stores
-// (Sieve scripts, app passwords, spam counts, server state, web sessions,
-// SCRAM keys, account flags and sources, the importer's statements) that
-// store/sqlite and store/postgres implement alike.
+// (domains, accounts and aliases but for adding and removing an account,
+// Sieve scripts, app passwords, spam counts, server state, web sessions,
+// SCRAM keys, account flags and sources, upload rows, the importer's
+// statements) that store/sqlite and store/postgres implement alike.
 //
 // The SQL is written once, with "?" placeholders (store/postgres rewrites
 // them to $n on its connections) and in the dialect both databases
@@ -30,6 +31,9 @@ type DB interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
+
+// scanner is a row being read: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
 
 // WriteFunc runs fn in the backend's write transaction and returns once
 // the change is durable (or fn failed and its change was rolled back).
@@ -98,4 +102,22 @@ func accountExists(ctx context.Context, q DB, id int64) error {
 		return fmt.Errorf("%w: account %d", store.ErrNotFound, id)
 	}
 	return nil
+}
+
+// queryAll runs query and returns its rows as scan reads them.
+func queryAll[T any](ctx context.Context, q DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }

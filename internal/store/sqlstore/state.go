@@ -66,18 +66,9 @@ func (s *Store) DeleteState(ctx context.Context, name string) error {
 func (s *Store) ListState(ctx context.Context, prefix string) ([]string, error) {
 	// substr/length count characters alike in SQLite and PostgreSQL, so
 	// no LIKE escaping is needed.
-	rows, err := s.rdb.QueryContext(ctx, "SELECT name FROM server_state WHERE substr(name, 1, length(CAST(? AS TEXT))) = ? ORDER BY name", prefix, prefix)
-	if err != nil {
-		return nil, s.dbErr(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (string, error) {
 		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, s.dbErr(err)
-		}
-		out = append(out, n)
-	}
-	return out, s.dbErr(rows.Err())
+		return n, rows.Scan(&n)
+	}, "SELECT name FROM server_state WHERE substr(name, 1, length(CAST(? AS TEXT))) = ? ORDER BY name", prefix, prefix)
+	return out, s.dbErr(err)
 }
