@@ -75,6 +75,8 @@ type Store struct {
 	closeErr  error
 
 	watch store.Watchers
+
+	*shared
 }
 
 // Open connects to the database at url (postgres://...), migrates the
@@ -107,6 +109,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	s.wdb = sql.OpenDB(conn)
 	s.wdb.SetMaxOpenConns(1)
 	s.wdb.SetMaxIdleConns(1)
+	s.shared = s.newShared()
 	if err := migrate(ctx, pool); err != nil {
 		s.closeDBs()
 		return nil, err

@@ -3,15 +3,14 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/sqlstore"
 )
 
 // This file implements store.Uploads: each upload is a row with its
@@ -21,8 +20,8 @@ import (
 // PutUpload implements store.Uploads. A bytea value is sent whole, so the
 // content is read into memory (at most lim.MaxSize+1 bytes).
 func (s *Store) PutUpload(ctx context.Context, accountID int64, typ string, r io.Reader, lim store.UploadLimits) (store.Upload, bool, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	id, err := sqlstore.NewUploadID()
+	if err != nil {
 		return store.Upload{}, false, err
 	}
 	var buf bytes.Buffer
@@ -31,29 +30,11 @@ func (s *Store) PutUpload(ctx context.Context, accountID int64, typ string, r io
 		return store.Upload{}, n > lim.MaxSize, err
 	}
 	now := time.Now()
-	up := store.Upload{ID: "u" + hex.EncodeToString(b[:]), AccountID: accountID, Type: typ, Size: n,
+	up := store.Upload{ID: id, AccountID: accountID, Type: typ, Size: n,
 		Created: now.UTC(), Expires: now.Add(lim.TTL).UTC()}
 	err = s.write(ctx, func(tx *wtx, e *effects) error {
 		// FOR UPDATE: the cap holds across nodes uploading at once.
-		var one int
-		err := tx.QueryRowContext(bg, "SELECT 1 FROM accounts WHERE id = ? FOR UPDATE", accountID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
-		}
-		if err != nil {
-			return err
-		}
-		var held int64
-		if err := tx.QueryRowContext(bg, "SELECT coalesce(sum(size), 0) FROM uploads WHERE account_id = ? AND expires > ?",
-			accountID, now.UnixNano()).Scan(&held); err != nil {
-			return err
-		}
-		if held+n > lim.MaxHeld {
-			return fmt.Errorf("%w: uploads of account %d hold %d bytes", store.ErrOverQuota, accountID, held)
-		}
-		_, err = tx.ExecContext(bg, "INSERT INTO uploads(id, account_id, type, size, created, expires, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			up.ID, accountID, typ, n, up.Created.UnixNano(), up.Expires.UnixNano(), buf.Bytes())
-		return err
+		return sqlstore.AddUpload(bg, tx, up, lim.MaxHeld, " FOR UPDATE", buf.Bytes())
 	})
 	if err != nil {
 		return store.Upload{}, false, dbErr(err)

@@ -88,6 +88,8 @@ type Store struct {
 	madeDir map[string]bool // blob directories known to exist durably
 
 	watch store.Watchers
+
+	*shared
 }
 
 // Open opens (creating if needed) the store in dir, migrates the schema,
@@ -144,6 +146,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
 	s.rdb = rdb
+	s.shared = s.newShared()
 	go s.commitLoop()
 	return s, nil
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -14,20 +13,12 @@ import (
 	"time"
 
 	"pochta/internal/store"
+	"pochta/internal/store/sqlstore"
 )
 
 // This file implements store.Uploads: a row per upload in the database,
 // its content in a file of the store's "uploads" folder, so that uploads
 // outlive a restart (RFC 8620 §6.1: kept at least an hour).
-
-// newUploadID is "u" and 128 random bits: unguessable, unique in the store.
-func newUploadID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "u" + hex.EncodeToString(b[:]), nil
-}
 
 // validUploadID says whether id can name an upload's file.
 func validUploadID(id string) bool {
@@ -45,7 +36,7 @@ func (s *Store) uploadPath(id string) string {
 // PutUpload implements store.Uploads. The content goes to its file first,
 // made durable with the commit that adds its row.
 func (s *Store) PutUpload(ctx context.Context, accountID int64, typ string, r io.Reader, lim store.UploadLimits) (store.Upload, bool, error) {
-	id, err := newUploadID()
+	id, err := sqlstore.NewUploadID()
 	if err != nil {
 		return store.Upload{}, false, err
 	}
@@ -68,24 +59,7 @@ func (s *Store) PutUpload(ctx context.Context, accountID int64, typ string, r io
 	now := time.Now()
 	up := store.Upload{ID: id, AccountID: accountID, Type: typ, Size: n, Created: now.UTC(), Expires: now.Add(lim.TTL).UTC()}
 	err = s.write(ctx, []string{path}, func(tx *wtx, e *effects) error {
-		var exists int
-		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM accounts WHERE id = ?", accountID).Scan(&exists); err != nil {
-			return err
-		}
-		if exists == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
-		}
-		var held int64
-		if err := tx.QueryRowContext(bg, "SELECT coalesce(sum(size), 0) FROM uploads WHERE account_id = ? AND expires > ?",
-			accountID, now.UnixNano()).Scan(&held); err != nil {
-			return err
-		}
-		if held+n > lim.MaxHeld {
-			return fmt.Errorf("%w: uploads of account %d hold %d bytes", store.ErrOverQuota, accountID, held)
-		}
-		_, err := tx.ExecContext(bg, "INSERT INTO uploads(id, account_id, type, size, created, expires) VALUES (?, ?, ?, ?, ?, ?)",
-			id, accountID, typ, n, up.Created.UnixNano(), up.Expires.UnixNano())
-		return err
+		return sqlstore.AddUpload(bg, tx, up, lim.MaxHeld, "", nil)
 	})
 	if err != nil {
 		os.Remove(path)

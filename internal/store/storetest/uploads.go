@@ -13,7 +13,8 @@ import (
 // type and content until it expires; one above MaxSize is refused as too
 // large, one that would take the account's uploads beyond MaxHeld with
 // ErrOverQuota (other accounts unaffected), and neither is kept;
-// RemoveExpiredUploads removes exactly the expired ones.
+// RemoveExpiredUploads removes exactly the expired ones; an empty upload
+// is kept like any other.
 func testUploads(t *testing.T, e *env) {
 	us, ok := e.s.(store.Uploads)
 	if !ok {
@@ -88,5 +89,13 @@ func testUploads(t *testing.T, e *env) {
 	}
 	if _, _, err := put(a.ID, content, lim); err != nil {
 		t.Fatalf("upload after the cleanup: %v", err)
+	}
+	// An empty file is an upload too.
+	empty, _, err := put(b.ID, "", lim)
+	e.must(err)
+	got, data, err = us.GetUpload(e.ctx, b.ID, empty.ID)
+	e.must(err)
+	if got.Size != 0 || len(data) != 0 {
+		t.Fatalf("empty upload read back as %+v, %d bytes", got, len(data))
 	}
 }

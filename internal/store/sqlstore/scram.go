@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -32,7 +32,7 @@ func (s *Store) SCRAMKeys(ctx context.Context, address string) (store.Account, s
 		return store.Account{}, "", fmt.Errorf("%w: account %s", store.ErrNotFound, address)
 	}
 	if err != nil {
-		return store.Account{}, "", dbErr(err)
+		return store.Account{}, "", s.dbErr(err)
 	}
 	return a, keys, nil
 }
@@ -40,7 +40,7 @@ func (s *Store) SCRAMKeys(ctx context.Context, address string) (store.Account, s
 // SetSCRAMKeys implements store.SCRAMStore.
 func (s *Store) SetSCRAMKeys(ctx context.Context, address, passwordHash, keys string) error {
 	address = strings.ToLower(strings.TrimSpace(address))
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		var id int64
 		var current string
 		err := tx.QueryRowContext(bg, "SELECT id, password_hash FROM accounts WHERE address = ?", address).Scan(&id, &current)
@@ -53,7 +53,7 @@ func (s *Store) SetSCRAMKeys(ctx context.Context, address, passwordHash, keys st
 		if current != passwordHash {
 			return fmt.Errorf("%w: password of %s", store.ErrModifiedSince, address)
 		}
-		_, err = tx.ExecContext(bg, "INSERT OR REPLACE INTO scram_keys(account_id, password_hash, keys) VALUES(?, ?, ?)", id, passwordHash, keys)
+		_, err = tx.ExecContext(bg, "INSERT INTO scram_keys(account_id, password_hash, keys) VALUES(?, ?, ?) ON CONFLICT(account_id) DO UPDATE SET password_hash = excluded.password_hash, keys = excluded.keys", id, passwordHash, keys)
 		return err
 	}))
 }

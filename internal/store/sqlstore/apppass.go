@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 const appPasswordCols = "id, account_id, name, hash, protocols, created"
 
-func scanAppPassword(row interface{ Scan(...any) error }) (store.AppPassword, error) {
+func scanAppPassword(row scanner) (store.AppPassword, error) {
 	var p store.AppPassword
 	var protos string
 	var created int64
@@ -46,50 +46,30 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 		p.Protocols[i] = proto
 	}
 	p.Created = fromNano(nowNano())
-	err := s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		var n int
-		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM accounts WHERE id = ?", p.AccountID).Scan(&n); err != nil {
+	err := s.write(ctx, func(tx DB) error {
+		if err := accountExists(bg, tx, p.AccountID); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, p.AccountID)
-		}
+		var n int
 		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM app_passwords WHERE account_id = ? AND name = ?", p.AccountID, p.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
 			return fmt.Errorf("%w: app password %q", store.ErrExists, names.Truncate(p.Name))
 		}
-		res, err := tx.ExecContext(bg, "INSERT INTO app_passwords(account_id, name, hash, protocols, created) VALUES (?, ?, ?, ?, ?)",
-			p.AccountID, p.Name, p.Hash, strings.Join(p.Protocols, ","), p.Created.UnixNano())
-		if err != nil {
-			return err
-		}
-		p.ID, err = res.LastInsertId()
-		return err
+		return tx.QueryRowContext(bg, "INSERT INTO app_passwords(account_id, name, hash, protocols, created) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			p.AccountID, p.Name, p.Hash, strings.Join(p.Protocols, ","), p.Created.UnixNano()).Scan(&p.ID)
 	})
 	if err != nil {
-		return store.AppPassword{}, dbErr(err)
+		return store.AppPassword{}, s.dbErr(err)
 	}
 	return p, nil
 }
 
 // AppPasswords implements store.AppPasswords.
 func (s *Store) AppPasswords(ctx context.Context, accountID int64) ([]store.AppPassword, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT "+appPasswordCols+" FROM app_passwords WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.AppPassword
-	for rows.Next() {
-		p, err := scanAppPassword(rows)
-		if err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, p)
-	}
-	return out, dbErr(rows.Err())
+	out, err := queryAll(ctx, s.rdb, scanAppPassword, "SELECT "+appPasswordCols+" FROM app_passwords WHERE account_id = ? ORDER BY name", accountID)
+	return out, s.dbErr(err)
 }
 
 // AppPasswordByHash implements store.AppPasswords.
@@ -98,12 +78,12 @@ func (s *Store) AppPasswordByHash(ctx context.Context, accountID int64, hash str
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AppPassword{}, fmt.Errorf("%w: app password", store.ErrNotFound)
 	}
-	return p, dbErr(err)
+	return p, s.dbErr(err)
 }
 
 // RemoveAppPassword implements store.AppPasswords.
 func (s *Store) RemoveAppPassword(ctx context.Context, accountID int64, name string) error {
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		res, err := tx.ExecContext(bg, "DELETE FROM app_passwords WHERE account_id = ? AND name = ?", accountID, strings.TrimSpace(name))
 		if err != nil {
 			return err
@@ -122,13 +102,13 @@ func (s *Store) MainPasswordRefused(ctx context.Context, accountID int64) (bool,
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
 	}
-	return refused, dbErr(err)
+	return refused, s.dbErr(err)
 }
 
 // SetMainPasswordRefused implements store.AppPasswords.
 func (s *Store) SetMainPasswordRefused(ctx context.Context, accountID int64, refused bool) error {
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		res, err := tx.ExecContext(bg, "UPDATE accounts SET main_password_refused = ? WHERE id = ?", refused, accountID)
+	return s.dbErr(s.write(ctx, func(tx DB) error {
+		res, err := tx.ExecContext(bg, "UPDATE accounts SET main_password_refused = ? WHERE id = ?", b2i(refused), accountID)
 		if err != nil {
 			return err
 		}

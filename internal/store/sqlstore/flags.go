@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -20,18 +20,14 @@ func (s *Store) AccountFlags(ctx context.Context, accountID int64) (store.Accoun
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AccountFlags{}, fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
 	}
-	return store.AccountFlags{Admin: admin.Int64 != 0, Disabled: disabled.Int64 != 0}, dbErr(err)
+	return store.AccountFlags{Admin: admin.Int64 != 0, Disabled: disabled.Int64 != 0}, s.dbErr(err)
 }
 
 // SetAccountFlags implements store.AccountFlagStore.
 func (s *Store) SetAccountFlags(ctx context.Context, accountID int64, f store.AccountFlags) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
-		var n int64
-		if err := tx.QueryRowContext(bg, "SELECT COUNT(*) FROM accounts WHERE id = ?", accountID).Scan(&n); err != nil {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
+		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
 		}
 		_, err := tx.ExecContext(bg, `INSERT INTO account_flags (account_id, admin, disabled) VALUES (?, ?, ?)
 			ON CONFLICT (account_id) DO UPDATE SET admin = excluded.admin, disabled = excluded.disabled`,

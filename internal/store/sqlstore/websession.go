@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -16,13 +16,9 @@ func (s *Store) AddWebSession(ctx context.Context, ws store.WebSession) error {
 	if ws.ID == "" || ws.CSRF == "" {
 		return fmt.Errorf("%w: web session without id or csrf token", store.ErrInvalidName)
 	}
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
-		var n int
-		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM accounts WHERE id = ?", ws.AccountID).Scan(&n); err != nil {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
+		if err := accountExists(bg, tx, ws.AccountID); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, ws.AccountID)
 		}
 		_, err := tx.ExecContext(bg, "INSERT INTO web_sessions(id, account_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)",
 			ws.ID, ws.AccountID, ws.CSRF, ws.Created.UnixNano(), ws.Expires.UnixNano())
@@ -40,12 +36,12 @@ func (s *Store) WebSession(ctx context.Context, id string) (store.WebSession, er
 		return store.WebSession{}, fmt.Errorf("%w: web session", store.ErrNotFound)
 	}
 	ws.Created, ws.Expires = fromNano(created), fromNano(expires)
-	return ws, dbErr(err)
+	return ws, s.dbErr(err)
 }
 
 // RemoveWebSession implements store.WebSessions.
 func (s *Store) RemoveWebSession(ctx context.Context, id string) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		_, err := tx.ExecContext(bg, "DELETE FROM web_sessions WHERE id = ?", id)
 		return err
 	}))
@@ -54,14 +50,14 @@ func (s *Store) RemoveWebSession(ctx context.Context, id string) error {
 // RemoveWebSessions implements store.WebSessions.
 func (s *Store) RemoveWebSessions(ctx context.Context, accountID int64) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *wtx, e *effects) error {
+	err := s.write(ctx, func(tx DB) error {
 		res, err := tx.ExecContext(bg, "DELETE FROM web_sessions WHERE account_id = ? OR expires <= ?", accountID, nowNano())
 		if err == nil {
 			n, _ = res.RowsAffected()
 		}
 		return err
 	})
-	return int(n), dbErr(err)
+	return int(n), s.dbErr(err)
 }
 
 // WebSettings implements store.WebSessions.
@@ -72,18 +68,14 @@ func (s *Store) WebSettings(ctx context.Context, accountID int64) (store.WebSett
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.WebSettings{}, nil
 	}
-	return ws, dbErr(err)
+	return ws, s.dbErr(err)
 }
 
 // SetWebSettings implements store.WebSessions.
 func (s *Store) SetWebSettings(ctx context.Context, accountID int64, ws store.WebSettings) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
-		var n int
-		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM accounts WHERE id = ?", accountID).Scan(&n); err != nil {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
+		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
 		}
 		_, err := tx.ExecContext(bg, `INSERT INTO web_settings(account_id, totp_secret, signature, language) VALUES (?, ?, ?, ?)
 ON CONFLICT(account_id) DO UPDATE SET totp_secret = excluded.totp_secret, signature = excluded.signature, language = excluded.language`,

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -31,29 +31,20 @@ func checkScriptName(name string) error {
 }
 
 func (s *Store) SieveScripts(ctx context.Context, accountID int64) ([]store.SieveScript, error) {
-	rows, err := s.rdb.QueryContext(ctx, "SELECT name, content, active FROM sieve_scripts WHERE account_id = ? ORDER BY name", accountID)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []store.SieveScript
-	for rows.Next() {
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (store.SieveScript, error) {
 		var sc store.SieveScript
-		if err := rows.Scan(&sc.Name, &sc.Content, &sc.Active); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, sc)
-	}
-	return out, dbErr(rows.Err())
+		return sc, rows.Scan(&sc.Name, &sc.Content, &sc.Active)
+	}, "SELECT name, content, active FROM sieve_scripts WHERE account_id = ? ORDER BY name", accountID)
+	return out, s.dbErr(err)
 }
 
-func (s *Store) getScript(ctx context.Context, q querier, accountID int64, where string, args ...any) (store.SieveScript, error) {
+func (s *Store) getScript(ctx context.Context, q DB, accountID int64, where string, args ...any) (store.SieveScript, error) {
 	var sc store.SieveScript
 	err := q.QueryRowContext(ctx, "SELECT name, content, active FROM sieve_scripts WHERE account_id = ? AND "+where, append([]any{accountID}, args...)...).Scan(&sc.Name, &sc.Content, &sc.Active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return sc, fmt.Errorf("%w: sieve script", store.ErrNotFound)
 	}
-	return sc, dbErr(err)
+	return sc, s.dbErr(err)
 }
 
 func (s *Store) GetSieveScript(ctx context.Context, accountID int64, name string) (store.SieveScript, error) {
@@ -68,7 +59,7 @@ func (s *Store) PutSieveScript(ctx context.Context, accountID int64, name, conte
 	if err := checkScriptName(name); err != nil {
 		return err
 	}
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
 		}
@@ -79,8 +70,8 @@ func (s *Store) PutSieveScript(ctx context.Context, accountID int64, name, conte
 }
 
 // scriptExec runs one statement on a script and maps "no row" to ErrNotFound.
-func (s *Store) scriptExec(ctx context.Context, pre func(tx *wtx) error, query string, args ...any) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+func (s *Store) scriptExec(ctx context.Context, pre func(tx DB) error, query string, args ...any) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		if pre != nil {
 			if err := pre(tx); err != nil {
 				return err
@@ -98,7 +89,7 @@ func (s *Store) scriptExec(ctx context.Context, pre func(tx *wtx) error, query s
 }
 
 func (s *Store) DeleteSieveScript(ctx context.Context, accountID int64, name string) error {
-	return s.scriptExec(ctx, func(tx *wtx) error {
+	return s.scriptExec(ctx, func(tx DB) error {
 		active, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ? AND active != 0", accountID, name)
 		if err == nil && active {
 			return fmt.Errorf("%w: the active script cannot be deleted", store.ErrInUse)
@@ -111,7 +102,7 @@ func (s *Store) RenameSieveScript(ctx context.Context, accountID int64, oldName,
 	if err := checkScriptName(newName); err != nil {
 		return err
 	}
-	return s.scriptExec(ctx, func(tx *wtx) error {
+	return s.scriptExec(ctx, func(tx DB) error {
 		taken, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, newName)
 		if err == nil && taken && oldName != newName {
 			return fmt.Errorf("%w: sieve script %q", store.ErrExists, newName)
@@ -121,7 +112,7 @@ func (s *Store) RenameSieveScript(ctx context.Context, accountID int64, oldName,
 }
 
 func (s *Store) ActivateSieveScript(ctx context.Context, accountID int64, name string) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		if name != "" {
 			ok, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, name)
 			if err != nil {
@@ -145,7 +136,7 @@ func (s *Store) ActivateSieveScript(ctx context.Context, accountID int64, name s
 func (s *Store) VacationSent(ctx context.Context, accountID int64, sender, handle string, period time.Duration) (bool, error) {
 	sender = strings.ToLower(sender)
 	already := false
-	err := s.write(ctx, func(tx *wtx, e *effects) error {
+	err := s.write(ctx, func(tx DB) error {
 		now := time.Now()
 		res, err := tx.ExecContext(bg, `INSERT INTO sieve_vacation(account_id, sender, handle, sent) VALUES(?, ?, ?, ?)
 			ON CONFLICT(account_id, sender, handle) DO UPDATE SET sent = excluded.sent WHERE sieve_vacation.sent <= ?`,
@@ -161,5 +152,5 @@ func (s *Store) VacationSent(ctx context.Context, accountID int64, sender, handl
 		_, err = tx.ExecContext(bg, "DELETE FROM sieve_vacation WHERE sent < ?", now.Add(-maxVacationAge).UnixNano())
 		return err
 	})
-	return already, dbErr(err)
+	return already, s.dbErr(err)
 }

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -15,7 +15,7 @@ func (s *Store) ImportMessage(ctx context.Context, mailboxID int64, m store.Mess
 	if err := s.importExec(ctx, "UPDATE mailboxes SET uidnext = ? WHERE id = ? AND uidnext <= ?", int64(m.UID), mailboxID, int64(m.UID)); err != nil {
 		return err
 	}
-	got, err := s.Append(ctx, mailboxID, m.Flags, m.InternalDate, content)
+	got, err := s.append.Append(ctx, mailboxID, m.Flags, m.InternalDate, content)
 	if err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func (s *Store) SetMailboxState(ctx context.Context, mb store.Mailbox) error {
 
 // ImportExpunged implements store.Importer.
 func (s *Store) ImportExpunged(ctx context.Context, mailboxID int64, expunged map[uint32]uint64) error {
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		for uid, modseq := range expunged {
 			if _, err := tx.ExecContext(bg, "INSERT INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)", mailboxID, int64(uid), int64(modseq)); err != nil {
 				return err
@@ -44,23 +44,23 @@ func (s *Store) ImportExpunged(ctx context.Context, mailboxID int64, expunged ma
 func (s *Store) Expunged(ctx context.Context, mailboxID int64) (map[uint32]uint64, error) {
 	rows, err := s.rdb.QueryContext(ctx, "SELECT uid, modseq FROM expunged WHERE mailbox_id = ?", mailboxID)
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, s.dbErr(err)
 	}
 	defer rows.Close()
 	m := map[uint32]uint64{}
 	for rows.Next() {
 		var uid, modseq int64
 		if err := rows.Scan(&uid, &modseq); err != nil {
-			return nil, dbErr(err)
+			return nil, s.dbErr(err)
 		}
 		m[uint32(uid)] = uint64(modseq)
 	}
-	return m, dbErr(rows.Err())
+	return m, s.dbErr(rows.Err())
 }
 
 // importExec runs one statement that must change exactly one row.
 func (s *Store) importExec(ctx context.Context, query string, args ...any) error {
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		res, err := tx.ExecContext(bg, query, args...)
 		if err != nil {
 			return err

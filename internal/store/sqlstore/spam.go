@@ -1,10 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 
 	"pochta/internal/store"
@@ -19,7 +18,7 @@ func (s *Store) SpamTokens(ctx context.Context, accountID int64, tokens []string
 	var totals store.TokenCounts
 	err := s.rdb.QueryRowContext(ctx, "SELECT spam, ham FROM spam_totals WHERE account_id = ?", accountID).Scan(&totals.Spam, &totals.Ham)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return totals, nil, dbErr(err)
+		return totals, nil, s.dbErr(err)
 	}
 	counts := make(map[string]store.TokenCounts)
 	for len(tokens) > 0 {
@@ -33,20 +32,20 @@ func (s *Store) SpamTokens(ctx context.Context, accountID int64, tokens []string
 		q := "SELECT token, spam, ham FROM spam_tokens WHERE account_id = ? AND token IN (?" + strings.Repeat(",?", len(chunk)-1) + ")"
 		rows, err := s.rdb.QueryContext(ctx, q, args...)
 		if err != nil {
-			return totals, nil, dbErr(err)
+			return totals, nil, s.dbErr(err)
 		}
 		for rows.Next() {
 			var tok string
 			var c store.TokenCounts
 			if err := rows.Scan(&tok, &c.Spam, &c.Ham); err != nil {
 				rows.Close()
-				return totals, nil, dbErr(err)
+				return totals, nil, s.dbErr(err)
 			}
 			counts[tok] = c
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return totals, nil, dbErr(err)
+			return totals, nil, s.dbErr(err)
 		}
 	}
 	return totals, counts, nil
@@ -59,39 +58,31 @@ func (s *Store) TrainSpam(ctx context.Context, accountID int64, tokens []string,
 	if spam {
 		col = "spam"
 	}
-	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		var n int
-		if err := tx.QueryRowContext(bg, "SELECT count(*) FROM accounts WHERE id = ?", accountID).Scan(&n); err != nil {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
+		if err := accountExists(bg, tx, accountID); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("%w: account %d", store.ErrNotFound, accountID)
-		}
-		total := "INSERT INTO spam_totals(account_id, " + col + ") VALUES(?, 1) ON CONFLICT(account_id) DO UPDATE SET " + col + " = " + col + " + 1"
-		token := "INSERT INTO spam_tokens(account_id, token, " + col + ") VALUES(?, ?, 1) ON CONFLICT(account_id, token) DO UPDATE SET " + col + " = " + col + " + 1"
+		// Upserts name the table's own value (spam_totals.ham) and
+		// CASE stands for SQLite's max() and PostgreSQL's GREATEST().
+		total := "INSERT INTO spam_totals(account_id, " + col + ") VALUES(?, 1) ON CONFLICT(account_id) DO UPDATE SET " + col + " = spam_totals." + col + " + 1"
+		token := "INSERT INTO spam_tokens(account_id, token, " + col + ") VALUES(?, ?, 1) ON CONFLICT(account_id, token) DO UPDATE SET " + col + " = spam_tokens." + col + " + 1"
 		if undo {
-			total = "UPDATE spam_totals SET " + col + " = max(" + col + " - 1, 0) WHERE account_id = ?"
-			token = "UPDATE spam_tokens SET " + col + " = max(" + col + " - 1, 0) WHERE account_id = ? AND token = ?"
+			less := col + " = CASE WHEN " + col + " > 0 THEN " + col + " - 1 ELSE 0 END"
+			total = "UPDATE spam_totals SET " + less + " WHERE account_id = ?"
+			token = "UPDATE spam_tokens SET " + less + " WHERE account_id = ? AND token = ?"
 		}
 		if _, err := tx.ExecContext(bg, total, accountID); err != nil {
 			return err
 		}
-		st, err := tx.stmt(bg, token)
-		if err != nil {
-			return err
-		}
-		var drop *sql.Stmt
-		if undo {
-			if drop, err = tx.stmt(bg, "DELETE FROM spam_tokens WHERE account_id = ? AND token = ? AND spam = 0 AND ham = 0"); err != nil {
-				return err
-			}
-		}
+		// Each statement is prepared once per transaction (sqlite's
+		// committer caches them, pgx caches by text).
+		const drop = "DELETE FROM spam_tokens WHERE account_id = ? AND token = ? AND spam = 0 AND ham = 0"
 		for _, t := range tokens {
-			if _, err := st.ExecContext(bg, accountID, t); err != nil {
+			if _, err := tx.ExecContext(bg, token, accountID, t); err != nil {
 				return err
 			}
-			if drop != nil {
-				if _, err := drop.ExecContext(bg, accountID, t); err != nil {
+			if undo {
+				if _, err := tx.ExecContext(bg, drop, accountID, t); err != nil {
 					return err
 				}
 			}

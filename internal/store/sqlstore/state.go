@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -22,7 +22,7 @@ func (s *Store) GetState(ctx context.Context, name string) ([]byte, error) {
 	if v == nil && err == nil {
 		v = []byte{}
 	}
-	return v, dbErr(err)
+	return v, s.dbErr(err)
 }
 
 // PutState implements store.ServerState.
@@ -42,7 +42,7 @@ func (s *Store) putState(ctx context.Context, name string, value []byte, conflic
 	if value == nil {
 		value = []byte{}
 	}
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		res, err := tx.ExecContext(bg, "INSERT INTO server_state(name, value) VALUES(?, ?) "+conflict, name, value)
 		if err != nil {
 			return err
@@ -56,7 +56,7 @@ func (s *Store) putState(ctx context.Context, name string, value []byte, conflic
 
 // DeleteState implements store.ServerState.
 func (s *Store) DeleteState(ctx context.Context, name string) error {
-	return dbErr(s.write(ctx, func(tx *wtx, e *effects) error {
+	return s.dbErr(s.write(ctx, func(tx DB) error {
 		_, err := tx.ExecContext(bg, "DELETE FROM server_state WHERE name = ?", name)
 		return err
 	}))
@@ -64,24 +64,11 @@ func (s *Store) DeleteState(ctx context.Context, name string) error {
 
 // ListState implements store.ServerState.
 func (s *Store) ListState(ctx context.Context, prefix string) ([]string, error) {
-	return listState(ctx, s.rdb, prefix)
-}
-
-// listState lists names by prefix; substr/length count characters alike
-// in SQLite and PostgreSQL, so no LIKE escaping is needed.
-func listState(ctx context.Context, q querier, prefix string) ([]string, error) {
-	rows, err := q.QueryContext(ctx, "SELECT name FROM server_state WHERE substr(name, 1, length(CAST(? AS TEXT))) = ? ORDER BY name", prefix, prefix)
-	if err != nil {
-		return nil, dbErr(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	// substr/length count characters alike in SQLite and PostgreSQL, so
+	// no LIKE escaping is needed.
+	out, err := queryAll(ctx, s.rdb, func(rows scanner) (string, error) {
 		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, dbErr(err)
-		}
-		out = append(out, n)
-	}
-	return out, dbErr(rows.Err())
+		return n, rows.Scan(&n)
+	}, "SELECT name FROM server_state WHERE substr(name, 1, length(CAST(? AS TEXT))) = ? ORDER BY name", prefix, prefix)
+	return out, s.dbErr(err)
 }
