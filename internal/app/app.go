@@ -546,7 +546,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 // signingQueue DKIM-signs mail submitted by authenticated users before it
-// enters the queue, so it is signed exactly once whatever the retries.
+// enters the queue, so it is signed exactly once whatever the retries; its
+// Sign signs the mail the server writes itself (wired into the queue and
+// the MDA), with the same keys.
 type signingQueue struct {
 	q      *queue.Queue
 	signer atomic.Pointer[dkim.Signer] // replaced by ReloadKeys
