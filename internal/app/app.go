@@ -204,6 +204,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	})
 	a.MDA = mda.New(st, timed, nil, log.With("component", "mda"))
 	a.MDA.SetAccounts(sources)
+	// DKIM: one signer (reloaded with the keys) for everything that leaves
+	// as our mail: submitted mail, the queue's DSNs, vacation replies,
+	// TLS reports; loops end at [limits] max_hops wherever mail is passed on.
+	signer, err := dkim.LoadStateSigner(ctx, st)
+	if err != nil {
+		return fail(err)
+	}
+	outbound := &signingQueue{}
+	outbound.signer.Store(signer)
+	a.outbound = outbound
+	a.MDA.SetSigner(outbound)
+	a.MDA.SetMaxHops(cfg.Limits.MaxHops)
 	qdir, qpg := filepath.Join(cfg.DataDir, "queue"), ""
 	if cfg.Store.Backend == "postgres" { // the queue is shared by every node
 		qdir, qpg = "", cfg.Store.PostgresURL
@@ -221,12 +233,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		DelayWarning: cfg.Queue.DelayWarning.Duration,
 		Workers:      cfg.Queue.Workers,
 		PerDomain:    cfg.Queue.PerDomain,
+		MaxHops:      cfg.Limits.MaxHops,
+		Signer:       outbound,
 		Logger:       log.With("component", "queue"),
 	})
 	if err != nil {
 		return fail(err)
 	}
 	a.Queue = q
+	outbound.q = q
 	a.MDA.SetForwarder(q)
 	if cfg.SRS.Enabled {
 		var secrets [][]byte
@@ -244,14 +259,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		}
 		a.MDA.SetSRS(rw)
 	}
-
-	signer, err := dkim.LoadStateSigner(ctx, st)
-	if err != nil {
-		return fail(err)
-	}
-	outbound := &signingQueue{q: q}
-	outbound.signer.Store(signer)
-	a.outbound = outbound
 
 	rates := smtpserver.NewRates(cfg.Limits, nil) // shared by the SMTP services
 	checker := checks.New(checks.Options{
@@ -539,7 +546,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 }
 
 // signingQueue DKIM-signs mail submitted by authenticated users before it
-// enters the queue, so it is signed exactly once whatever the retries.
+// enters the queue, so it is signed exactly once whatever the retries; its
+// Sign signs the mail the server writes itself (wired into the queue and
+// the MDA), with the same keys.
 type signingQueue struct {
 	q      *queue.Queue
 	signer atomic.Pointer[dkim.Signer] // replaced by ReloadKeys
@@ -547,13 +556,19 @@ type signingQueue struct {
 
 func (s *signingQueue) Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error) {
 	if env.Authenticated != "" && env.From != "" {
-		signed, err := s.signer.Load().Sign("", content) // the From header's domain (DMARC alignment)
+		signed, err := s.Sign("", content) // the From header's domain (DMARC alignment)
 		if err != nil {
 			return "", fmt.Errorf("dkim: %w", err)
 		}
 		content = signed
 	}
 	return s.q.Enqueue(ctx, env, content)
+}
+
+// Sign DKIM-signs with the keys in use now: the signer of the mail the
+// server writes itself (the queue's DSNs, vacation replies, TLS reports).
+func (s *signingQueue) Sign(domain string, content []byte) ([]byte, error) {
+	return s.signer.Load().Sign(domain, content)
 }
 
 func isClosed(err error) bool {

@@ -28,6 +28,11 @@ type sink struct {
 	mu   sync.Mutex
 	msgs []sunk
 	got  chan struct{}
+	// refuse, when set, refuses RCPT of the addresses it returns an
+	// error for; then, when set, is called in its own goroutine with
+	// every message taken (a forwarding server).
+	refuse func(rcpt string) error
+	then   func(sunk)
 }
 
 type sunk struct {
@@ -50,6 +55,11 @@ func (ss *sinkSession) Mail(from string, _ *gosmtp.MailOptions) error {
 	return nil
 }
 func (ss *sinkSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	if ss.s.refuse != nil {
+		if err := ss.s.refuse(to); err != nil {
+			return err
+		}
+	}
 	ss.m.rcpts = append(ss.m.rcpts, to)
 	return nil
 }
@@ -62,6 +72,9 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, ss.m)
 	ss.s.mu.Unlock()
+	if ss.s.then != nil {
+		go ss.s.then(ss.m)
+	}
 	ss.s.got <- struct{}{}
 	return nil
 }
@@ -79,12 +92,18 @@ func (s *sink) next(t *testing.T) sunk {
 	return s.msgs[len(s.msgs)-1]
 }
 
-func startSink(t *testing.T) (*sink, int) {
+func startSink(t *testing.T) (*sink, int) { return startSinkWith(t, nil) }
+
+// startSinkWith is startSink with the sink's hooks set by edit.
+func startSinkWith(t *testing.T, edit func(*sink)) (*sink, int) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk := &sink{got: make(chan struct{}, 10)}
+	if edit != nil {
+		edit(sk)
+	}
 	srv := gosmtp.NewServer(sk)
 	srv.Domain = "mx.remote.test"
 	srv.EnableSMTPUTF8 = true // net/smtp asks for it whenever offered

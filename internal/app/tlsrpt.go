@@ -138,6 +138,10 @@ func (a *App) sendTLSReports(ctx context.Context, day time.Time) {
 					continue
 				}
 				msg = append([]byte("TLS-Required: No\r\n"), msg...)
+				if msg, err = a.outbound.Sign("", msg); err != nil { // from postmaster@ our host name
+					a.log.Error("tls report not signed", "domain", domain, "err", err)
+					continue
+				}
 				env := envelope.Envelope{From: from, Recipients: []envelope.Recipient{{Address: to, Notify: []string{"NEVER"}}}, Received: time.Now()}
 				if _, err := a.Queue.Enqueue(ctx, env, msg); err != nil {
 					a.log.Error("tls report not queued", "domain", domain, "err", err)

@@ -267,6 +267,12 @@ type Limits struct {
 	LoginsPerMinutePerAccount   int `toml:"logins_per_minute_per_account"`   // successful logins (new connections) per account, every protocol; then a temporary failure
 	OutgoingMessagesPerDay      int `toml:"outgoing_messages_per_day"`       // per account, to remote recipients, then 451
 	OutgoingRecipientsPerDay    int `toml:"outgoing_recipients_per_day"`     // per account, distinct remote recipients, then 451
+
+	// MaxHops is the most Received fields a message may carry, ours
+	// included (RFC 5321 §6.3: loop detection by counting them, with a
+	// large threshold, "normally at least 100"). More: refused at DATA
+	// with 554 5.4.6, or bounced when forwarded or relayed by the queue.
+	MaxHops int `toml:"max_hops"`
 }
 
 // defaultConnectionLimitExceptions: loopback, IPv4 and IPv6.
@@ -312,6 +318,7 @@ func (l Limits) WithDefaults() Limits {
 	orDefault(&l.LoginsPerMinutePerAccount, d.LoginsPerMinutePerAccount)
 	orDefault(&l.OutgoingMessagesPerDay, d.OutgoingMessagesPerDay)
 	orDefault(&l.OutgoingRecipientsPerDay, d.OutgoingRecipientsPerDay)
+	orDefault(&l.MaxHops, d.MaxHops)
 	if l.ConnectionLimitExceptions == nil {
 		l.ConnectionLimitExceptions = d.ConnectionLimitExceptions
 	}
@@ -487,6 +494,7 @@ func Default() *Config {
 			LoginsPerMinutePerAccount:   120,
 			OutgoingMessagesPerDay:      1000, // as mox's MaxOutgoingMessagesPerDay
 			OutgoingRecipientsPerDay:    500,
+			MaxHops:                     100,
 		},
 		Submission: Submission{
 			EnforceSender:    true,
@@ -688,6 +696,9 @@ func (c *Config) Validate() error {
 		bad("auth.system.pam_service", "must not be empty")
 	}
 	c.validateSources(bad)
+	if c.Limits.MaxHops < 10 {
+		bad("limits.max_hops", "must be at least 10 (RFC 5321 §6.3 suggests at least 100)")
+	}
 	if c.Limits.MaxLineLength < 1000 {
 		bad("limits.max_line_length", "must be at least 1000 (RFC 5321 §4.5.3.1.6)")
 	}

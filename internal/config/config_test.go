@@ -36,6 +36,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[delivery]\nremote_port = 70000":                 "delivery.remote_port",
 		"[limits]\nmax_message_size = 0":                  "limits.max_message_size",
 		"[limits]\nmax_line_length = 100":                 "limits.max_line_length",
+		"[limits]\nmax_hops = 5":                          "limits.max_hops",
 		"[submission]\ntrusted_networks = [\"10.0.0.1\"]": "submission.trusted_networks[0]",
 		"[log]\nlevel = \"loud\"":                         "log.level",
 		"[tls]\ncert_file = \"/x\"":                       "tls.cert_file",

@@ -25,7 +25,7 @@ func TestLimitsWithDefaults(t *testing.T) {
 		ConnectionLimitExceptions: []string{},
 		ConnectionsPerMinutePerIP: 12, MessagesPerMinutePerIP: 13, MessagesPerMinutePerAccount: 14,
 		AuthFailuresPerHourPerIP: 15, OutgoingMessagesPerDay: 16, OutgoingRecipientsPerDay: 17,
-		AuthFailuresPerHourPerUser: 18, LoginsPerMinutePerAccount: 19,
+		AuthFailuresPerHourPerUser: 18, LoginsPerMinutePerAccount: 19, MaxHops: 20,
 	}
 	if got := set.WithDefaults(); !reflect.DeepEqual(got, set) {
 		t.Fatalf("set limits changed: %+v, want %+v", got, set)

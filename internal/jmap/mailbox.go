@@ -104,6 +104,13 @@ func mailboxGet(c *call) (any, *methodError) {
 	if me := c.arg("properties", &props); me != nil {
 		return nil, me
 	}
+	var threads map[int64]threadCount
+	if wantsThreadCounts(props) {
+		var err error
+		if threads, err = c.threadCounts(mbs); err != nil {
+			return nil, errServerFail(err)
+		}
+	}
 	list, notFound := []any{}, []string{}
 	for _, id := range ids {
 		mb, ok := byID[id]
@@ -123,7 +130,7 @@ func mailboxGet(c *call) (any, *methodError) {
 		obj := map[string]any{
 			"id": id, "name": name, "parentId": parent, "role": role(mb), "sortOrder": 0,
 			"totalEmails": st.Messages, "unreadEmails": unread,
-			"totalThreads": st.Messages, "unreadThreads": unread,
+			"totalThreads": threads[mb.ID].total, "unreadThreads": threads[mb.ID].unread,
 			"isSubscribed": mb.Subscribed,
 			"myRights": map[string]bool{
 				"mayReadItems": true, "mayAddItems": true, "mayRemoveItems": true,

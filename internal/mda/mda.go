@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"pochta/internal/directory"
 	"pochta/internal/envelope"
+	"pochta/internal/message"
 	"pochta/internal/reply"
 	"pochta/internal/srs"
 	"pochta/internal/store"
@@ -27,8 +29,23 @@ type Forwarder interface {
 	Enqueue(ctx context.Context, env envelope.Envelope, content []byte) (string, error)
 }
 
+// Signer DKIM-signs mail the MDA writes itself (vacation replies) with the
+// key of its From domain (internal/dkim through internal/app, the signer
+// submitted mail gets too).
+type Signer interface {
+	Sign(domain string, content []byte) ([]byte, error)
+}
+
 // maxAliasDepth bounds alias chains (and breaks loops).
 const maxAliasDepth = 10
+
+// defaultMaxHops is the hop limit (Received fields, RFC 5321 §6.3) of
+// forwarded mail when SetMaxHops was not called: config's default.
+const defaultMaxHops = 100
+
+// errAliasLoop refuses an address whose aliases lead back to themselves
+// and to no mailbox (RFC 3463 X.4.6: routing loop detected).
+var errAliasLoop = reply.New(554, "5.4.6", "Alias loop detected")
 
 // errDisabled refuses mail to a directory user who may not use mail
 // (RFC 3463 §3.3, X.2.1: mailbox disabled). An alias skips such a target
@@ -57,6 +74,8 @@ type Deliverer struct {
 	// rule for everyone); sieves caches parsed scripts (sieve.go).
 	sieveStore store.SieveStore
 	sieves     sieveCache
+	maxHops    int    // Received fields a forwarded message may carry
+	signer     Signer // DKIM-signs vacation replies; nil: unsigned
 }
 
 // New returns a Deliverer. forward may be nil, in which case aliases to
@@ -65,7 +84,20 @@ func New(dir store.Directory, mail store.Mailstore, forward Forwarder, log *slog
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Deliverer{dir: dir, mail: mail, forward: forward, accounts: storeAccounts{dir}, log: log}
+	return &Deliverer{dir: dir, mail: mail, forward: forward, accounts: storeAccounts{dir}, log: log, maxHops: defaultMaxHops}
+}
+
+// SetSigner makes vacation replies DKIM-signed before they are queued.
+func (d *Deliverer) SetSigner(s Signer) { d.signer = s }
+
+// SetMaxHops sets the hop limit ([limits] max_hops): a message to forward
+// (alias to another domain, Sieve redirect) that carries more Received
+// fields is refused with 554 5.4.6 instead, which breaks loops through
+// other servers (RFC 5321 §6.3).
+func (d *Deliverer) SetMaxHops(n int) {
+	if n > 0 {
+		d.maxHops = n
+	}
 }
 
 // SetAccounts makes a look-up through the account sources find an
@@ -101,6 +133,10 @@ func (d *Deliverer) IsLocalDomain(ctx context.Context, domain string) (bool, err
 type Expansion struct {
 	Accounts []store.Account
 	Remote   []string
+	// path is the chain of aliases being expanded; loop records that one
+	// of them led back to an address on it.
+	path []string
+	loop bool
 }
 
 // Expand resolves an address in a local domain. An unknown user is
@@ -110,6 +146,10 @@ func (d *Deliverer) Expand(ctx context.Context, addr string) (Expansion, error) 
 	var x Expansion
 	seen := map[string]bool{}
 	err := d.expand(ctx, strings.ToLower(addr), 0, seen, &x)
+	if errors.Is(err, reply.ErrNoMailbox) && x.loop {
+		// Nothing but a loop (a@ → b@ → a@): say so, not "no such user".
+		err = errAliasLoop
+	}
 	return x, err
 }
 
@@ -118,6 +158,9 @@ func (d *Deliverer) expand(ctx context.Context, addr string, depth int, seen map
 		return reply.New(554, "5.4.6", "Alias loop or chain too long")
 	}
 	if seen[addr] {
+		if slices.Contains(x.path, addr) {
+			x.loop = true
+		}
 		return nil
 	}
 	seen[addr] = true
@@ -185,6 +228,8 @@ func (d *Deliverer) lookup(ctx context.Context, addr string, depth int, seen map
 		return false, err
 	}
 	seen[addr] = true
+	x.path = append(x.path, addr)
+	defer func() { x.path = x.path[:len(x.path)-1] }()
 	for _, t := range alias.Targets {
 		if err := d.expand(ctx, strings.ToLower(t), depth+1, seen, x); err != nil && !errors.Is(err, reply.ErrNoMailbox) && !errors.Is(err, errDisabled) {
 			return true, err
@@ -340,6 +385,10 @@ func (d *Deliverer) forwardTo(ctx context.Context, env envelope.Envelope, rcpts 
 	if d.forward == nil {
 		return reply.New(550, "5.7.1", "Forwarding is not available")
 	}
+	if message.Hops(content) > d.maxHops { // RFC 5321 §6.3: a loop through other servers
+		d.log.Warn("not forwarded: too many hops", "id", env.ID, "from", env.From, "max_hops", d.maxHops)
+		return reply.ErrTooManyHops
+	}
 	fwd := env
 	fwd.Recipients = rcpts
 	fwd.From = d.srsSender(ctx, env)
@@ -354,21 +403,7 @@ func (d *Deliverer) forwardTo(ctx context.Context, env envelope.Envelope, rcpts 
 // withReturnPath prepends the Return-Path header (RFC 5321 §4.4), after
 // removing any the message already carried at its top.
 func withReturnPath(from string, content []byte) []byte {
-	for bytes.HasPrefix(bytes.ToLower(content), []byte("return-path:")) {
-		i := bytes.Index(content, []byte("\n"))
-		if i < 0 {
-			break
-		}
-		content = content[i+1:]
-		for len(content) > 0 && (content[0] == ' ' || content[0] == '\t') { // folded
-			j := bytes.Index(content, []byte("\n"))
-			if j < 0 {
-				content = nil
-				break
-			}
-			content = content[j+1:]
-		}
-	}
+	content = message.TrimTopFields(content, "Return-Path")
 	out := make([]byte, 0, len(content)+len(from)+20)
 	out = append(out, "Return-Path: <"...)
 	out = append(out, from...)

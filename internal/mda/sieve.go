@@ -254,6 +254,14 @@ func (d *Deliverer) sendVacation(ctx context.Context, env envelope.Envelope, acc
 			break
 		}
 	}
+	if d.signer != nil { // as mail our users send: DMARC at the sender's end
+		signed, err := d.signer.Sign("", msg) // the From domain, ours
+		if err != nil {
+			d.log.Error("sieve: signing vacation reply", "id", env.ID, "account", acct.Address, "err", err)
+			return
+		}
+		msg = signed
+	}
 	// RFC 5230 §5.1: the reply goes out with the null sender.
 	out := envelope.Envelope{From: "", Recipients: []envelope.Recipient{{Address: env.From}}, Received: time.Now(), ID: env.ID + ".vacation", EightBit: eight}
 	id, err := d.forward.Enqueue(ctx, out, msg)

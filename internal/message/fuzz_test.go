@@ -28,6 +28,12 @@ func exercise(t *testing.T, raw []byte) {
 	_ = m.MessageID()
 	_ = m.References()
 	_ = AddressSearchText(strings.Join(m.HeaderValues("to"), ", "))
+	if n := Hops(raw); n < 0 || n > bytes.Count(raw, []byte("\n"))+1 {
+		t.Fatalf("Hops = %d for %d lines", n, bytes.Count(raw, []byte("\n"))+1)
+	}
+	if rest := TrimTopFields(raw, "Received"); !bytes.HasSuffix(raw, rest) || Hops(rest) > Hops(raw) {
+		t.Fatalf("TrimTopFields left %q", rest)
+	}
 	if enc := EncodeBinaryParts(raw); !bytes.Equal(enc, raw) {
 		Parse(enc).walk(Parse(enc).root, 0, func(p *Part) bool {
 			if p.Children == nil && p.Embedded == nil && p.Encoding == "binary" {

@@ -3,10 +3,12 @@ package queue
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"time"
 
 	"pochta/internal/envelope"
+	"pochta/internal/message"
 )
 
 // finish sends the DSNs e owes (one for recipients that reached a final
@@ -213,7 +215,10 @@ func (q *Queue) sendDSN(id string, orig envelope.Envelope, p dsnParams) error {
 		return err
 	}
 	p.Boundary = "=_dsn_" + hex.EncodeToString(rnd[:])
-	content := buildDSN(p)
+	content, err := q.sign(buildDSN(p))
+	if err != nil {
+		return err
+	}
 	env := envelope.Envelope{
 		From:       "",
 		Recipients: []envelope.Recipient{{Address: orig.From}},
@@ -250,7 +255,10 @@ const requireTLSStatus = "5.7.30"
 func (q *Queue) sendRedacted(id string, dsn envelope.Envelope, rcpts []envelope.Recipient) {
 	content, err := q.sp.content(q.ctx, id)
 	if err == nil {
-		content, err = redactDSN(content)
+		content, err = redactDSN(message.TrimTopFields(content, "DKIM-Signature"))
+	}
+	if err == nil {
+		content, err = q.sign(content) // the old signature covered the removed part
 	}
 	if err != nil {
 		q.log.Error("cannot redact the DSN of a REQUIRETLS message", "id", id, "err", err)
@@ -265,4 +273,18 @@ func (q *Queue) sendRedacted(id string, dsn envelope.Envelope, rcpts []envelope.
 		return
 	}
 	q.log.Info("REQUIRETLS DSN undeliverable with REQUIRETLS; redacted copy queued without it", "id", id, "redacted_id", rid)
+}
+
+// sign DKIM-signs a message the queue wrote (a DSN) with the key of its
+// From domain, MAILER-DAEMON@Hostname's, as submitted mail is signed:
+// DMARC at the receiving end treats our bounces as it treats our mail.
+func (q *Queue) sign(content []byte) ([]byte, error) {
+	if q.opts.Signer == nil {
+		return content, nil
+	}
+	signed, err := q.opts.Signer.Sign("", content)
+	if err != nil {
+		return nil, fmt.Errorf("dkim: %w", err)
+	}
+	return signed, nil
 }

@@ -67,6 +67,7 @@ import (
 	"time"
 
 	"pochta/internal/envelope"
+	"pochta/internal/message"
 	"pochta/internal/reply"
 )
 
@@ -84,6 +85,12 @@ type Local interface {
 // answered; it is reported in bounces as Remote-MTA.
 type Remote interface {
 	Deliver(ctx context.Context, domain string, env envelope.Envelope, rcpts []envelope.Recipient, content []byte) []error
+}
+
+// Signer DKIM-signs a message with the key of domain ("" = its From
+// domain), as internal/dkim's Signer (wired by internal/app).
+type Signer interface {
+	Sign(domain string, content []byte) ([]byte, error)
 }
 
 // Options configure a Queue. Zero durations and counts take the defaults
@@ -115,6 +122,14 @@ type Options struct {
 	// Lease is how long a claimed entry stays with this node without being
 	// extended (PostgreSQL spool; 60 seconds).
 	Lease time.Duration
+
+	// MaxHops is the hop limit (100): an entry whose message carries more
+	// Received fields is failed with 554 5.4.6 and bounced, never
+	// delivered, so a loop through the queue ends (RFC 5321 §6.3).
+	MaxHops int
+	// Signer DKIM-signs the mail the queue writes itself (DSNs, from
+	// MAILER-DAEMON@Hostname) before it is queued; nil leaves it unsigned.
+	Signer Signer
 
 	// lockWait overrides how long Open waits for the spool lock (tests).
 	lockWait time.Duration
@@ -212,6 +227,9 @@ func Open(opts Options) (*Queue, error) {
 	}
 	if opts.PerDomain <= 0 {
 		opts.PerDomain = 4
+	}
+	if opts.MaxHops <= 0 {
+		opts.MaxHops = 100
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -569,6 +587,9 @@ func (q *Queue) attempt(e *entry, domain string, idx []int) {
 	case err != nil:
 		q.log.Error("delivery attempt could not start", "id", id, "domain", domain, "err", err)
 		errs = fill(nil, len(idx), err)
+	case message.Hops(content) > q.opts.MaxHops: // a loop: bounce, never pass it on
+		q.log.Warn("not delivered: too many hops", "id", id, "domain", domain, "max_hops", q.opts.MaxHops)
+		errs = fill(nil, len(idx), reply.ErrTooManyHops)
 	case local:
 		errs = q.opts.Local.Deliver(ctx, env, content)
 	default:

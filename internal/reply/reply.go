@@ -58,4 +58,8 @@ var (
 	ErrQuota      = &Error{552, "5.2.2", "Mailbox full"}
 	ErrTooBig     = &Error{552, "5.3.4", "Message size exceeds fixed maximum message size"}
 	ErrNoSpace    = &Error{452, "4.3.1", "Insufficient system storage"}
+	// ErrTooManyHops refuses a message that carries more Received fields
+	// than the hop limit: a mail loop (RFC 5321 §6.3; RFC 3463 X.4.6,
+	// routing loop detected).
+	ErrTooManyHops = &Error{554, "5.4.6", "Too many hops"}
 )

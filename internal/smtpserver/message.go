@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"pochta/internal/envelope"
+	letter "pochta/internal/message"
 	"pochta/internal/reply"
 	"pochta/internal/spam"
 )
@@ -35,6 +36,12 @@ func (c *session) finish(tx *transaction, content []byte, res dataResult) error 
 	if rerr != nil {
 		c.logTx(tx, size, rerr.Error())
 		return c.replyErr(rerr)
+	}
+	// RFC 5321 §6.3: a message that, with our Received, would carry more
+	// Received fields than the hop limit is in a loop.
+	if letter.Hops(content) >= c.s.limits.MaxHops {
+		c.logTx(tx, size, reply.ErrTooManyHops.Error())
+		return c.replyErr(reply.ErrTooManyHops)
 	}
 	now := time.Now()
 	var header bytes.Buffer
