@@ -47,6 +47,31 @@ func readData(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, dataResult,
 	}
 	state := bol
 	for {
+		if state == inLine {
+			// The common case: copy the rest of the line that is already
+			// buffered in one go (a byte at a time was a third of the
+			// session's CPU with 100 KiB messages).
+			if n := br.Buffered(); n > 0 {
+				p, _ := br.Peek(n)
+				i := 0
+				for i < len(p) && p[i] != '\r' && p[i] != '\n' {
+					i++
+				}
+				if i > 0 {
+					if lineLen += i; lineLen > maxLine {
+						res.LongLine = true
+					}
+					if room := maxSize - int64(len(buf)); int64(i) > room {
+						buf = append(buf, p[:room]...)
+						res.TooBig = true
+					} else {
+						buf = append(buf, p[:i]...)
+					}
+					br.Discard(i)
+					continue
+				}
+			}
+		}
 		c, err := br.ReadByte()
 		if err != nil {
 			if err == io.EOF {

@@ -3,6 +3,7 @@ package smtpserver
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -105,4 +106,136 @@ func FuzzData(f *testing.F) {
 			t.Fatalf("round trip of %q: %q %+v %v", content, again, res2, err)
 		}
 	})
+}
+
+// FuzzDataSame: readData's fast path (whole runs of a line copied at once)
+// gives exactly what the plain byte-at-a-time state machine below gives,
+// for every input, size limit and line limit.
+func FuzzDataSame(f *testing.F) {
+	for _, s := range []string{
+		"a\r\n.\r\n", "..x\r\n.\r\n", "a\nb\r\n.\r\n", "a\rb\r\n.\r\n", "long line here\r\nx\r\n.\r\n",
+		".\n.\r\n", "a\r\r\n.\r\n", "abc", "x\r\n.\rx\r\n.\r\n",
+	} {
+		f.Add([]byte(s), uint16(8), uint8(4), uint8(3))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, maxSize uint16, maxLine uint8, bufSize uint8) {
+		// Small bufio sizes split lines across refills.
+		size := 16 + int(bufSize)
+		got, gres, gerr := readData(bufio.NewReaderSize(bytes.NewReader(in), size), int64(maxSize), int(maxLine))
+		want, wres, werr := readDataBytewise(bufio.NewReaderSize(bytes.NewReader(in), size), int64(maxSize), int(maxLine))
+		if !bytes.Equal(got, want) || gres != wres || (gerr == nil) != (werr == nil) {
+			t.Fatalf("readData(%q, %d, %d) = %q %+v %v; byte-wise %q %+v %v", in, maxSize, maxLine, got, gres, gerr, want, wres, werr)
+		}
+	})
+}
+
+// readDataBytewise is readData without its fast path: the reference.
+func readDataBytewise(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, dataResult, error) {
+	const (
+		bol       = iota // beginning of a line that followed CRLF
+		bolBare          // beginning of a line that followed a bare LF
+		dot              // "." at the beginning of a line
+		dotBare          // "." at the beginning of a line after a bare LF
+		dotCR            // ".\r" at the beginning of a line
+		dotCRBare        // ".\r" after a bare LF
+		inLine           // inside a line
+		cr               // "\r" inside a line
+	)
+	var res dataResult
+	var buf []byte
+	lineLen := 0
+	emit := func(bs ...byte) {
+		for _, b := range bs {
+			if int64(len(buf)) >= maxSize {
+				res.TooBig = true
+				return
+			}
+			buf = append(buf, b)
+		}
+	}
+	state := bol
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, res, err
+		}
+		if c != '\r' && c != '\n' {
+			lineLen++
+			if lineLen > maxLine {
+				res.LongLine = true
+			}
+		}
+	again:
+		switch state {
+		case bol, bolBare:
+			switch c {
+			case '.':
+				if state == bol {
+					state = dot
+				} else {
+					state = dotBare
+				}
+				lineLen-- // the stuffed dot is not content
+			case '\r':
+				state = cr
+			case '\n':
+				res.BareEOL = true
+				emit('\n')
+				lineLen = 0
+				state = bolBare
+			default:
+				emit(c)
+				state = inLine
+			}
+		case dot, dotBare:
+			if c == '\r' {
+				if state == dot {
+					state = dotCR
+				} else {
+					state = dotCRBare
+				}
+				continue
+			}
+			state = inLine
+			goto again
+		case dotCR, dotCRBare:
+			if c == '\n' && state == dotCR {
+				if res.TooBig {
+					buf = nil
+				}
+				return buf, res, nil
+			}
+			state = cr
+			goto again
+		case inLine:
+			switch c {
+			case '\r':
+				state = cr
+			case '\n':
+				res.BareEOL = true
+				emit('\n')
+				lineLen = 0
+				state = bolBare
+			default:
+				emit(c)
+			}
+		case cr:
+			switch c {
+			case '\n':
+				emit('\r', '\n')
+				lineLen = 0
+				state = bol
+			case '\r':
+				res.BareEOL = true
+				emit('\r')
+			default:
+				res.BareEOL = true
+				emit('\r', c)
+				state = inLine
+			}
+		}
+	}
 }

@@ -40,11 +40,36 @@ type Text struct {
 	Body                       string      // decoded text of text/* parts
 }
 
+// Size is about how many bytes t holds.
+func (t *Text) Size() int64 {
+	n := len(t.Subject) + len(t.From) + len(t.To) + len(t.Cc) + len(t.Bcc) + len(t.HeaderText) + len(t.Body)
+	for _, h := range t.Headers {
+		n += len(h[0]) + len(h[1]) + 32
+	}
+	return int64(n) + 128
+}
+
 // Build parses a message for the search index. It never fails: what
 // cannot be parsed is simply not indexed.
 func Build(r io.Reader) *Text {
-	idx := &Text{}
 	br := bufio.NewReader(r)
+	idx, h := header(br)
+	var body strings.Builder
+	w := &bodyWalker{out: &body}
+	w.walk(h, br, 0)
+	idx.Body = strings.ToLower(body.String())
+	return idx
+}
+
+// Header is Build without the body: the header fields only, enough for
+// ThreadKeys, and much cheaper for a large message.
+func Header(r io.Reader) *Text {
+	idx, _ := header(bufio.NewReader(r))
+	return idx
+}
+
+func header(br *bufio.Reader) (*Text, textproto.Header) {
+	idx := &Text{}
 	h := readHeaderLenient(br)
 	var ht strings.Builder
 	for f := h.Fields(); f.Next(); {
@@ -74,11 +99,7 @@ func Build(r io.Reader) *Text {
 		}
 	}
 	idx.HeaderText = ht.String()
-	var body strings.Builder
-	w := &bodyWalker{out: &body}
-	w.walk(h, br, 0)
-	idx.Body = strings.ToLower(body.String())
-	return idx
+	return idx, h
 }
 
 // addressText is what SEARCH FROM/TO/CC/BCC match for one address

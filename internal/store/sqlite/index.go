@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -11,18 +13,34 @@ import (
 	"pochta/internal/store/searchindex"
 )
 
-// insertBlob records a new blob; its search index is added at the end of
-// the batch.
-func insertBlob(tx *wtx, e *effects, id, size, refs int64, idx *searchindex.Text) error {
-	if _, err := tx.ExecContext(bg, "INSERT INTO blobs(id, size, refs) VALUES(?, ?, ?)", id, size, refs); err != nil {
+// insertBlob records a new blob, with its content if inline, and queues it
+// for the search index (see indexer.go).
+func insertBlob(tx *wtx, e *effects, b *blobFile, refs int64) error {
+	if _, err := tx.ExecContext(bg, "INSERT INTO blobs(id, size, refs) VALUES(?, ?, ?)", b.id, b.size, refs); err != nil {
 		return err
 	}
-	e.index = append(e.index, pendingIndex{id, idx})
+	if b.data != nil {
+		if _, err := tx.ExecContext(bg, "INSERT INTO blob_data(id, data) VALUES(?, ?)", b.id, b.data); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(bg, "INSERT INTO index_queue(blob_id) VALUES(?)", b.id); err != nil {
+		return err
+	}
+	e.queued++
 	return nil
 }
 
-// insertIndex adds a blob's search index.
+// insertIndex adds a blob's search index, unless the blob is gone (deleted
+// in the same batch after the indexer took it from the queue).
 func insertIndex(tx *wtx, id int64, idx *searchindex.Text) error {
+	var one int
+	switch err := tx.QueryRowContext(bg, "SELECT 1 FROM blobs WHERE id = ?", id).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	}
 	if _, err := tx.ExecContext(bg, "INSERT INTO search(rowid, subject, sender, recipient, cc, bcc, headers, body) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
 		id, idx.Subject, idx.From, idx.To, idx.Cc, idx.Bcc, idx.HeaderText, idx.Body); err != nil {
 		return err
@@ -50,6 +68,9 @@ var searchColumns = map[store.SearchField][]string{
 // use the FTS5 trigram index; shorter ones scan the mailbox's stored text.
 func (s *Store) Search(ctx context.Context, mailboxID int64, field store.SearchField, value string) ([]uint32, error) {
 	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
+		return nil, dbErr(err)
+	}
+	if err := s.indexer.catchUp(ctx, mailboxID); err != nil {
 		return nil, dbErr(err)
 	}
 	needle := strings.ToLower(value)

@@ -287,7 +287,14 @@ func releaseBlob(tx *wtx, e *effects, id, n int64) error {
 	if refs > 0 {
 		return nil
 	}
-	for _, q := range []string{"DELETE FROM search WHERE rowid = ?", "DELETE FROM headers WHERE blob_id = ?", "DELETE FROM blobs WHERE id = ?"} {
+	res, err := tx.ExecContext(bg, "DELETE FROM index_queue WHERE blob_id = ?", id)
+	if err != nil {
+		return err
+	}
+	if k, _ := res.RowsAffected(); k > 0 {
+		e.unqueued++
+	}
+	for _, q := range []string{"DELETE FROM search WHERE rowid = ?", "DELETE FROM headers WHERE blob_id = ?", "DELETE FROM blob_data WHERE id = ?", "DELETE FROM blobs WHERE id = ?"} {
 		if _, err := tx.ExecContext(bg, q, id); err != nil {
 			return err
 		}

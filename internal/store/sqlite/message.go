@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -118,12 +119,12 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 	if err != nil {
 		return nil, err
 	}
-	idx := searchindex.Build(b.f)
-	b.f.Close()
+	idx := searchindex.Header(b.reader()) // the body is indexed later (indexer.go)
+	b.close(false)
 	keys := idx.ThreadKeys()
 	now := nowNano()
 	var out []store.Delivered
-	err = s.write(ctx, []string{b.path}, func(tx *wtx, e *effects) error {
+	err = s.write(ctx, b.files(), func(tx *wtx, e *effects) error {
 		out = out[:0]
 		charge := map[int64]int64{}
 		var order []int64
@@ -138,7 +139,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 				return err
 			}
 		}
-		if err := insertBlob(tx, e, b.id, b.size, int64(len(targets)), idx); err != nil {
+		if err := insertBlob(tx, e, b, int64(len(targets))); err != nil {
 			return err
 		}
 		emailIDs, err := nextEmailIDs(tx, len(targets))
@@ -182,7 +183,7 @@ func (s *Store) Deliver(ctx context.Context, content io.Reader, targets []store.
 		return nil
 	})
 	if err != nil {
-		os.Remove(b.path)
+		b.close(true)
 		return nil, dbErr(err)
 	}
 	return out, nil
@@ -204,11 +205,11 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 	if err != nil {
 		return store.Message{}, err
 	}
-	idx := searchindex.Build(b.f)
-	b.f.Close()
+	idx := searchindex.Header(b.reader()) // the body is indexed later (indexer.go)
+	b.close(false)
 	keys := idx.ThreadKeys()
 	var msg store.Message
-	err = s.write(ctx, []string{b.path}, func(tx *wtx, e *effects) error {
+	err = s.write(ctx, b.files(), func(tx *wtx, e *effects) error {
 		mb, err := mailboxByID(bg, tx, mailboxID)
 		if err != nil {
 			return err
@@ -219,7 +220,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		if err := chargeQuota(tx, mb.AccountID, b.size); err != nil {
 			return err
 		}
-		if err := insertBlob(tx, e, b.id, b.size, 1, idx); err != nil {
+		if err := insertBlob(tx, e, b, 1); err != nil {
 			return err
 		}
 		m := msgRow{uid: mb.UIDNext, modseq: mb.HighestModSeq + 1, flags: fl, date: date.UnixNano(), size: b.size, blob: b.id}
@@ -244,7 +245,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, flags []string, dat
 		return nil
 	})
 	if err != nil {
-		os.Remove(b.path)
+		b.close(true)
 		return store.Message{}, dbErr(err)
 	}
 	return msg, nil
@@ -430,16 +431,21 @@ func loadMessages(tx *wtx, mailboxID int64, f names.UIDFilter, extra string) ([]
 // Open implements store.Mailstore.
 func (s *Store) Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadSeekCloser, error) {
 	var blob int64
-	st, err := s.readStmt(ctx, "SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid = ?")
+	var inline bool
+	var data []byte
+	st, err := s.readStmt(ctx, "SELECT m.blob_id, d.id IS NOT NULL, d.data FROM messages m LEFT JOIN blob_data d ON d.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?")
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	err = st.QueryRowContext(ctx, mailboxID, int64(uid)).Scan(&blob)
+	err = st.QueryRowContext(ctx, mailboxID, int64(uid)).Scan(&blob, &inline, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: message %d/%d", store.ErrNotFound, mailboxID, uid)
 	}
 	if err != nil {
 		return nil, dbErr(err)
+	}
+	if inline {
+		return inlineBlob{bytes.NewReader(data)}, nil
 	}
 	f, err := os.Open(s.blobPath(blob))
 	if errors.Is(err, os.ErrNotExist) {
@@ -451,6 +457,11 @@ func (s *Store) Open(ctx context.Context, mailboxID int64, uid uint32) (io.ReadS
 	}
 	return f, nil
 }
+
+// inlineBlob is a content kept in the database (see inlineMax).
+type inlineBlob struct{ *bytes.Reader }
+
+func (inlineBlob) Close() error { return nil }
 
 // SetFlags implements store.Mailstore. Only messages whose flags actually
 // change get a new ModSeq and are returned in changed.

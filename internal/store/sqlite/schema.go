@@ -271,6 +271,16 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_account ON uploads(account_id, expires);
 CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
 `,
+	// 17: the search index is built in the background (indexer.go):
+	// index_queue holds blobs delivered but not yet in "search"/"headers"
+	// (until then a search has the indexer catch up first). Small
+	// contents are kept in blob_data instead of files (commit.go,
+	// inlineMax). IF NOT EXISTS: the migration tests downgrade and migrate
+	// again.
+	`
+CREATE TABLE IF NOT EXISTS index_queue (blob_id INTEGER PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS blob_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+`,
 }
 
 // migrate brings the database schema to the newest version.

@@ -29,8 +29,10 @@
 // unreferenced file; Open deletes such orphans and runs PRAGMA quick_check.
 // Readers use a separate connection pool and never wait for the writer.
 //
-// Search is answered from an index built at delivery time (an FTS5 trigram
-// table plus a header table), never by reading message files.
+// Search is answered from an index (an FTS5 trigram table plus a header
+// table), never by reading message files at search time: the index is
+// built in the background right after delivery (indexer.go), and a search
+// first has the indexer catch up on its mailbox.
 package sqlite
 
 import (
@@ -83,6 +85,13 @@ type Store struct {
 
 	nextBlob atomic.Int64 // next blob id to try
 	commits  atomic.Int64 // committed batches, for tests
+
+	// inflight counts write requests waiting or running; lastCommit is
+	// when the last batch committed (Unix ns). The indexer takes its turn
+	// when the committer is idle.
+	inflight   atomic.Int64
+	lastCommit atomic.Int64
+	indexer    *indexer
 
 	mkdirMu sync.Mutex
 	madeDir map[string]bool // blob directories known to exist durably
@@ -148,6 +157,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	s.rdb = rdb
 	s.shared = s.newShared()
 	go s.commitLoop()
+	if err := s.startIndexer(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -155,6 +168,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 // first; watch channels are closed.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.indexer != nil {
+			s.indexer.close()
+		}
 		close(s.quit)
 		<-s.done
 		for _, st := range s.prepared {

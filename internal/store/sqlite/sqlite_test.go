@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,9 @@ func checkConsistency(t *testing.T, s *Store) {
 			(SELECT coalesce(sum(m.size), 0) FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE mb.account_id = a.id)`},
 		{"blob refs", `SELECT count(*) FROM blobs b WHERE refs != (SELECT count(*) FROM messages WHERE blob_id = b.id)`},
 		{"dangling messages", `SELECT count(*) FROM messages WHERE blob_id NOT IN (SELECT id FROM blobs)`},
-		{"index rows", `SELECT (SELECT count(*) FROM blobs) - (SELECT count(*) FROM search)`},
+		// Every blob is in the search index or queued for it (indexer.go).
+		{"index rows", `SELECT (SELECT count(*) FROM blobs) - (SELECT count(*) FROM search) - (SELECT count(*) FROM index_queue)`},
+		{"index queue", `SELECT count(*) FROM index_queue WHERE blob_id IN (SELECT rowid FROM search) OR blob_id NOT IN (SELECT id FROM blobs)`},
 	}
 	for _, q := range queries {
 		var n int
@@ -84,11 +87,20 @@ func checkConsistency(t *testing.T, s *Store) {
 			t.Fatal(err)
 		}
 		ids[id] = true
-		if _, err := os.Stat(s.blobPath(id)); err != nil {
-			t.Fatalf("blob %d: %v", id, err)
+		// Its content is a file or a blob_data row (inlineMax), not both.
+		var inline int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM blob_data WHERE id = ?", id).Scan(&inline); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(s.blobPath(id)); (err == nil) == (inline == 1) {
+			t.Fatalf("blob %d: inline %d, file: %v", id, inline, err)
 		}
 	}
 	rows.Close()
+	var stray int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM blob_data WHERE id NOT IN (SELECT id FROM blobs)").Scan(&stray); err != nil || stray != 0 {
+		t.Fatalf("%d blob_data rows without a blob, %v", stray, err)
+	}
 	files, err := filepath.Glob(filepath.Join(s.dir, "blobs", "*", "*"))
 	if err != nil {
 		t.Fatal(err)
@@ -346,11 +358,14 @@ func TestOrphanBlobs(t *testing.T) {
 	}
 	// A crash between blob write and commit: the blob is written and
 	// fsynced but never committed.
-	b, err := s.writeBlob(strings.NewReader(testMsg("lost", "never committed")))
+	b, err := s.writeBlob(strings.NewReader(testMsg("lost", strings.Repeat("never committed ", inlineMax/8))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.f.Close()
+	if b.path == "" {
+		t.Fatal("a content over inlineMax was not written to a file")
+	}
+	b.close(false)
 	s.Close()
 	// Stray files of other kinds are orphans too.
 	junk := []string{
@@ -397,9 +412,14 @@ func TestBlobsRemoved(t *testing.T) {
 	if _, err := s.Copy(ctx, inbox.ID, nil, arch.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Contents: files, and rows of blob_data for small ones (inlineMax).
 	count := func() int {
 		files, _ := filepath.Glob(filepath.Join(s.dir, "blobs", "*", "*"))
-		return len(files)
+		var inline int
+		if err := s.rdb.QueryRow("SELECT count(*) FROM blob_data").Scan(&inline); err != nil {
+			t.Fatal(err)
+		}
+		return len(files) + inline
 	}
 	if n := count(); n != 3 {
 		t.Fatalf("%d blob files, want 3 (copies share content)", n)
@@ -485,6 +505,11 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("message %+v has content %q", k, b)
 		}
 	}
+	// What was queued for the search index at the crash is indexed now.
+	last := acks[len(acks)-1]
+	if uids, err := s.Search(ctx, last.mb, store.SearchBody, last.body); err != nil || !slices.Contains(uids, last.uid) {
+		t.Fatalf("SEARCH BODY %s after the crash = %v, %v", last.body, uids, err)
+	}
 	uids, err := s.UIDs(ctx, acks[0].mb)
 	if err != nil {
 		t.Fatal(err)
@@ -561,7 +586,12 @@ func crashHelper(dir string) {
 			defer wg.Done()
 			for i := 0; time.Now().Before(deadline); i++ {
 				body := fmt.Sprintf("body-%d-%d", g, i)
-				d, err := s.Deliver(context.Background(), strings.NewReader(testMsg("crash", body)), []store.Target{{AccountID: acc}})
+				content := testMsg("crash", body)
+				if i%3 == 0 {
+					// Both kinds of content: files, and inline (inlineMax).
+					content = testMsg("crash", body+"\r\n"+strings.Repeat("filler ", inlineMax/6))
+				}
+				d, err := s.Deliver(context.Background(), strings.NewReader(content), []store.Target{{AccountID: acc}})
 				if err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					return
