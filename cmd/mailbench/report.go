@@ -169,10 +169,12 @@ func summarize(runs []run) []summary {
 				s.Others[srv] = v
 			}
 		}
-		for _, k := range []string{"p50", "p99"} {
+		// Latencies, and how long after the last 250 pochta's search
+		// index held every message (its indexer works in the background).
+		for _, k := range [][2]string{{"p50", "p50_ms"}, {"p99", "p99_ms"}, {"indexed_s", "indexed_s"}} {
 			for _, srv := range servers[f] {
-				if xs := vals[[3]string{f, srv, k}]; len(xs) > 0 {
-					s.Extra[k+"_ms."+srv] = medianOf(xs)
+				if xs := vals[[3]string{f, srv, k[0]}]; len(xs) > 0 {
+					s.Extra[k[1]+"."+srv] = medianOf(xs)
 				}
 			}
 		}

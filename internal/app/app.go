@@ -384,6 +384,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		})
 	}
 	a.watchQueue()
+	if ix, ok := a.Store.(interface{ IndexBacklog() int64 }); ok {
+		a.Metrics.WatchIndex(ix.IndexBacklog)
+	}
 	a.admin, err = admin.New(admin.Options{
 		Manager:          a.Manager(),
 		Login:            a.Auth.For(auth.ProtoAdmin),

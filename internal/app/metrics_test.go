@@ -9,6 +9,7 @@ import (
 	"net/smtp"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -126,6 +127,17 @@ func TestMetrics(t *testing.T) {
 	}
 	if n := sample(after, "pochta_queue_messages", nil); n != 0 {
 		t.Errorf("queue messages = %v, want 0", n)
+	}
+	// The delivered message reaches the search index in the background:
+	// the backlog is there, and empties (bounded wait).
+	if _, ok := before["pochta_search_index_backlog"]; !ok {
+		t.Fatalf("no pochta_search_index_backlog in %v", keys(before))
+	}
+	for deadline := time.Now().Add(30 * time.Second); sample(scrape(t, base+"/metrics"), "pochta_search_index_backlog", nil) != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("search index backlog not empty after 30 s")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {

@@ -166,6 +166,16 @@ func (m *Metrics) WatchQueue(stats func() (QueueStats, error)) {
 	m.reg.MustRegister(&queueCollector{stats: stats})
 }
 
+// WatchIndex reports how many delivered messages wait for the search
+// index (a store that indexes in the background; backlog is called once
+// per scrape).
+func (m *Metrics) WatchIndex(backlog func() int64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pochta_search_index_backlog",
+		Help: "Delivered messages whose text is not yet in the search index (a search indexes its mailbox's first).",
+	}, func() float64 { return float64(backlog()) }))
+}
+
 var (
 	queueSizeDesc = prometheus.NewDesc("pochta_queue_messages", "Messages in the outbound queue.", nil, nil)
 	queueAgeDesc  = prometheus.NewDesc("pochta_queue_oldest_seconds", "Age of the oldest message in the outbound queue (0 when empty).", nil, nil)
