@@ -1,8 +1,9 @@
 // Package searchindex extracts what IMAP SEARCH matches in a message
 // (RFC 9051 §6.4.4: header fields, the decoded text of text/* parts, with
-// substring semantics): every store backend indexes this at delivery so
-// that SEARCH never reads message contents. It never fails: what cannot
-// be parsed is simply not indexed, and every part is bounded.
+// substring semantics): every store backend indexes this once per message
+// (at delivery, or right after it in the background) so that SEARCH never
+// reads message contents. It never fails: what cannot be parsed is simply
+// not indexed, and every part is bounded.
 package searchindex
 
 import (
