@@ -271,6 +271,18 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_account ON uploads(account_id, expires);
 CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
 `,
+	// 19 (the lead's number for this round): the log of events that end
+	// an account's open sessions (store.AccountEvents); seq AUTOINCREMENT
+	// so that it never goes back when old rows are dropped. IF NOT EXISTS:
+	// the migration tests downgrade and migrate again.
+	`
+CREATE TABLE IF NOT EXISTS account_events (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL,
+	at         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_at ON account_events(at);
+`,
 }
 
 // migrate brings the database schema to the newest version.
