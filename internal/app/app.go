@@ -379,7 +379,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if cfg.Webmail.Enabled {
 		webmail = web.New(web.Options{
 			Store:            st,
-			Login:            a.Auth.For(auth.ProtoJMAP),
+			Login:            a.Auth.For(auth.ProtoWebmail), // the real password only
 			Blobs:            jmapServer,
 			PlaintextAllowed: a.Auth.PlaintextAllowed,
 			HTTPSPort:        firstPort(cfg.Listen.HTTPS),
@@ -414,7 +414,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Hostname:            cfg.Hostname,
 		TLSConfig:           tlsConfig,
 		Store:               st,
-		Auth:                a.Auth,
+		Auth:                a.Auth.For(auth.ProtoManageSieve),
 		MaxConnections:      cfg.Limits.MaxConnections,
 		MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
 		PerIPExempt:         cfg.Limits.PerIPExempt(),
