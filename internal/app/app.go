@@ -477,6 +477,9 @@ func (a *App) Start() error {
 	}
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.reloadKeysEvery(ctx, keysReload) }()
+	if err := a.Revocations.Skip(ctx); err != nil {
+		a.log.Warn("reading the account events failed; older ones may end new sessions once", "err", err)
+	}
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.Revocations.Run(ctx) }()
 	for _, s := range a.services {

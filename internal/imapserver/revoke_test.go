@@ -15,6 +15,9 @@ import (
 func startRevocations(t testing.TB, st *sqlite.Store) *revocation.Watcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := revocation.New(st, 10*time.Millisecond, testLogger(t))
+	if err := w.Skip(ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"pochta/internal/store"
 )
 
 // Log is the store's log of account events (store.AccountEvents).
@@ -29,6 +31,9 @@ type Watcher struct {
 	log      Log
 	interval time.Duration
 	logger   *slog.Logger
+
+	// seq is the last event read (Skip, then Run's goroutine).
+	seq int64
 
 	mu   sync.Mutex
 	subs map[int64]map[*sub]struct{}
@@ -84,16 +89,31 @@ func (w *Watcher) End(accountID int64) int {
 	return len(set)
 }
 
-// Run reads the log until ctx ends: first where it stands (older events
-// concern no session of this process), then every interval what was
-// added. A store that cannot be read is logged once and retried.
+// Skip moves past the events already in the log, which concern no
+// session of this process: call it before the sessions start, and before
+// Run (which otherwise begins at the oldest event kept).
+func (w *Watcher) Skip(ctx context.Context) error {
+	for {
+		accounts, last, err := w.log.AccountEventsAfter(ctx, w.seq)
+		if err != nil {
+			return err
+		}
+		w.seq = last
+		if len(accounts) == 0 {
+			return nil
+		}
+	}
+}
+
+// Run reads the log every interval until ctx ends and ends the sessions
+// of the accounts of new events. A store that cannot be read is logged
+// once and retried.
 func (w *Watcher) Run(ctx context.Context) {
-	seq, failing := int64(0), false
-	started := false
+	failing := false
 	t := time.NewTicker(w.interval)
 	defer t.Stop()
 	for {
-		accounts, last, err := w.log.AccountEventsAfter(ctx, seq)
+		accounts, last, err := w.log.AccountEventsAfter(ctx, w.seq)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !failing {
@@ -105,19 +125,16 @@ func (w *Watcher) Run(ctx context.Context) {
 				w.logger.Info("reading the account events works again")
 			}
 			failing = false
-			seq = last
-			if started {
-				for _, a := range accounts {
-					if n := w.End(a); n > 0 {
-						w.logger.Info("ended the sessions of an account whose access was revoked", "account_id", a, "sessions", n)
-					}
+			w.seq = last
+			for _, a := range accounts {
+				if n := w.End(a); n > 0 {
+					w.logger.Info("ended the sessions of an account whose access was revoked", "account_id", a, "sessions", n)
 				}
 			}
 		}
-		if err == nil && len(accounts) > 0 {
-			continue // there may be more, or (first round) the rest of the old ones
+		if err == nil && len(accounts) == store.MaxAccountEvents {
+			continue // there may be more
 		}
-		started = true
 		select {
 		case <-ctx.Done():
 			return

@@ -44,6 +44,9 @@ func TestWatcher(t *testing.T) {
 	w.Watch(bob.ID, func() { ended <- "bob" })
 	stop := w.Watch(kate.ID, func() { ended <- "kate cancelled" })
 	stop()
+	if err := w.Skip(ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
 
