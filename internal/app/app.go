@@ -45,6 +45,7 @@ import (
 	"pochta/internal/mtasts"
 	"pochta/internal/pop3server"
 	"pochta/internal/queue"
+	"pochta/internal/revocation"
 	"pochta/internal/smtpclient"
 	"pochta/internal/smtpserver"
 	"pochta/internal/spam"
@@ -101,7 +102,13 @@ type App struct {
 	started           atomic.Bool   // every listener is open (/readyz)
 	closeQueueManager func()        // the metrics' queue reader, once opened
 	admin             *admin.Server // the web admin at /admin/ on the http listeners
+	// Revocations ends the IMAP, POP3, ManageSieve and JMAP push sessions
+	// of accounts whose access was revoked (internal/revocation).
+	Revocations *revocation.Watcher
 }
+
+// revocationInterval is how often the store's account events are read.
+const revocationInterval = time.Second
 
 type service struct {
 	name      string
@@ -121,6 +128,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, Store: st, Metrics: metrics.New(), closeQueueManager: func() {}}
+	// Sessions of an account disabled or with a new password end on
+	// every node: the store's account events, read every second.
+	a.Revocations = revocation.New(st, revocationInterval, log.With("service", "revocation"))
 	timed := timedStore{Backend: st, m: a.Metrics}
 	fail := func(err error) (*App, error) {
 		st.Close()
@@ -323,6 +333,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			PerIPExempt:         cfg.Limits.PerIPExempt(),
 			MaxErrors:           cfg.Limits.MaxErrors,
 			Logger:              log.With("service", name),
+			Revoker:             a.Revocations,
 		}
 	}
 	a.add("pop3", pop3server.New(pop3Opts(false, "pop3")), cfg.Listen.POP3)
@@ -338,6 +349,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Limits:      cfg.Limits,
 			Logger:      log.With("service", name),
 			Trainer:     a.Spam,
+			Revoker:     a.Revocations,
 		}
 	}
 	a.add("imap", imapserver.New(imapOpts(false, "imap")), cfg.Listen.IMAP)
@@ -368,12 +380,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Queue:            outbound,
 		CORSOrigins:      cfg.JMAP.CORSOrigins,
 		Trainer:          a.Spam,
+		Revoker:          a.Revocations,
 		Logger:           log.With("service", "jmap"),
 	})
 	if cfg.Webmail.Enabled {
 		webmail = web.New(web.Options{
 			Store:            st,
-			Login:            a.Auth.For(auth.ProtoJMAP),
+			Login:            a.Auth.For(auth.ProtoWebmail), // the real password only
 			Blobs:            jmapServer,
 			PlaintextAllowed: a.Auth.PlaintextAllowed,
 			HTTPSPort:        firstPort(cfg.Listen.HTTPS),
@@ -411,12 +424,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Hostname:            cfg.Hostname,
 		TLSConfig:           tlsConfig,
 		Store:               st,
-		Auth:                a.Auth,
+		Auth:                a.Auth.For(auth.ProtoManageSieve),
 		MaxConnections:      cfg.Limits.MaxConnections,
 		MaxConnectionsPerIP: cfg.Limits.MaxConnectionsPerIP,
 		PerIPExempt:         cfg.Limits.PerIPExempt(),
 		MaxErrors:           cfg.Limits.MaxErrors,
 		Logger:              log.With("service", "managesieve"),
+		Revoker:             a.Revocations,
 	}), cfg.Listen.ManageSieve)
 	return a, nil
 }
@@ -473,6 +487,11 @@ func (a *App) Start() error {
 	}
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.reloadKeysEvery(ctx, keysReload) }()
+	if err := a.Revocations.Skip(ctx); err != nil {
+		a.log.Warn("reading the account events failed; older ones may end new sessions once", "err", err)
+	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.Revocations.Run(ctx) }()
 	for _, s := range a.services {
 		for _, l := range s.listeners {
 			a.wg.Add(1)

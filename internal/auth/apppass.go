@@ -25,6 +25,18 @@ const (
 	ProtoJMAP = "jmap"
 )
 
+// ProtoWebmail is the webmail's login (internal/web). Like ProtoAdmin it
+// opens the account's own pages, which take only its real password
+// (accountPage); it is not one of AppProtocols.
+const ProtoWebmail = "webmail"
+
+// accountPage reports whether proto is a login to the account's own
+// pages — the web admin, the webmail — which never take an app password:
+// app passwords are for mail clients, and one copied from a phone must
+// not change the account's password, app passwords or forwarding, nor
+// skip its TOTP.
+func accountPage(proto string) bool { return proto == ProtoAdmin || proto == ProtoWebmail }
+
 // AppProtocols are the protocol names an app password may be limited to.
 var AppProtocols = []string{ProtoIMAP, ProtoPOP3, ProtoSMTP, ProtoManageSieve, ProtoJMAP}
 
@@ -124,14 +136,15 @@ const (
 )
 
 // check tells which password of acct a login on protocol proto used: an
-// app password of the account that is not limited to other protocols, or
-// — unless the account refuses it — the main password. Only a mainPassword
+// app password of the account that is not limited to other protocols (on
+// an account page, none), or — unless the account refuses it — the main
+// password. Only a mainPassword
 // match may be used to derive anything from the password (e.g. keys
 // stored for other mechanisms).
 func (a *Authenticator) check(ctx context.Context, proto string, acct store.Account, username, password string) (match, error) {
 	ap := a.opts.AppPasswords
 	if ap != nil {
-		if h := AppPasswordHash(password); h != "" {
+		if h := AppPasswordHash(password); h != "" && !accountPage(proto) {
 			p, err := ap.AppPasswordByHash(ctx, acct.ID, h)
 			switch {
 			case err == nil && (len(p.Protocols) == 0 || slices.Contains(p.Protocols, proto)):
@@ -177,7 +190,7 @@ func (a *Authenticator) mainPasswordRefused(ctx context.Context, accountID int64
 // unreachable directory — is left to the normal path (ok = false).
 func (a *Authenticator) sourcedAppPassword(ctx context.Context, proto, username, password string) (store.Account, bool, error) {
 	h := AppPasswordHash(password)
-	if a.opts.AppPasswords == nil || h == "" {
+	if a.opts.AppPasswords == nil || h == "" || accountPage(proto) {
 		return store.Account{}, false, nil
 	}
 	acct, err := a.opts.Sources.Account(ctx, username)

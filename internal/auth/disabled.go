@@ -47,6 +47,6 @@ func loginResult(err error) string {
 	return "error"
 }
 
-// ProtoAdmin is the web admin's login (internal/admin); app passwords
-// limited to mail protocols do not open it.
+// ProtoAdmin is the web admin's login (internal/admin); no app password
+// opens it (accountPage).
 const ProtoAdmin = "admin"

@@ -72,6 +72,16 @@ func (a *Authenticator) StartSASL(mech string, b scram.Bindings, remote netip.Ad
 	return &Exchange{a: a, conv: conv, remote: remote.Unmap()}, nil
 }
 
+// StartSASL is Authenticator.StartSASL for p's protocol, which the
+// exchange's outcome is counted under (Options.OnLogin), as Login's.
+func (p ProtoAuthenticator) StartSASL(mech string, b scram.Bindings, remote netip.Addr) (*Exchange, error) {
+	x, err := p.Authenticator.StartSASL(mech, b, remote)
+	if x != nil {
+		x.proto = p.proto
+	}
+	return x, err
+}
+
 // Exchange is one SCRAM authentication. The protocol server passes each
 // client response to Next and sends back each challenge it returns,
 // until Next reports done (logged in: Account) or an error.
@@ -83,6 +93,9 @@ type Exchange struct {
 	known  bool // the user has a verifier (else fake keys were shown)
 	acct   store.Account
 	user   string
+	proto  string // for Options.OnLogin
+	// reported: the outcome went to Options.OnLogin (once per exchange).
+	reported bool
 }
 
 // Next takes the client's decoded response and returns the challenge to
@@ -94,6 +107,17 @@ type Exchange struct {
 // or a malformed message returns an error wrapping ErrInvalid after the
 // failed-login delay; a store failure returns that error at once.
 func (x *Exchange) Next(ctx context.Context, resp []byte) (challenge []byte, done bool, err error) {
+	challenge, done, err = x.next(ctx, resp)
+	// Counted as Login counts PLAIN and LOGIN: a success, a failure
+	// (ErrInvalid, the IP's cap) or a store error, once.
+	if (done || err != nil) && !x.reported && x.a.opts.OnLogin != nil {
+		x.reported = true
+		x.a.opts.OnLogin(x.proto, loginResult(err))
+	}
+	return challenge, done, err
+}
+
+func (x *Exchange) next(ctx context.Context, resp []byte) (challenge []byte, done bool, err error) {
 	x.step++
 	switch x.step {
 	case 1:

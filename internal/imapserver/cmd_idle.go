@@ -74,8 +74,8 @@ func (s *session) idleMailbox() int64 {
 
 // idleEnd writes the BYE that ends IDLE for the reason at hand.
 func (s *session) idleEnd() error {
-	if s.srv.closing() {
-		s.w.untagged("BYE Server shutting down")
+	if bye := s.endBye(); bye != "" {
+		s.w.untagged(bye)
 	} else {
 		s.w.untagged("BYE Autologout; idle for too long")
 	}
@@ -92,7 +92,7 @@ func (s *session) idleWait(st *idleState) ([]byte, error) {
 		s.waiting.Store(true) // Shutdown interrupts (interruptIfIdle)
 		changed := s.setIdleMbox(mbox, nil)
 		var err error
-		if s.srv.closing() {
+		if s.endBye() != "" {
 			err = errIdleOver
 		} else if !changed {
 			err = s.awaitInput()
@@ -107,7 +107,7 @@ func (s *session) idleWait(st *idleState) ([]byte, error) {
 		if err != nil && !errors.Is(err, errIdleOver) && (!errors.As(err, &ne) || !ne.Timeout()) {
 			return nil, err
 		}
-		if s.srv.closing() || !time.Now().Before(st.until) {
+		if s.endBye() != "" || !time.Now().Before(st.until) {
 			return nil, s.idleEnd()
 		}
 		onFreshStack(func() { s.sendUpdates(true) })
@@ -151,6 +151,8 @@ func (s *session) idleCompressed(st *idleState) ([]byte, error) {
 		case <-timer.C:
 			return nil, s.idleEnd()
 		case <-s.srv.conns.Done():
+			return nil, s.idleEnd()
+		case <-s.revoked:
 			return nil, s.idleEnd()
 		}
 	}

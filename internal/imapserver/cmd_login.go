@@ -59,6 +59,7 @@ func (s *session) loggedIn(acct store.Account) (string, error) {
 	s.state = stateAuth
 	s.errors = 0
 	s.unwatch = watchFunc(s.srv.opts.Store, acct.ID, s.storeChanged)
+	s.watchRevocation()
 	s.srv.log.Info("login", s.logf()...)
 	return "[CAPABILITY " + s.capabilities() + "] Logged in", nil
 }

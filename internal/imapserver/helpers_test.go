@@ -13,6 +13,7 @@ import (
 
 	"pochta/internal/auth"
 	"pochta/internal/config"
+	"pochta/internal/revocation"
 	"pochta/internal/store"
 	"pochta/internal/store/sqlite"
 	"pochta/internal/tlscert"
@@ -29,6 +30,8 @@ type testEnv struct {
 	acct  store.Account // alice@example.org
 	other store.Account // bob@example.org
 	tls   *tls.Config
+	// revocations: with envOptions.revoker
+	revocations *revocation.Watcher
 }
 
 type envOptions struct {
@@ -38,6 +41,9 @@ type envOptions struct {
 	maxErrors   int
 	unauth      time.Duration
 	trainer     Trainer
+	// revoker: ends sessions by the store's account events (read every
+	// 10 ms), as internal/app wires it.
+	revoker bool
 }
 
 func newEnv(t testing.TB, o envOptions) *testEnv {
@@ -81,11 +87,17 @@ func newEnv(t testing.TB, o envOptions) *testEnv {
 	}
 	lim.MaxConnectionsPerIP = 5000
 	lim.MaxConnections = 5000
-	srv := New(Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t), Trainer: o.trainer})
+	opts := Options{Hostname: "mx.example.org", TLSConfig: tc, Store: st, Auth: authn, Limits: lim, Logger: testLogger(t), Trainer: o.trainer}
+	var revocations *revocation.Watcher
+	if o.revoker {
+		revocations = startRevocations(t, st)
+		opts.Revoker = revocations
+	}
+	srv := New(opts)
 	if o.unauth > 0 {
 		srv.unauthTimeout = o.unauth
 	}
-	return &testEnv{t: t, st: st, srv: srv, addr: serveLoopback(t, srv), acct: alice, other: bob, tls: tc}
+	return &testEnv{t: t, st: st, srv: srv, addr: serveLoopback(t, srv), acct: alice, other: bob, tls: tc, revocations: revocations}
 }
 
 // deliver stores a message in alice's mailbox (INBOX when box is "").

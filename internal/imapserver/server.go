@@ -45,6 +45,10 @@ type Options struct {
 	Limits      config.Limits
 	Logger      *slog.Logger
 
+	// Revoker ends the sessions of an account whose access is revoked
+	// (revoke.go); nil: sessions last until they end on their own.
+	Revoker Revoker
+
 	// Trainer learns spam from the user moving mail into and out of Junk
 	// and setting $Junk/$NotJunk (training.go); nil disables it.
 	Trainer Trainer

@@ -44,8 +44,13 @@ type session struct {
 	state   state
 	acct    store.Account
 	unwatch func()
-	sel     *selected
-	errors  int
+	// revoked is closed when the account's access is revoked (revoke.go);
+	// nil until login or without a Revoker.
+	revoked    chan struct{}
+	revokeOnce sync.Once
+	unrevoke   func()
+	sel        *selected
+	errors     int
 	// idling is the IDLE command waiting for the client's DONE; the
 	// command loop waits for it (awaitDone) instead of the next command.
 	idling *idleState
@@ -180,8 +185,8 @@ func (s *session) nextCommand() bool {
 	}
 	s.conn.SetReadDeadline(time.Now().Add(timeout))
 	s.waiting.Store(true)
-	if s.srv.closing() {
-		s.w.untagged("BYE Server shutting down")
+	if bye := s.endBye(); bye != "" {
+		s.w.untagged(bye)
 		s.flush()
 		return false
 	}
@@ -243,8 +248,8 @@ func (s *session) readFailed(err error) bool {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		if s.srv.closing() {
-			s.w.untagged("BYE Server shutting down")
+		if bye := s.endBye(); bye != "" {
+			s.w.untagged(bye)
 		} else {
 			s.w.untagged("BYE Autologout; idle for too long")
 		}
@@ -261,6 +266,9 @@ func (s *session) close() {
 	}
 	if s.unwatch != nil {
 		s.unwatch()
+	}
+	if s.unrevoke != nil {
+		s.unrevoke()
 	}
 	if s.linger {
 		s.drain()

@@ -34,6 +34,8 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 	extendDeadlines(w)
 	changes, cancel := s.st.Watch(acct.ID)
 	defer cancel()
+	revoked := s.watchRevocation(acct.ID)
+	defer revoked.cancel()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -92,6 +94,10 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 		select {
 		case <-r.Context().Done():
 			return
+		case <-revoked.ch:
+			// The account was disabled or its password changed: the
+			// stream ends, and the client's reconnection is refused.
+			return
 		case <-changes:
 			if !send() {
 				return
@@ -101,6 +107,29 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, acct *accou
 			flusher.Flush()
 		}
 	}
+}
+
+// Revoker tells the event source that its account's access was revoked
+// (disabled, password changed, removed): *revocation.Watcher.
+type Revoker interface {
+	// Watch calls end once if the account's access is revoked before
+	// cancel; end must not block.
+	Watch(accountID int64, end func()) (cancel func())
+}
+
+// revocation is an event stream's registration with the Revoker: ch is
+// closed when the account's access is revoked (never without a Revoker).
+type revocation struct {
+	ch     chan struct{}
+	cancel func()
+}
+
+func (s *Server) watchRevocation(accountID int64) revocation {
+	r := revocation{ch: make(chan struct{}), cancel: func() {}}
+	if s.opts.Revoker != nil {
+		r.cancel = s.opts.Revoker.Watch(accountID, func() { close(r.ch) })
+	}
+	return r
 }
 
 // deliveryState is the EmailDelivery push state (RFC 8621 §1.5): it

@@ -94,6 +94,9 @@ type Options struct {
 	Trainer Trainer
 	Limits  Limits
 	Logger  *slog.Logger
+	// Revoker ends the event streams of an account whose access is
+	// revoked (push.go); nil: they last until the client goes.
+	Revoker Revoker
 }
 
 // Server is the JMAP service; Register puts its endpoints on a mux.

@@ -178,13 +178,17 @@ func (m *Manager) SetPassword(ctx context.Context, address, password string) (st
 		return "", fmt.Errorf("user %s: %w", addr, err)
 	}
 	// Whoever knew the old password is logged out of the webmail on every
-	// browser (the store's sessions are every node's).
+	// browser (the store's sessions are every node's), and of every open
+	// IMAP, POP3, ManageSieve and JMAP push session (internal/revocation).
 	acct, err := m.Store.GetAccount(ctx, addr)
 	if err == nil {
 		_, err = m.Store.RemoveWebSessions(ctx, acct.ID)
 	}
+	if err == nil {
+		err = m.Store.AddAccountEvent(ctx, acct.ID)
+	}
 	if err != nil {
-		return "", fmt.Errorf("user %s: ending webmail sessions: %w", addr, err)
+		return "", fmt.Errorf("user %s: ending sessions: %w", addr, err)
 	}
 	return generated, nil
 }
@@ -207,7 +211,15 @@ func (m *Manager) RemoveAccount(ctx context.Context, address string) error {
 	if err != nil {
 		return err
 	}
-	return m.Store.RemoveAccount(ctx, addr)
+	acct, err := m.Store.GetAccount(ctx, addr)
+	if err != nil {
+		return fmt.Errorf("user %s: %w", addr, err)
+	}
+	if err := m.Store.RemoveAccount(ctx, addr); err != nil {
+		return err
+	}
+	// Its open sessions end on every node (internal/revocation).
+	return m.Store.AddAccountEvent(ctx, acct.ID)
 }
 
 // SetQuota sets an account's quota in bytes (0: none).
@@ -221,30 +233,39 @@ func (m *Manager) SetQuota(ctx context.Context, address string, bytes int64) err
 
 // SetAdmin lets an account use the web admin, or not.
 func (m *Manager) SetAdmin(ctx context.Context, address string, on bool) error {
-	return m.editFlags(ctx, address, func(f *store.AccountFlags) { f.Admin = on })
+	_, err := m.editFlags(ctx, address, func(f *store.AccountFlags) { f.Admin = on })
+	return err
 }
 
 // SetDisabled refuses (or allows again) every login of an account; its
 // mail is still delivered.
+// Disabling also ends the account's open sessions on every node: IMAP,
+// POP3, ManageSieve and JMAP push (internal/revocation); the webmail's
+// stop at their next request (internal/web).
 func (m *Manager) SetDisabled(ctx context.Context, address string, on bool) error {
-	return m.editFlags(ctx, address, func(f *store.AccountFlags) { f.Disabled = on })
+	id, err := m.editFlags(ctx, address, func(f *store.AccountFlags) { f.Disabled = on })
+	if err != nil || !on {
+		return err
+	}
+	return m.Store.AddAccountEvent(ctx, id)
 }
 
-func (m *Manager) editFlags(ctx context.Context, address string, edit func(*store.AccountFlags)) error {
+// editFlags changes an account's flags and returns its id.
+func (m *Manager) editFlags(ctx context.Context, address string, edit func(*store.AccountFlags)) (int64, error) {
 	addr, err := NormAddress(address)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	acct, err := m.Store.GetAccount(ctx, addr)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", addr, err)
+		return 0, fmt.Errorf("user %s: %w", addr, err)
 	}
 	f, err := m.Store.AccountFlags(ctx, acct.ID)
 	if err != nil {
-		return fmt.Errorf("user %s: %w", addr, err)
+		return 0, fmt.Errorf("user %s: %w", addr, err)
 	}
 	edit(&f)
-	return m.Store.SetAccountFlags(ctx, acct.ID, f)
+	return acct.ID, m.Store.SetAccountFlags(ctx, acct.ID, f)
 }
 
 // AddAlias delivers address (in a served domain) to targets; each target

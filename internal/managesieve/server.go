@@ -50,6 +50,9 @@ type Options struct {
 	// make before it is closed (0 = 10).
 	MaxErrors int
 	Logger    *slog.Logger
+	// Revoker ends the sessions of an account whose access is revoked
+	// (revoke.go); nil: sessions last until they end on their own.
+	Revoker Revoker
 }
 
 // Server is a ManageSieve server.

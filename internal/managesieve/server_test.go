@@ -34,6 +34,12 @@ type testEnv struct {
 
 func start(t *testing.T, plaintextOnLoopback bool) *testEnv {
 	t.Helper()
+	return startWith(t, plaintextOnLoopback, nil)
+}
+
+// startWith is start with mutate applied to the Options (when not nil).
+func startWith(t *testing.T, plaintextOnLoopback bool, mutate func(*Options, *sqlite.Store)) *testEnv {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, dir)
@@ -56,11 +62,15 @@ func start(t *testing.T, plaintextOnLoopback bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{
+	opts := Options{
 		Hostname: "sieve.example.org", TLSConfig: tlsCfg, Store: st, MaxScripts: 3,
 		Auth:   auth.New(st, auth.Options{PlaintextOnLoopback: plaintextOnLoopback, FailureDelay: 5 * time.Millisecond, MaxFailureDelay: 10 * time.Millisecond}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if mutate != nil {
+		mutate(&opts, st)
+	}
+	srv := New(opts)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

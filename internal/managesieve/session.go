@@ -43,6 +43,8 @@ type session struct {
 
 	mu          sync.Mutex
 	interrupted bool
+	revoked     bool   // the account's access was revoked (revoke.go)
+	unrevoke    func() // cancels the Revoker's Watch
 }
 
 func newSession(srv *Server, conn net.Conn, ip netip.Addr) *session {
@@ -76,6 +78,7 @@ func (s *session) armRead() bool {
 // Serve runs the session until LOGOUT, an error or shutdown.
 func (s *session) Serve() {
 	defer s.rawConn.Close()
+	defer s.stopRevocation()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("managesieve session panic", "panic", r, "stack", string(debug.Stack()))
@@ -88,7 +91,7 @@ func (s *session) Serve() {
 	}
 	for {
 		if s.armRead() {
-			s.bye("", "Server shutting down")
+			s.endBye()
 			return
 		}
 		c, err := readCommand(s.r)
@@ -106,7 +109,7 @@ func (s *session) Serve() {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				if s.armRead() {
-					s.bye("", "Server shutting down")
+					s.endBye()
 				} else {
 					s.bye("", "Idle for too long")
 				}
@@ -228,6 +231,7 @@ func (s *session) dispatch(c command) bool {
 	case "UNAUTHENTICATE": // RFC 5804 §2.14.1
 		s.log.Info("managesieve logout", "user", s.acct.Address)
 		s.acct = nil
+		s.stopRevocation()
 		s.ok("", "Unauthenticated")
 	case "LISTSCRIPTS":
 		list, err := st.SieveScripts(ctx, id)
@@ -456,6 +460,7 @@ func (s *session) authenticate(c command) bool {
 		return true
 	}
 	s.acct = &acct
+	s.watchRevocation()
 	s.log.Info("managesieve login", "user", acct.Address, "tls", s.tls)
 	s.ok("", "Logged in")
 	return true

@@ -79,6 +79,9 @@ type Options struct {
 	LockMailbox bool
 	// Logger receives login, logout and error lines (nil = discard).
 	Logger *slog.Logger
+	// Revoker ends the sessions of an account whose access is revoked
+	// (revoke.go); nil: sessions last until they end on their own.
+	Revoker Revoker
 }
 
 // Server is a POP3 server. Build it with New; it serves any number of

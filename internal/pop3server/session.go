@@ -87,6 +87,8 @@ type session struct {
 	// cannot be overwritten by a later deadline.
 	mu          sync.Mutex
 	interrupted bool
+	revoked     bool   // the account's access was revoked (revoke.go)
+	unrevoke    func() // cancels the Revoker's Watch
 }
 
 func newSession(srv *Server, conn net.Conn, ip netip.Addr) *session {
@@ -136,6 +138,11 @@ func (s *session) Serve() {
 			s.srv.unlockAccount(s.acct.ID)
 		}
 	}()
+	defer func() {
+		if s.unrevoke != nil {
+			s.unrevoke()
+		}
+	}()
 	if s.srv.opts.ImplicitTLS {
 		if err := s.startTLS(); err != nil {
 			s.log.Debug("pop3 TLS handshake failed", "err", err)
@@ -147,15 +154,15 @@ func (s *session) Serve() {
 	s.flush()
 	for {
 		if s.armRead() {
-			s.shutdownNotice()
+			s.endNotice()
 			return
 		}
 		line, tooLong, err := s.readLine(maxCommandLine)
 		if err != nil {
 			var ne net.Error
 			switch {
-			case s.srv.isClosing():
-				s.shutdownNotice()
+			case s.srv.isClosing(), s.isRevoked():
+				s.endNotice()
 			case errors.As(err, &ne) && ne.Timeout():
 				// RFC 1939 §3: the autologout timer; no UPDATE state.
 				s.reply("-ERR Autologout; idle for too long")
@@ -552,6 +559,7 @@ func (s *session) loggedIn(acct store.Account, mech string) bool {
 		return false
 	}
 	s.state = stateTransaction
+	s.watchRevocation()
 	s.log.Info("pop3 login", "user", acct.Address, "mech", mech, "tls", s.tls, "messages", len(s.msgs))
 	s.reply("+OK Logged in, %d messages", len(s.msgs))
 	return true

@@ -449,6 +449,7 @@ type Backend interface {
 	AccountFlagStore
 	WebSessions
 	Uploads
+	AccountEvents
 }
 
 func equalFold(a, b string) bool {
@@ -576,6 +577,23 @@ type WebSession struct {
 	Created   time.Time
 	Expires   time.Time
 }
+
+// AccountEvents is the log of events that must end an account's open
+// sessions — disabled, password changed or reset, removed — shared by
+// every process using the store: internal/manage writes it (also from the
+// command line), each serving node's revocation.Watcher reads it.
+// Events older than a day are dropped.
+type AccountEvents interface {
+	// AddAccountEvent records that accountID's open sessions must end.
+	AddAccountEvent(ctx context.Context, accountID int64) error
+	// AccountEventsAfter returns the accounts of at most MaxAccountEvents
+	// events after seq, oldest first, and the seq of the last one
+	// returned (seq itself when there is none). Seqs only grow.
+	AccountEventsAfter(ctx context.Context, seq int64) (accounts []int64, last int64, err error)
+}
+
+// MaxAccountEvents bounds one AccountEventsAfter answer.
+const MaxAccountEvents = 100
 
 // WebSessions keeps webmail sessions in the store so that every node
 // sharing it knows them.

@@ -20,7 +20,7 @@ const minPasswordLength = 8
 
 // servePassword changes the account's main password after checking the
 // current one (an app password is not enough), with its SCRAM verifier,
-// and ends every other session.
+// and ends every other session, the mail clients' included.
 func (s *Server) servePassword(w http.ResponseWriter, r *http.Request, sess *session) {
 	var req struct{ Current, New string }
 	if !readJSON(r, &req) {
@@ -48,6 +48,11 @@ func (s *Server) servePassword(w http.ResponseWriter, r *http.Request, sess *ses
 	}
 	if err == nil {
 		_, err = s.opts.Store.RemoveWebSessions(r.Context(), sess.AccountID)
+	}
+	if err == nil {
+		// Mail clients logged in with the old password end too, on every
+		// node (internal/revocation).
+		err = s.opts.Store.AddAccountEvent(r.Context(), sess.AccountID)
 	}
 	var ws store.WebSession
 	if err == nil {

@@ -40,6 +40,7 @@ type Store interface {
 	store.AccountFlagStore
 	store.SieveStore
 	store.ServerState
+	store.AccountEvents
 	GetAccountByID(ctx context.Context, id int64) (store.Account, error)
 	SetPasswordHash(ctx context.Context, address, hash string) error
 }

@@ -242,6 +242,18 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_account ON uploads(account_id, expires);
 CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
 `,
+	// 8: the log of events that end
+	// an account's open sessions (store.AccountEvents), as store/sqlite's
+	// migration 19. No foreign key: the event of a removed account
+	// outlives it.
+	`
+CREATE TABLE IF NOT EXISTS account_events (
+	seq        BIGSERIAL PRIMARY KEY,
+	account_id BIGINT NOT NULL,
+	at         BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_at ON account_events(at);
+`,
 }
 
 // migrate brings the schema to the newest version, in one transaction

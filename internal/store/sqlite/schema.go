@@ -281,6 +281,18 @@ CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
 CREATE TABLE IF NOT EXISTS index_queue (blob_id INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS blob_data (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 `,
+	// 18: the log of events that end
+	// an account's open sessions (store.AccountEvents); seq AUTOINCREMENT
+	// so that it never goes back when old rows are dropped. IF NOT EXISTS:
+	// the migration tests downgrade and migrate again.
+	`
+CREATE TABLE IF NOT EXISTS account_events (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id INTEGER NOT NULL,
+	at         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS account_events_at ON account_events(at);
+`,
 }
 
 // migrate brings the database schema to the newest version.

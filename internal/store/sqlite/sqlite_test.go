@@ -283,6 +283,13 @@ func TestMigrateRecent(t *testing.T) {
 	if first, next, err := s.ClaimRecent(ctx, inbox.ID); err != nil || first != 3 || next != 4 {
 		t.Fatalf("ClaimRecent = %d, %d, %v", first, next, err)
 	}
+	// Migration 19 made the account events' log again.
+	if err := s.AddAccountEvent(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if accts, _, err := s.AccountEventsAfter(ctx, 0); err != nil || len(accts) != 1 || accts[0] != a.ID {
+		t.Fatalf("AccountEventsAfter after migration: %v %v", accts, err)
+	}
 	checkConsistency(t, s)
 }
 
@@ -301,6 +308,10 @@ var downgradeTo2 = []string{
 	"PRAGMA user_version = 2",
 }
 
+// downgradeAccountEvents undoes the account events migration (19), except
+// the schema version.
+var downgradeAccountEvents = []string{"DROP TABLE account_events"}
+
 // downgrade runs statements on the closed store's database file, after
 // undoing the newest migration (downgradeEmails), which every downgrade
 // passes through.
@@ -311,7 +322,7 @@ func downgrade(t *testing.T, dir string, stmts []string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range append(downgradeEmails[:len(downgradeEmails):len(downgradeEmails)], stmts...) {
+	for _, q := range append(append(downgradeAccountEvents[:1:1], downgradeEmails...), stmts...) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccountFlags", testAccountFlags},
 		{"WebSessions", testWebSessions},
 		{"Uploads", testUploads},
+		{"AccountEvents", testAccountEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
