@@ -244,7 +244,7 @@ CREATE INDEX IF NOT EXISTS uploads_expires ON uploads(expires);
 `,
 	// 8: the log of events that end
 	// an account's open sessions (store.AccountEvents), as store/sqlite's
-	// migration 19. No foreign key: the event of a removed account
+	// migration 18. No foreign key: the event of a removed account
 	// outlives it.
 	`
 CREATE TABLE IF NOT EXISTS account_events (
