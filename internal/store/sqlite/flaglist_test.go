@@ -17,19 +17,7 @@ import (
 // walk otherwise).
 func TestMessageFlagsChunks(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	defer s.Close()
-	a := setupAccount(t, s)
-	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 30; i++ {
-		msg := fmt.Sprintf("Subject: c%d\r\n\r\nx\r\n", i)
-		if _, err := s.Append(ctx, inbox.ID, nil, time.Now(), strings.NewReader(msg)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s, _, inbox := inboxOf(t, 30)
 	set := func(lo, hi uint32) store.UIDSet { return store.UIDSet{{Start: lo, Stop: hi}} }
 	flag := func(u store.UIDSet, flags ...string) {
 		if _, _, err := s.SetFlags(ctx, inbox.ID, u, store.FlagsAdd, flags, 0); err != nil {
@@ -109,4 +97,25 @@ func TestFlagListLines(t *testing.T) {
 	if _, _, err := l.lines("x 1 \\Seen", false); err == nil {
 		t.Fatal("a bad line passed")
 	}
+}
+
+// inboxOf opens a store with an account whose INBOX holds n messages,
+// UIDs 1..n.
+func inboxOf(t *testing.T, n int) (*Store, store.Account, store.Mailbox) {
+	t.Helper()
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	t.Cleanup(func() { s.Close() })
+	a := setupAccount(t, s)
+	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		msg := fmt.Sprintf("Subject: m%d\r\n\r\nx\r\n", i)
+		if _, err := s.Append(ctx, inbox.ID, nil, time.Now(), strings.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s, a, inbox
 }

@@ -296,7 +296,11 @@ func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	return parseUIDList(list.String)
+	out, err := names.ParseUIDList(list.String, int(n))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
+	return out, nil
 }
 
 // setClause returns a SQL condition on column uid for f and whether rows

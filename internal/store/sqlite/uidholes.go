@@ -4,7 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"slices"
+
+	"pochta/internal/store/names"
 )
 
 // uidsFromHoles returns the UIDs of a mailbox whose lowest and highest
@@ -30,9 +31,9 @@ LEFT JOIN messages m ON m.mailbox_id = ?1 AND m.uid = e.uid`, mailboxID, lo, hi,
 	if holes > n || reused != 0 || hi-lo+1-holes != n {
 		return nil, false, nil
 	}
-	gone, err := parseUIDList(list.String)
+	gone, err := names.ParseUIDList(list.String, int(holes))
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("sqlite store: %w", err)
 	}
 	out := make([]uint32, 0, n)
 	next := lo
@@ -49,34 +50,4 @@ LEFT JOIN messages m ON m.mailbox_id = ?1 AND m.uid = e.uid`, mailboxID, lo, hi,
 		return nil, false, nil
 	}
 	return out, true, nil
-}
-
-// parseUIDList parses group_concat(uid, ','), ascending.
-func parseUIDList(list string) ([]uint32, error) {
-	var out []uint32
-	var v uint32
-	digits := false
-	for i := 0; i < len(list); i++ {
-		c := list[i]
-		if c == ',' {
-			if digits {
-				out = append(out, v)
-			}
-			v, digits = 0, false
-			continue
-		}
-		if c < '0' || c > '9' {
-			return nil, fmt.Errorf("sqlite store: bad uid list")
-		}
-		v = v*10 + uint32(c-'0')
-		digits = true
-	}
-	if digits {
-		out = append(out, v)
-	}
-	// group_concat keeps the subquery's order in practice; make sure.
-	if !slices.IsSorted(out) {
-		slices.Sort(out)
-	}
-	return out, nil
 }

@@ -3,11 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
-	"time"
 
 	"pochta/internal/store"
 )
@@ -19,21 +16,10 @@ import (
 // the messages and is still right.
 func TestUIDsFromHoles(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	defer s.Close()
-	a := setupAccount(t, s)
-	inbox, err := s.GetMailbox(ctx, a.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, a, inbox := inboxOf(t, 20)
 	archive, err := s.CreateMailbox(ctx, a.ID, "Old", "")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for i := 0; i < 20; i++ {
-		if _, err := s.Append(ctx, inbox.ID, nil, time.Now(), strings.NewReader(fmt.Sprintf("Subject: h%d\r\n\r\nx\r\n", i))); err != nil {
-			t.Fatal(err)
-		}
 	}
 	gone := store.UIDSet{{Start: 1, Stop: 2}, {Start: 5, Stop: 5}, {Start: 9, Stop: 11}, {Start: 20, Stop: 20}}
 	if _, _, err := s.SetFlags(ctx, inbox.ID, gone, store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
