@@ -139,19 +139,24 @@ func resyncCommands(since uint64) []string {
 // TestFetchFlagsSameAsGeneral: IMAP4rev1 sessions that EXAMINE (so the
 // unclaimed messages are \Recent in both) get from flagList exactly what
 // the general path sends, for a mailbox with holes, keywords, \Deleted
-// and CHANGEDSINCE.
+// and CHANGEDSINCE (with QRESYNC's VANISHED too).
 func TestFetchFlagsSameAsGeneral(t *testing.T) {
 	e := newTwinEnv(t)
 	_, mid := e.flagsMailbox(t)
 	fast, general := e.login(), e.general.login()
-	same(t, fast, general, "ENABLE CONDSTORE", "EXAMINE INBOX")
-	out := same(t, fast, general, resyncCommands(mid)...)
+	same(t, fast, general, "ENABLE QRESYNC", "EXAMINE INBOX")
+	out := same(t, fast, general, append(resyncCommands(mid),
+		fmt.Sprintf("UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)", mid-4),
+		"UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")...)
 	if !strings.Contains(out[0], `* 3 FETCH (UID 3 FLAGS ($Label1 Work \Flagged \Seen \Recent))`) ||
 		strings.Contains(out[0], "UID 8 ") || !strings.Contains(out[0], "* 7 FETCH (UID 10 ") {
 		t.Fatalf("unexpected listing:\n%s", out[0])
 	}
 	if strings.Count(out[4], " FETCH (") != 4 { // 22..25 changed after mid
 		t.Fatalf("CHANGEDSINCE %d:\n%s", mid, out[4])
+	}
+	if !strings.HasPrefix(out[len(out)-1], "* VANISHED (EARLIER) 7:9\r\n") {
+		t.Fatalf("VANISHED:\n%s", out[len(out)-1])
 	}
 }
 

@@ -31,26 +31,29 @@ const flagChunkQuery = `SELECT group_concat(uid || ' ' || modseq || ' ' || flags
 FROM (SELECT uid, modseq, flags FROM messages
 WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 AND modseq > ?4 ORDER BY uid LIMIT ?5)`
 
+// flagCountQuery counts, up to ?3, the messages of mailbox ?1 with modseq
+// above ?2, from the messages_modseq index.
+const flagCountQuery = `SELECT count(*) FROM (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 LIMIT ?3)`
+
 // flagChangedQuery lists every message of mailbox ?1 with modseq above ?2
 // from the messages_modseq index: a CHANGEDSINCE resync where few changed
 // reads only those instead of walking the whole mailbox.
 const flagChangedQuery = `SELECT group_concat(uid || ' ' || modseq || ' ' || flags, char(10) ORDER BY uid)
 FROM messages INDEXED BY messages_modseq WHERE mailbox_id = ?1 AND modseq > ?2`
 
-// MessageFlags implements store.FlagLister. It reads in one transaction,
-// so the listing is one snapshot as Messages' single statement is.
+// MessageFlags implements store.FlagLister. Each chunk is its own read,
+// finished before fn sees its messages: a client slow to take a long
+// listing holds no snapshot open (which would keep the WAL from being
+// checkpointed). The listing is still right for IMAP: a message expunged
+// meanwhile is left out (FETCH then says EXPUNGEISSUED), one changed
+// meanwhile comes with its newer flags and modseq.
 func (s *Store) MessageFlags(ctx context.Context, mailboxID int64, set store.UIDSet, changedSince uint64, fn func(uint32, uint64, []string) error) error {
 	return s.messageFlags(ctx, mailboxID, set, changedSince, flagChunk, fn)
 }
 
 // messageFlags is MessageFlags reading chunk messages per query.
 func (s *Store) messageFlags(ctx context.Context, mailboxID int64, set store.UIDSet, changedSince uint64, chunk int, fn func(uint32, uint64, []string) error) error {
-	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return dbErr(err)
-	}
-	defer tx.Rollback()
-	if _, err := mailboxByID(ctx, tx, mailboxID); err != nil {
+	if _, err := mailboxByID(ctx, s.rdb, mailboxID); err != nil {
 		return dbErr(err)
 	}
 	f := names.NewUIDFilter(set)
@@ -62,14 +65,12 @@ func (s *Store) messageFlags(ctx context.Context, mailboxID int64, set store.UID
 		// Few changes (the usual resync): read them from the modseq
 		// index rather than walking every message.
 		var n int
-		err := tx.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM messages WHERE mailbox_id = ? AND modseq > ? LIMIT ?)",
-			mailboxID, int64(changedSince), chunk+1).Scan(&n)
-		if err != nil {
+		if err := s.scanRow(ctx, flagCountQuery, []any{mailboxID, int64(changedSince), chunk + 1}, &n); err != nil {
 			return dbErr(err)
 		}
 		if n <= chunk {
 			var list sql.NullString
-			if err := tx.QueryRowContext(ctx, flagChangedQuery, mailboxID, int64(changedSince)).Scan(&list); err != nil {
+			if err := s.scanRow(ctx, flagChangedQuery, []any{mailboxID, int64(changedSince)}, &list); err != nil {
 				return dbErr(err)
 			}
 			_, _, err := l.lines(list.String, true)
@@ -84,16 +85,11 @@ func (s *Store) messageFlags(ctx context.Context, mailboxID int64, set store.UID
 		lo, hi := f.Bounds()
 		ranges, filter = []store.UIDRange{{Start: lo, Stop: hi}}, true
 	}
-	st, err := tx.PrepareContext(ctx, flagChunkQuery)
-	if err != nil {
-		return dbErr(err)
-	}
-	defer st.Close()
 	for _, r := range ranges {
 		from := int64(r.Start)
 		for from <= int64(r.Stop) {
 			var list sql.NullString
-			if err := st.QueryRowContext(ctx, mailboxID, from, int64(r.Stop), int64(changedSince), chunk).Scan(&list); err != nil {
+			if err := s.scanRow(ctx, flagChunkQuery, []any{mailboxID, from, int64(r.Stop), int64(changedSince), chunk}, &list); err != nil {
 				return dbErr(err)
 			}
 			n, last, err := l.lines(list.String, filter)
@@ -207,4 +203,14 @@ func sortLines(list string) string {
 		return cmp.Compare(x, y)
 	})
 	return strings.Join(lines, "\n")
+}
+
+// scanRow runs a one-row query through the cached prepared statements
+// and scans its columns into dest.
+func (s *Store) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
 }
