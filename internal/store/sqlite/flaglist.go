@@ -26,7 +26,7 @@ const flagChunk = 4096
 // the primary key (mailbox_id, uid) in order.
 // The outer group_concat has no ORDER BY of its own: that would sort the
 // chunk again in a temporary b-tree (a third of the time); it keeps the
-// subquery's order in practice, and lines checks.
+// subquery's order in practice, and lines checks (sorting if not).
 const flagChunkQuery = `SELECT group_concat(uid || ' ' || modseq || ' ' || flags, char(10))
 FROM (SELECT uid, modseq, flags FROM messages
 WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 AND modseq > ?4 ORDER BY uid LIMIT ?5)`
