@@ -128,9 +128,12 @@ func (s *session) cmdFetch(tag string, p *parser, uid bool) (string, error) {
 	if !ok {
 		return "FETCH completed", nil
 	}
-	if !needContent && !setSeen {
+	fl, flagLister := s.srv.opts.Store.(store.FlagLister)
+	if !needContent && !setSeen && flagLister && f.flagsOnly() {
+		err = f.flagList(fl, uset)
+	} else if !needContent && !setSeen {
 		err = s.srv.opts.Store.Messages(s.ctx, s.sel.mbox.ID, uset, func(m store.Message) error {
-			if _, ok := s.sel.seqOf(m.UID); ok {
+			if _, ok := f.seqOf(m.UID); ok {
 				f.found++
 			}
 			f.write(m, nil, false)
@@ -166,10 +169,35 @@ type fetcher struct {
 	unknownCTE bool
 	flags      bool // FLAGS is among the items
 	line       []byte
+	// batch keeps whole lines in line until it holds batchSize bytes,
+	// so that a long listing goes out in large writes rather than
+	// through the writer's small buffer (flagList).
+	batch bool
 	// found counts the requested messages of the session's view that the
 	// store still has; gone is set when some of them are no longer there.
 	found int
 	gone  bool
+	// next is the index in sel.uids after the last message looked up:
+	// messages come in UID order, so seqOf mostly finds the next one
+	// there without a search.
+	next int
+}
+
+// seqOf is sel.seqOf, first trying the UID after the last one found.
+func (f *fetcher) seqOf(uid uint32) (uint32, bool) {
+	uids := f.s.sel.uids
+	switch {
+	case f.next > 0 && f.next <= len(uids) && uids[f.next-1] == uid:
+		return uint32(f.next), true
+	case f.next < len(uids) && uids[f.next] == uid:
+		f.next++
+		return uint32(f.next), true
+	}
+	seq, ok := f.s.sel.seqOf(uid)
+	if ok {
+		f.next = int(seq)
+	}
+	return seq, ok
 }
 
 // withContent loads messages in small rounds: metadata via Messages, then
@@ -287,15 +315,18 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 	if f.since > 0 && m.ModSeq <= f.since {
 		return
 	}
-	seq, ok := s.sel.seqOf(m.UID)
+	seq, ok := f.seqOf(m.UID)
 	if !ok {
 		return
 	}
 	if flagsChanged || f.flags {
+		if len(f.line) > 0 && hasKeyword(m.Flags) {
+			f.flushLines() // a FLAGS that announce sends follows them
+		}
 		s.announce(m.Flags)
 	}
 	w := s.w
-	b := f.line[:0]
+	b := f.line // empty unless batching
 	b = append(b, "* "...)
 	b = strconv.AppendUint(b, uint64(seq), 10)
 	b = append(b, " FETCH ("...)
@@ -438,8 +469,12 @@ func (f *fetcher) write(m store.Message, msg *content, flagsChanged bool) {
 		b = append(b, ')')
 	}
 	b = append(b, ")\r\n"...)
-	w.bytes(b)
-	f.line = b[:0]
+	if f.batch && len(b) < batchSize {
+		f.line = b
+	} else {
+		w.bytes(b)
+		f.line = b[:0]
+	}
 	if flagsDone && m.ModSeq > s.sel.modseq {
 		s.sel.reported[m.UID] = m.ModSeq
 	}

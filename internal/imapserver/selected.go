@@ -90,6 +90,9 @@ func (s *session) announce(flags []string) {
 		if sel.keywords[f] { // as spelled before: no lower-casing
 			continue
 		}
+		// Kept for the session: not a view into a store's buffer
+		// (store.FlagLister hands out substrings of a whole chunk).
+		f = strings.Clone(f)
 		k := strings.ToLower(f)
 		if !sel.keywords[k] {
 			sel.kwOrder = append(sel.kwOrder, f)

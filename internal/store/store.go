@@ -359,6 +359,19 @@ type DateIndex interface {
 	DateCount(ctx context.Context, mailboxID int64) (int, error)
 }
 
+// FlagLister reads only what a client's resync asks for — each message's
+// UID, mod-sequence and flags (FETCH FLAGS, UID FLAGS MODSEQ, CHANGEDSINCE,
+// RFC 9051 §6.4.5, RFC 7162 §3.1.4) — without the whole rows Messages
+// reads, so that a million-message mailbox streams in bounded memory.
+type FlagLister interface {
+	// MessageFlags calls fn for each message in set (nil: every one)
+	// whose ModSeq is above changedSince (0: every one), in ascending UID
+	// order. flags is sorted as Message.Flags; the slice is reused once fn
+	// returns (its strings may be kept). An error from fn stops the
+	// listing and is returned; a missing mailbox is ErrNotFound.
+	MessageFlags(ctx context.Context, mailboxID int64, set UIDSet, changedSince uint64, fn func(uid uint32, modSeq uint64, flags []string) error) error
+}
+
 // EmailRef is a message's JMAP identity (RFC 8621 §4.1.1) and where it is.
 // EmailID is given when a message is stored (Deliver, Append, Copy) and
 // kept when it moves (Move); ThreadID is the thread it was put into when
@@ -442,6 +455,7 @@ type Backend interface {
 	SieveStore
 	SpamStore
 	DateIndex
+	FlagLister
 	Emails
 	Pinger
 	Importer

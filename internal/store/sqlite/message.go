@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -279,6 +278,17 @@ func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
 			}
 			return out, nil
 		}
+		// With holes: min..max without the expunged UIDs, when provably
+		// right (uidsFromHoles).
+		if err == nil {
+			out, ok, err := uidsFromHoles(ctx, tx, mailboxID, lo, hi, n)
+			if err != nil {
+				return nil, dbErr(err)
+			}
+			if ok {
+				return out, nil
+			}
+		}
 	}
 	// One row holding every UID as text: far cheaper than a row per
 	// message through database/sql.
@@ -287,30 +297,9 @@ func (s *Store) UIDs(ctx context.Context, mailboxID int64) ([]uint32, error) {
 	if err != nil {
 		return nil, dbErr(err)
 	}
-	out := make([]uint32, 0, n)
-	var v uint32
-	digits := false
-	for i := 0; i < len(list.String); i++ {
-		c := list.String[i]
-		if c == ',' {
-			if digits {
-				out = append(out, v)
-			}
-			v, digits = 0, false
-			continue
-		}
-		if c < '0' || c > '9' {
-			return nil, fmt.Errorf("sqlite store: bad uid list")
-		}
-		v = v*10 + uint32(c-'0')
-		digits = true
-	}
-	if digits {
-		out = append(out, v)
-	}
-	// group_concat keeps the subquery's order in practice; make sure.
-	if !slices.IsSorted(out) {
-		slices.Sort(out)
+	out, err := names.ParseUIDList(list.String, int(n))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
 	return out, nil
 }

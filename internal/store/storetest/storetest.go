@@ -68,6 +68,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sieve", testSieve},
 		{"SpamTokens", testSpamTokens},
 		{"DateIndex", testDateIndex},
+		{"FlagList", testFlagList},
 		{"Emails", testEmails},
 		{"Importer", testImporter},
 		{"ServerState", testServerState},
