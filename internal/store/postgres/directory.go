@@ -41,15 +41,6 @@ func nowNano() int64 { return time.Now().UnixNano() }
 
 func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
-	var one int
-	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // AddAccount implements store.Directory.
 func (s *Store) AddAccount(ctx context.Context, address, passwordHash string) (store.Account, error) {
 	return s.addAccount(ctx, address, passwordHash, "")

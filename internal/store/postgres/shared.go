@@ -13,7 +13,8 @@ type shared = sqlstore.Store
 // newShared makes the shared stores over the read pool, the committer and
 // this backend's error mapping.
 func (s *Store) newShared() *shared {
-	return sqlstore.New(sqlstore.Config{Read: s.rdb, Write: s.sharedWrite, Err: dbErr, Mail: s})
+	return sqlstore.New(sqlstore.Config{Read: s.rdb, Write: s.sharedWrite, Err: dbErr, Mail: s,
+		EventsLock: "LOCK TABLE account_events IN EXCLUSIVE MODE"})
 }
 
 // sharedWrite runs a shared store's change in the committer's transaction.

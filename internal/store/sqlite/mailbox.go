@@ -11,6 +11,7 @@ import (
 
 	"pochta/internal/store"
 	"pochta/internal/store/names"
+	"pochta/internal/store/sqlstore"
 )
 
 // mailboxCols are the columns scanMailbox reads from the mailboxes table;
@@ -71,7 +72,7 @@ func nextUIDValidity(tx *wtx) (uint32, error) {
 // also subscribes the name (an account's default mailboxes, folders that
 // delivery creates); IMAP CREATE does not (RFC 9051 §6.3.4).
 func createMailbox(tx *wtx, accountID int64, name, specialUse string, subscribe bool) (store.Mailbox, error) {
-	ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name)
+	ok, err := sqlstore.Exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name)
 	if err != nil {
 		return store.Mailbox{}, err
 	}
@@ -96,7 +97,7 @@ func createMailbox(tx *wtx, accountID int64, name, specialUse string, subscribe 
 			return m, err
 		}
 	}
-	m.Subscribed, err = exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+	m.Subscribed, err = sqlstore.Exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
 	return m, err
 }
 
@@ -112,7 +113,7 @@ func setSubscribed(tx *wtx, accountID int64, name string, on bool) error {
 		return err
 	}
 	if n >= maxSubscriptions {
-		ok, err := exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+		ok, err := sqlstore.Exists(bg, tx, "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name)
 		if err != nil || ok {
 			return err
 		}
@@ -126,7 +127,7 @@ func setSubscribed(tx *wtx, accountID int64, name string, on bool) error {
 // §6.3.4: the server SHOULD create them).
 func createParents(tx *wtx, e *effects, accountID int64, name string) error {
 	for _, p := range names.Parents(name) {
-		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, p)
+		ok, err := sqlstore.Exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, p)
 		if err != nil {
 			return err
 		}
@@ -138,17 +139,6 @@ func createParents(tx *wtx, e *effects, accountID int64, name string) error {
 			return err
 		}
 		e.changed(accountID, m.ID)
-	}
-	return nil
-}
-
-func accountExists(ctx context.Context, q querier, id int64) error {
-	ok, err := exists(ctx, q, "SELECT 1 FROM accounts WHERE id = ?", id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: account %d", store.ErrNotFound, id)
 	}
 	return nil
 }
@@ -172,7 +162,7 @@ func (s *Store) ListMailboxes(ctx context.Context, accountID int64) ([]store.Mai
 		return nil, dbErr(err)
 	}
 	if len(out) == 0 {
-		if err := accountExists(ctx, s.rdb, accountID); err != nil {
+		if err := sqlstore.AccountExists(ctx, s.rdb, accountID); err != nil {
 			return nil, dbErr(err)
 		}
 	}
@@ -198,7 +188,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 	}
 	var m store.Mailbox
 	err = s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := sqlstore.AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		if err := createParents(tx, e, accountID, n); err != nil {
@@ -324,7 +314,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		if err != nil {
 			return err
 		}
-		ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, nn)
+		ok, err := sqlstore.Exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, nn)
 		if err != nil {
 			return err
 		}
@@ -368,7 +358,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 			if m.id == src.ID {
 				continue
 			}
-			ok, err := exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, m.name)
+			ok, err := sqlstore.Exists(bg, tx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, m.name)
 			if err != nil {
 				return err
 			}
@@ -452,7 +442,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		return err
 	}
 	return dbErr(s.write(ctx, nil, func(tx *wtx, e *effects) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := sqlstore.AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		return setSubscribed(tx, accountID, n, subscribed)

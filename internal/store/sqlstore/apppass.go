@@ -47,7 +47,7 @@ func (s *Store) AddAppPassword(ctx context.Context, p store.AppPassword) (store.
 	}
 	p.Created = fromNano(nowNano())
 	err := s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, p.AccountID); err != nil {
+		if err := AccountExists(bg, tx, p.AccountID); err != nil {
 			return err
 		}
 		var n int

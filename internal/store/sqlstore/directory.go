@@ -21,7 +21,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) error {
 		return err
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
+		ok, err := Exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (s *Store) ListDomains(ctx context.Context) ([]store.Domain, error) {
 func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 	name = strings.ToLower(strings.TrimSpace(name))
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		ok, err := exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
+		ok, err := Exists(bg, tx, "SELECT 1 FROM domains WHERE name = ?", name)
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 			return fmt.Errorf("%w: domain %s", store.ErrNotFound, name)
 		}
 		for _, q := range []string{"SELECT 1 FROM accounts WHERE domain = ? LIMIT 1", "SELECT 1 FROM aliases WHERE domain = ? LIMIT 1"} {
-			used, err := exists(bg, tx, q, name)
+			used, err := Exists(bg, tx, q, name)
 			if err != nil {
 				return err
 			}
@@ -95,7 +95,7 @@ func (s *Store) SetCatchAll(ctx context.Context, domain, address string) error {
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
 		if address != "" {
-			ok, err := exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ?", address)
+			ok, err := Exists(bg, tx, "SELECT 1 FROM accounts WHERE address = ?", address)
 			if err != nil {
 				return err
 			}
@@ -254,14 +254,14 @@ func (s *Store) RemoveAlias(ctx context.Context, address string) error {
 // checkNewAddress checks that addr's domain is served and that no account
 // or alias has the address yet (an address is one or the other).
 func checkNewAddress(ctx context.Context, tx DB, addr, dom string) error {
-	ok, err := exists(ctx, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
+	ok, err := Exists(ctx, tx, "SELECT 1 FROM domains WHERE name = ?", dom)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return fmt.Errorf("%w: domain %s", store.ErrNotFound, dom)
 	}
-	ok, err = exists(ctx, tx, "SELECT 1 FROM accounts WHERE address = ? UNION ALL SELECT 1 FROM aliases WHERE address = ?", addr, addr)
+	ok, err = Exists(ctx, tx, "SELECT 1 FROM accounts WHERE address = ? UNION ALL SELECT 1 FROM aliases WHERE address = ?", addr, addr)
 	if err != nil {
 		return err
 	}

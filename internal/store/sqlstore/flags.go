@@ -26,7 +26,7 @@ func (s *Store) AccountFlags(ctx context.Context, accountID int64) (store.Accoun
 // SetAccountFlags implements store.AccountFlagStore.
 func (s *Store) SetAccountFlags(ctx context.Context, accountID int64, f store.AccountFlags) error {
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(bg, `INSERT INTO account_flags (account_id, admin, disabled) VALUES (?, ?, ?)

@@ -60,7 +60,7 @@ func (s *Store) PutSieveScript(ctx context.Context, accountID int64, name, conte
 		return err
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(bg, `INSERT INTO sieve_scripts(account_id, name, content) VALUES(?, ?, ?)
@@ -90,7 +90,7 @@ func (s *Store) scriptExec(ctx context.Context, pre func(tx DB) error, query str
 
 func (s *Store) DeleteSieveScript(ctx context.Context, accountID int64, name string) error {
 	return s.scriptExec(ctx, func(tx DB) error {
-		active, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ? AND active != 0", accountID, name)
+		active, err := Exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ? AND active != 0", accountID, name)
 		if err == nil && active {
 			return fmt.Errorf("%w: the active script cannot be deleted", store.ErrInUse)
 		}
@@ -103,7 +103,7 @@ func (s *Store) RenameSieveScript(ctx context.Context, accountID int64, oldName,
 		return err
 	}
 	return s.scriptExec(ctx, func(tx DB) error {
-		taken, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, newName)
+		taken, err := Exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, newName)
 		if err == nil && taken && oldName != newName {
 			return fmt.Errorf("%w: sieve script %q", store.ErrExists, newName)
 		}
@@ -114,7 +114,7 @@ func (s *Store) RenameSieveScript(ctx context.Context, accountID int64, oldName,
 func (s *Store) ActivateSieveScript(ctx context.Context, accountID int64, name string) error {
 	return s.dbErr(s.write(ctx, func(tx DB) error {
 		if name != "" {
-			ok, err := exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, name)
+			ok, err := Exists(bg, tx, "SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, name)
 			if err != nil {
 				return err
 			}

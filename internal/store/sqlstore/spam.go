@@ -59,7 +59,7 @@ func (s *Store) TrainSpam(ctx context.Context, accountID int64, tokens []string,
 		col = "spam"
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		// Upserts name the table's own value (spam_totals.ham) and

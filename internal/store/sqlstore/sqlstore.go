@@ -51,19 +51,23 @@ type Config struct {
 	Write WriteFunc         // the committer
 	Err   func(error) error // the backend's error mapping (prefix, sentinel errors kept)
 	Mail  Appender          // the backend itself
+	// EventsLock, if not empty, runs before an account event is added:
+	// PostgreSQL's table lock that orders inserts from several nodes.
+	EventsLock string
 }
 
 // Store implements the shared stores over one backend's connections.
 type Store struct {
-	rdb    DB
-	write  WriteFunc
-	dbErr  func(error) error
-	append Appender
+	rdb        DB
+	write      WriteFunc
+	dbErr      func(error) error
+	append     Appender
+	eventsLock string
 }
 
 // New returns the shared stores of a backend.
 func New(c Config) *Store {
-	return &Store{rdb: c.Read, write: c.Write, dbErr: c.Err, append: c.Mail}
+	return &Store{rdb: c.Read, write: c.Write, dbErr: c.Err, append: c.Mail, eventsLock: c.EventsLock}
 }
 
 // bg is the context of statements inside a write: the committer's
@@ -82,8 +86,8 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// exists reports whether query returns a row.
-func exists(ctx context.Context, q DB, query string, args ...any) (bool, error) {
+// Exists reports whether query returns a row.
+func Exists(ctx context.Context, q DB, query string, args ...any) (bool, error) {
 	var one int
 	err := q.QueryRowContext(ctx, query, args...).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -92,9 +96,9 @@ func exists(ctx context.Context, q DB, query string, args ...any) (bool, error) 
 	return err == nil, err
 }
 
-// accountExists returns store.ErrNotFound unless the account exists.
-func accountExists(ctx context.Context, q DB, id int64) error {
-	ok, err := exists(ctx, q, "SELECT 1 FROM accounts WHERE id = ?", id)
+// AccountExists returns store.ErrNotFound unless the account exists.
+func AccountExists(ctx context.Context, q DB, id int64) error {
+	ok, err := Exists(ctx, q, "SELECT 1 FROM accounts WHERE id = ?", id)
 	if err != nil {
 		return err
 	}

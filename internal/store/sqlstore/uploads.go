@@ -28,7 +28,7 @@ func NewUploadID() (string, error) {
 // uploading at once); data, unless a nil interface, goes to the row's data
 // column (postgres passes its []byte, sqlite nil: the content is a file).
 func AddUpload(ctx context.Context, tx DB, up store.Upload, maxHeld int64, lock string, data any) error {
-	ok, err := exists(ctx, tx, "SELECT 1 FROM accounts WHERE id = ?"+lock, up.AccountID)
+	ok, err := Exists(ctx, tx, "SELECT 1 FROM accounts WHERE id = ?"+lock, up.AccountID)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func (s *Store) AddWebSession(ctx context.Context, ws store.WebSession) error {
 		return fmt.Errorf("%w: web session without id or csrf token", store.ErrInvalidName)
 	}
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, ws.AccountID); err != nil {
+		if err := AccountExists(bg, tx, ws.AccountID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(bg, "INSERT INTO web_sessions(id, account_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)",
@@ -74,7 +74,7 @@ func (s *Store) WebSettings(ctx context.Context, accountID int64) (store.WebSett
 // SetWebSettings implements store.WebSessions.
 func (s *Store) SetWebSettings(ctx context.Context, accountID int64, ws store.WebSettings) error {
 	return s.dbErr(s.write(ctx, func(tx DB) error {
-		if err := accountExists(bg, tx, accountID); err != nil {
+		if err := AccountExists(bg, tx, accountID); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(bg, `INSERT INTO web_settings(account_id, totp_secret, signature, language) VALUES (?, ?, ?, ?)
