@@ -143,7 +143,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		wdb.Close()
 		return nil, err
 	}
-	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	// Readers set no journal mode (the database is in WAL mode for good:
+	// the writer set it) and nothing that takes a lock; they wait for
+	// locks like the writer does.
+	rdb, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite store: %w", err)
@@ -154,6 +157,18 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	rdb.SetMaxOpenConns(n)
 	rdb.SetMaxIdleConns(n)
+	// Open every reader now rather than under the first load.
+	conns := make([]*sql.Conn, 0, n)
+	for range n {
+		c, err := rdb.Conn(ctx)
+		if err != nil {
+			break // opened on demand later, as before
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
 	s.rdb = rdb
 	s.shared = s.newShared()
 	go s.commitLoop()
