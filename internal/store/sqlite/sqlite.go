@@ -113,7 +113,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	path := filepath.Join(dir, "pochta.db")
 	pragmas := "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + pragmas
-	wdb, err := sql.Open("sqlite", dsn)
+	// The committer's transactions take the write lock at BEGIN
+	// (_txlock=immediate), where SQLite waits for a lock held elsewhere
+	// (busy_timeout). A deferred BEGIN takes it at the first write after
+	// the first read, and SQLite refuses that upgrade at once with
+	// SQLITE_BUSY, without waiting, if the lock is held at that moment:
+	// imaptest's stress saw such NO [SERVERBUG] replies.
+	wdb, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
