@@ -337,9 +337,6 @@ func (b *blobFile) close(remove bool) {
 // disk is nearly full (checkFree), so that there is room left to delete
 // mail.
 func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
-	if err := s.checkFree(0); err != nil {
-		return nil, err
-	}
 	head := make([]byte, inlineMax+1)
 	n, err := io.ReadFull(content, head)
 	switch {
@@ -353,6 +350,11 @@ func (s *Store) writeBlob(content io.Reader) (*blobFile, error) {
 		return &blobFile{id: s.nextBlob.Add(1) - 1, size: int64(n), data: head[:n:n]}, nil
 	default:
 		return nil, fmt.Errorf("sqlite store: reading content: %w", err)
+	}
+	// A file: refused before its first byte is written if the disk is
+	// already nearly full, and again below once its size is known.
+	if err := s.checkFree(0); err != nil {
+		return nil, err
 	}
 	var f *os.File
 	var id int64
